@@ -1,0 +1,300 @@
+"""The command line: a thin click layer over analyze.py, report.py and emit.py.
+
+User mistakes and bad input raise MsnsniffError / click errors: one line, exit 2.
+Anything unexpected prints one line pointing at --debug (exit 1), never a traceback
+unless --debug asks for it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+from .emit import FORMATS, emit, to_json
+from .errors import MsnsniffError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _ports(ctx, param, value):
+    for p in value:
+        if not 0 < p < 65536:
+            raise click.BadParameter(f"{p} is not a TCP port (1-65535)")
+    return tuple(value)
+
+
+def capture_args(f):
+    f = click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")(f)
+    f = click.option("--port", "ports", type=int, multiple=True, callback=_ports,
+                     help="Also treat this TCP port as MSNP (repeatable; 1863 always is).")(f)
+    return f
+
+
+def _check_paths(paths):
+    import os
+    for p in paths:
+        if p == "-":
+            continue
+        if os.path.isdir(p):
+            raise MsnsniffError(f"{p}: is a directory, not a capture file")
+        if not os.path.exists(p):
+            raise MsnsniffError(f"{p}: no such file")
+
+
+def _analyse(captures, ports):
+    from .analyze import analyse
+    _check_paths(captures)
+    return analyse(captures, ports)
+
+
+class UserError(click.ClickException):
+    """A MsnsniffError as click shows it: one line, exit code 2."""
+
+    exit_code = 2
+
+    def format_message(self):
+        return self.message
+
+    def show(self, file=None):
+        click.echo(f"msnsniff: error: {self.format_message()}", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MsnsniffError as e:
+            raise UserError(str(e)) from None
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="msnsniff")
+@click.option("--debug", is_flag=True, help="Show the full traceback of internal errors.")
+@click.pass_context
+def cli(ctx, debug):
+    """Decode MSN Messenger (MSNP8) sessions from packet captures.
+
+    Reads pcap / pcapng files (or - for standard input) and shows logins, profiles,
+    contact lists, presence, challenges, switchboard chats and file transfers.
+    """
+    ctx.ensure_object(dict)["debug"] = debug
+
+
+# ---------------------------------------------------------------- commands
+@cli.command(context_settings=CONTEXT)
+@capture_args
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format.")
+@click.option("--verb", "verbs", multiple=True, help="Only these verbs (repeatable, e.g. MSG).")
+@click.option("--connection", "connections", type=int, multiple=True,
+              help="Only these connection ids (repeatable).")
+@click.option("--table-format", default="simple", show_default=True,
+              help="tabulate table style (plain, simple, github, grid, …).")
+def commands(captures, ports, fmt, verbs, connections, table_format):
+    """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
+    from .analyze import CaptureNotice, Run
+    from .events import Anomaly
+    from .pipeline import ConnectionOpened, Framed
+    from .report import TRACE_COLUMNS, Trace
+
+    _check_paths(captures)
+    verbs_u = {v.upper() for v in verbs}
+    run = Run(captures, ports, trace=True)
+    trace = Trace()
+
+    def rows():
+        for ev in run.events():
+            t = type(ev)
+            if t is ConnectionOpened:
+                trace.open(ev)
+                continue
+            if t is Framed:
+                r = trace.framed(ev)
+            elif t is Anomaly and ev.kind == "gap":
+                r = trace.gap(ev)
+            elif t is CaptureNotice:
+                r = {c: None for c in TRACE_COLUMNS}
+                r.update(verb="<capture>", summary=f"{ev.path}: {ev.text}")
+            else:
+                continue
+            if r is None:
+                continue
+            if verbs_u and r["verb"] not in verbs_u:
+                continue
+            if connections and r["connection"] not in connections:
+                continue
+            yield r
+
+    if fmt in ("csv", "jsonl"):
+        emit(rows(), TRACE_COLUMNS, fmt)          # streamed as the capture is read
+    else:
+        emit(list(rows()), TRACE_COLUMNS, fmt, tablefmt=table_format)
+    lines = trace.summary_lines(run.stats)
+    if fmt == "table":
+        click.echo("\n" + "\n".join(lines))
+    else:
+        click.echo("\n".join(lines), err=True)
+
+
+# ---------------------------------------------------------------- read
+@cli.command(context_settings=CONTEXT)
+@capture_args
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Readable tables, or the analysis document as JSON.")
+@click.option("--account", metavar="PASSPORT", help="Only sessions of this account.")
+@click.option("--table-format", default="simple", show_default=True,
+              help="tabulate table style (plain, simple, github, grid, …).")
+def read(captures, ports, fmt, account, table_format):
+    """Every MSN session in the capture, as readable tables."""
+    from .report import read_sections, summary_rows
+
+    doc = _analyse(captures, ports)
+    if fmt == "json":
+        click.echo(to_json(public(doc, account)))
+        return
+    out = sys.stdout
+    shown = 0
+    for title, columns, rows in read_sections(doc, account):
+        if columns is None:
+            shown += 1
+            out.write(f"\n=== {title}\n")
+            continue
+        out.write(f"\n-- {title}\n")
+        if rows:
+            emit(rows, columns, "table", out, tablefmt=table_format,
+                 headers=[c.removesuffix("_s") for c in columns])
+        else:
+            out.write("(none)\n")
+    if account and not shown:
+        out.write(f"\nno session of {account} in the capture\n")
+    conns = [s for s in doc["sessions"] if not account or s["passport"] == account]
+    if conns:
+        out.write("\n=== Connections\n")
+        emit(conns, ["id", "kind", "passport", "client", "server", "start", "end",
+                     "close_reason"], "table", out, tablefmt=table_format)
+    out.write("\n=== Capture summary\n")
+    emit(summary_rows(doc), ["field", "value"], "table", out, tablefmt=table_format)
+
+
+def public(doc, account=None):
+    """The document without internal fields (file bytes), optionally for one account."""
+    out = {}
+    for k, v in doc.items():
+        if isinstance(v, list):
+            rows = [{a: b for a, b in r.items() if not a.startswith("_")} for r in v]
+            if account:
+                rows = [r for r in rows if (r.get("owner") or r.get("passport")) == account
+                        or r.get("passport") == account]
+            out[k] = rows
+        else:
+            out[k] = v
+    return out
+
+
+# ---------------------------------------------------------------- chats
+@cli.command(context_settings=CONTEXT)
+@capture_args
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format.")
+@click.option("--account", metavar="PASSPORT", help="Only conversations seen by this account.")
+@click.option("--with", "with_", metavar="PASSPORT", help="Only conversations with this person.")
+@click.option("--since", metavar="TIME", help="Only lines at or after this ISO 8601 time (UTC).")
+@click.option("--until", metavar="TIME", help="Only lines at or before this ISO 8601 time (UTC).")
+@click.option("--no-typing", is_flag=True, help="Hide typing notifications.")
+@click.option("--table-format", default="plain", show_default=True, help="tabulate table style.")
+def chats(captures, ports, fmt, account, with_, since, until, no_typing, table_format):
+    """Switchboard conversations as transcripts: who said what to whom."""
+    from .report import conversation_title, conversations
+
+    since, until = _time_arg(since, "--since"), _time_arg(until, "--until")
+    doc = _analyse(captures, ports)
+    convs = list(conversations(doc, account, with_, since, until, not no_typing))
+    columns = ["time", "sender", "text"]
+    if fmt == "table":
+        if not convs:
+            click.echo("no switchboard conversations found")
+        for head, rows in convs:
+            click.echo(f"\n=== {conversation_title(head)}")
+            if rows:
+                emit(rows, columns, "table", tablefmt=table_format, headers=columns)
+            else:
+                click.echo("(no messages)")
+        return
+    flat = [dict(r, account=h["account"], participants=h["participants"])
+            for h, rows in convs for r in rows]
+    emit(flat, ["time", "session", "account", "sender", "recipients", "kind", "text",
+                "font", "effects", "color", "ack"], fmt)
+
+
+def _time_arg(value, name):
+    if value is None:
+        return None
+    from datetime import datetime, timezone
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time "
+                                 "(e.g. 2003-09-05T14:30:00Z)", param_hint=name) from None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------- files
+@cli.command(context_settings=CONTEXT)
+@capture_args
+@click.option("--extract", "extract_dir", metavar="DIR",
+              help="Write the transferred files into DIR (names sanitised, never overwritten).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format.")
+def files(captures, ports, extract_dir, fmt):
+    """MSNFTP file transfers: names, sizes, completeness, hashes; optionally the files."""
+    from .extract import write_file
+    from .report import TRANSFER_COLUMNS
+
+    doc = _analyse(captures, ports)
+    rows = doc["transfers"]
+    if extract_dir:
+        for t in rows:
+            if t["_overflow"]:
+                t["extracted_to"] = None
+                click.echo(f"session {t['session']}: {t['name']} is larger than the in-memory "
+                           "cap; not extracted", err=True)
+            elif t["received"]:
+                t["extracted_to"] = write_file(extract_dir, t["name"] or f"transfer-{t['session']}",
+                                               bytes(t["_data"]))
+    rows = [{k: v for k, v in t.items() if not k.startswith("_")} for t in rows]
+    if fmt == "table" and not rows:
+        click.echo("no file transfers found")
+        return
+    emit(rows, TRANSFER_COLUMNS, fmt)
+
+
+# ---------------------------------------------------------------- entry point
+def main(argv=None):
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="msnsniff", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except MsnsniffError as e:
+        UserError(str(e)).show()
+        sys.exit(2)
+    except BrokenPipeError:
+        sys.stderr.close()          # output piped into head & co.: not an error
+        sys.exit(0)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the last line of defence for people
+        if debug:
+            raise
+        click.echo(f"msnsniff: internal error: {type(e).__name__}: {e} "
+                   "(run again with --debug for the traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,41 @@
+"""Every cap in one place, with the reason for its default (docs/robustness.md lists them).
+
+A cap that is hit never drops data silently: the stage that enforces it emits an anomaly
+saying what was discarded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    # Out-of-order bytes held per direction while waiting for a hole to fill.  A TCP
+    # receive window of the era was 64 KiB; four windows is plenty for reordering.
+    # Past it the hole is declared a gap and decoding moves on.
+    max_pending_bytes: int = 256 * 1024
+    # Open connections tracked at once.  Past it the least recently active one is
+    # closed (its buffered bytes flushed, reported as evicted).
+    max_connections: int = 20000
+    # A connection silent this long (capture time, seconds) is closed and flushed.
+    idle_timeout: float = 3600.0
+    # Longest command line.  MSNP8 lines are short; the longest real ones are
+    # `USR … TWN S t=…&p=…` tickets (~1–2 KB).  A longer "line" is garbage.
+    max_line: int = 16 * 1024
+    # Largest payload a payload command may declare.  MSG is limited to 1664 bytes by
+    # the servers (reference §1.2); NOT/UBX/GCF bodies of later versions run to tens of
+    # KB.  A larger claim is treated as a lie: the line is reported and framing
+    # resynchronises on the following bytes.
+    max_payload: int = 256 * 1024
+    # File bytes kept in memory per MSNFTP transfer (for the sha256 and --extract).
+    # Past it the hash still covers every byte but extraction is refused and reported.
+    max_file_bytes: int = 64 * 1024 * 1024
+    # SYN states remembered for not-yet-classified flows (to know the client of a flow
+    # recognised later by its content).
+    max_candidate_flows: int = 65536
+    # Endpoints announced in traffic (XFR/RNG/invitations) remembered for following.
+    max_announced: int = 65536
+
+
+DEFAULT_LIMITS = Limits()

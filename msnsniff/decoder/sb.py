@@ -1,0 +1,94 @@
+"""Switchboard decoder (reference §3, §4).
+
+Theory of operation: a switchboard connection is one conversation.  The client joins
+with USR (caller, cookie from XFR SB) or ANS (invitee, cookie + session from RNG), the
+server lists who is there (IRO) and who comes and goes (JOI/BYE), and MSG carries the
+messages.  Outgoing MSG lines name no sender: the sender is the local account, known
+from USR/ANS (or, mid-session, resolved later by the model from the client address).
+Handlers never raise; malformed lines become Anomaly events.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .. import events as E
+from ..mime import header, media_type, split_payload
+from ..protocol import ERROR_NAMES, url_decode
+
+MAX_PENDING = 1024
+
+
+def _p(params, i, default=None):
+    return params[i] if len(params) > i else default
+
+
+class SbDecoder:
+    def __init__(self, conn: int):
+        self.conn = conn
+        self.local = None            # the local account's passport, once known
+        self.pending: OrderedDict = OrderedDict()
+
+    def client(self, cmd, ts) -> list:
+        if cmd.trid is not None:
+            self.pending[cmd.trid] = cmd.verb
+            if len(self.pending) > MAX_PENDING:
+                self.pending.popitem(last=False)
+        p = cmd.params
+        v = cmd.verb
+        if v == "USR" and len(p) >= 3:
+            self.local = p[1]
+            return [E.SbJoinRequest(ts, self.conn, 0, "caller", p[1], p[2], None)]
+        if v == "ANS" and len(p) >= 4:
+            self.local = p[1]
+            return [E.SbJoinRequest(ts, self.conn, 0, "invitee", p[1], p[2], p[3])]
+        if v == "CAL" and len(p) >= 2:
+            return [E.Calling(ts, self.conn, 0, p[1], cmd.trid)]
+        if v == "MSG" and len(p) >= 3:
+            return [self._message(cmd, ts, 0, self.local, None, p[1])]
+        if v == "OUT":
+            return [E.Logout(ts, self.conn, 0, None)]
+        return [E.Unknown(ts, self.conn, 0, v, tuple(p))]
+
+    def server(self, cmd, ts) -> list:
+        p = cmd.params
+        v = cmd.verb
+        if v.isdigit():
+            code = int(v)
+            return [E.ErrorReply(ts, self.conn, 1, code, ERROR_NAMES.get(code, "Unknown error"),
+                                 cmd.trid, self.pending.get(cmd.trid))]
+        if v == "USR" and len(p) >= 2 and p[1] == "OK":
+            if _p(p, 2):
+                self.local = p[2]
+            return [E.SbJoined(ts, self.conn, 1, _p(p, 2), url_decode(_p(p, 3, "")) or None)]
+        if v == "ANS" and len(p) >= 2 and p[1] == "OK":
+            return [E.SbJoined(ts, self.conn, 1, None, None)]
+        if v == "IRO" and len(p) >= 5:
+            return [E.Participant(ts, self.conn, 1, "IRO", p[3], url_decode(p[4]))]
+        if v == "JOI" and len(p) >= 1:
+            return [E.Participant(ts, self.conn, 1, "JOI", p[0], url_decode(_p(p, 1, "")))]
+        if v == "BYE" and len(p) >= 1:
+            return [E.Participant(ts, self.conn, 1, "BYE", p[0], None, _p(p, 1) == "1")]
+        if v == "CAL" and len(p) >= 3 and p[1] == "RINGING":
+            return [E.Ringing(ts, self.conn, 1, p[2], cmd.trid)]
+        if v == "MSG" and len(p) >= 3:
+            return [self._message(cmd, ts, 1, p[0], url_decode(p[1]), None)]
+        if v in ("ACK", "NAK"):
+            return [E.Acknowledgement(ts, self.conn, 1, v, cmd.trid)]
+        if v == "OUT":
+            return [E.Logout(ts, self.conn, 1, _p(p, 0))]
+        return [E.Unknown(ts, self.conn, 1, v, tuple(p))]
+
+    def close(self, ts) -> list:
+        return []
+
+    def _message(self, cmd, ts, d, sender, sender_name, ack):
+        headers, body = split_payload(cmd.payload or b"")
+        ctype, _ = media_type(headers)
+        if d == 0 and sender is None and ctype == "text/x-msmsgscontrol":
+            # an outgoing typing notification names the local account (§4.3)
+            sender = header(headers, "TypingUser") or None
+            if sender:
+                self.local = sender
+        return E.Message(ts, self.conn, d, sender, sender_name, ack,
+                         cmd.trid if d == 0 else None, ctype, headers, body, cmd.missing)

@@ -1,0 +1,92 @@
+"""One emitter for every command: rows (dicts) -> table | csv | json | jsonl.
+
+Terminal safety: text from the network may carry ANSI escapes and control characters.
+Table output (meant for a terminal) shows them escaped (``\\x1b``); JSON keeps the exact
+text (json.dumps escapes control characters itself); CSV keeps the text but neutralises
+cells a spreadsheet would execute (issue: formula injection) unless ``raw_csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+
+from tabulate import tabulate
+
+FORMATS = ("table", "csv", "json", "jsonl")
+LIST_SEP = "; "      # how list values are joined in table and CSV cells
+
+# C0/C1 controls, DEL, and Unicode bidi overrides/isolates (they reorder what is shown)
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m):
+    c = m.group(0)
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+
+def safe_text(s: str) -> str:
+    """Render network text harmless on a terminal: controls shown as escapes."""
+    s = _UNSAFE.sub(_escape, s)
+    return s.replace("\n", "\\n").replace("\t", "\\t")
+
+
+def cell(v, terminal=True) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (list, tuple)):
+        v = LIST_SEP.join(cell(x, terminal) for x in v)
+    elif isinstance(v, dict):
+        v = LIST_SEP.join(f"{k}={cell(x, terminal)}" for k, x in v.items())
+    else:
+        v = str(v)
+    return safe_text(v) if terminal else v
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(v, raw=False) -> str:
+    s = cell(v, terminal=False)
+    if not raw and s.startswith(_FORMULA):
+        # a leading apostrophe makes spreadsheets show the text instead of running it
+        s = "'" + s
+    return s
+
+
+def to_json(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=_default)
+
+
+def _default(o):
+    if isinstance(o, (bytes, bytearray)):
+        return o.hex()
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(type(o).__name__)
+
+
+def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=False):
+    """Write ``rows`` (iterable of dicts) with the given columns in ``fmt``."""
+    out = out or sys.stdout
+    if fmt == "jsonl":
+        for r in rows:
+            out.write(to_json(r) + "\n")
+        return
+    if fmt == "json":
+        out.write(to_json(list(rows)) + "\n")
+        return
+    if fmt == "csv":
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(columns)
+        for r in rows:
+            w.writerow([csv_cell(r.get(c), raw_csv) for c in columns])
+        return
+    table = [[cell(r.get(c)) for c in columns] for r in rows]
+    out.write(tabulate(table, headers=headers or columns, tablefmt=tablefmt,
+                       disable_numparse=True) + "\n")

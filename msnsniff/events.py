@@ -1,0 +1,323 @@
+"""Typed decoder events: frozen, slotted, one class per meaning.
+
+Every event carries ``ts`` (capture time, seconds), ``conn`` (connection id) and
+``dir`` (0 = client to server, 1 = server to client).  Damage is an event too
+(``Anomaly``).  The model (model.py) folds events into sessions; the live printer
+prints them one per line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+_ev = dataclass(frozen=True, slots=True)
+
+
+@_ev
+class Event:
+    ts: float
+    conn: int
+    dir: int
+
+
+# ---------------------------------------------------------------- connection level
+@_ev
+class RoleKnown(Event):
+    """The connection's role became known (dispatch/notification/switchboard/file-transfer)."""
+    role: str
+
+
+@_ev
+class Anomaly(Event):
+    """Damage or protocol oddity: gap, undecodable bytes, count mismatch, unknown command."""
+    kind: str
+    detail: str
+    offset: int = -1
+    length: int = 0
+
+
+# ---------------------------------------------------------------- login (§2.1)
+@_ev
+class VersionOffer(Event):
+    versions: tuple
+
+
+@_ev
+class VersionChosen(Event):
+    version: str          # "MSNP8", or "0" = no common version
+
+
+@_ev
+class ClientInfo(Event):
+    locale: str
+    os_type: str
+    os_version: str
+    arch: str
+    client_name: str
+    client_version: str
+    passport: str
+
+
+@_ev
+class ServerVersionInfo(Event):
+    recommended: str
+    minimum: str
+    download_url: str
+    info_url: str
+
+
+@_ev
+class AuthStart(Event):
+    method: str          # TWN or MD5
+    passport: str
+
+
+@_ev
+class AuthPolicy(Event):
+    policy: str
+
+
+@_ev
+class AuthTicket(Event):
+    ticket: str
+
+
+@_ev
+class Redirect(Event):
+    target: str           # host:port of the NS
+    server_initiated: bool
+
+
+@_ev
+class LoginOk(Event):
+    passport: str
+    friendly_name: str
+    verified: str | None
+    flag: str | None
+
+
+@_ev
+class Logout(Event):
+    reason: str | None     # OUT argument, None for a plain client OUT
+
+
+@_ev
+class ErrorReply(Event):
+    code: int
+    name: str
+    trid: int | None
+    request: str | None   # the verb of the request it answers
+
+
+# ---------------------------------------------------------------- NS messages (§2.9)
+@_ev
+class Profile(Event):
+    headers: dict
+
+
+@_ev
+class HotmailMessage(Event):
+    content_type: str
+    fields: dict
+
+
+# ---------------------------------------------------------------- lists (§2.2, §2.3)
+@_ev
+class ListSync(Event):
+    client_version: int | None
+    version: int | None
+    contacts: int | None     # None: "up to date" reply
+    groups: int | None
+
+
+@_ev
+class Setting(Event):
+    name: str            # GTC / BLP
+    value: str
+    version: int | None
+
+
+@_ev
+class Phone(Event):
+    passport: str | None   # None: own phone (PRP); else the contact (BPR)
+    key: str
+    value: str
+
+
+@_ev
+class Group(Event):
+    group_id: int
+    name: str
+
+
+@_ev
+class Contact(Event):
+    passport: str
+    friendly_name: str
+    list_bits: int
+    groups: tuple
+
+
+@_ev
+class ListChange(Event):
+    op: str              # ADD / REM / REA
+    list: str | None
+    passport: str
+    friendly_name: str | None
+    group_id: int | None
+    version: int | None
+    by_server: bool      # TrID 0: someone else added/removed you
+
+
+@_ev
+class GroupChange(Event):
+    op: str              # ADG / RMG / REG
+    group_id: int | None
+    name: str | None
+    version: int | None
+
+
+# ---------------------------------------------------------------- presence (§2.4, §5)
+@_ev
+class Presence(Event):
+    command: str         # CHG / ILN / NLN / FLN
+    passport: str | None # None: own status (CHG)
+    status: str
+    friendly_name: str | None
+    client_id: int | None
+
+
+# ---------------------------------------------------------------- challenge (§6)
+@_ev
+class Challenge(Event):
+    challenge: str
+
+
+@_ev
+class ChallengeAnswer(Event):
+    trid: int | None
+    product_id: str
+    response: str
+
+
+@_ev
+class ChallengeResult(Event):
+    trid: int | None
+    accepted: bool
+
+
+# ---------------------------------------------------------------- switchboard hand-off (§2.6)
+@_ev
+class SwitchboardGranted(Event):
+    """XFR trid SB host:port CKI cookie (on the NS)."""
+    address: str
+    cookie: str
+
+
+@_ev
+class Ring(Event):
+    """RNG session host:port CKI cookie inviter friendly (on the NS)."""
+    session_id: str
+    address: str
+    cookie: str
+    inviter: str
+    inviter_name: str
+
+
+@_ev
+class NsOther(Event):
+    """URL, SDC, PNG/QNG and other NS commands kept for the record."""
+    verb: str
+    params: tuple
+
+
+# ---------------------------------------------------------------- switchboard (§3, §4)
+@_ev
+class SbJoinRequest(Event):
+    """Client USR (caller) or ANS (invitee) on a switchboard."""
+    how: str              # "caller" / "invitee"
+    passport: str
+    cookie: str
+    session_id: str | None
+
+
+@_ev
+class SbJoined(Event):
+    """USR … OK / ANS … OK: the local account is in."""
+    passport: str | None
+    friendly_name: str | None
+
+
+@_ev
+class Participant(Event):
+    """IRO (already there), JOI (entered), BYE (left)."""
+    command: str
+    passport: str
+    friendly_name: str | None
+    timeout: bool = False
+
+
+@_ev
+class Calling(Event):
+    passport: str
+    trid: int | None
+
+
+@_ev
+class Ringing(Event):
+    session_id: str
+    trid: int | None
+
+
+@_ev
+class Message(Event):
+    """MSG on a switchboard (or a non-Hotmail MSG anywhere)."""
+    sender: str | None        # passport; None when the local account is unknown
+    sender_name: str | None
+    ack: str | None
+    trid: int | None
+    content_type: str
+    headers: dict
+    body: bytes
+    missing: int              # payload bytes lost to a gap
+
+
+@_ev
+class Acknowledgement(Event):
+    verb: str               # ACK / NAK
+    trid: int | None
+
+
+# ---------------------------------------------------------------- MSNFTP (§8)
+@_ev
+class FtpUser(Event):
+    passport: str
+    auth_cookie: str
+
+
+@_ev
+class FtpFile(Event):
+    size: int
+
+
+@_ev
+class FtpStart(Event):
+    pass
+
+
+@_ev
+class FtpData(Event):
+    data: bytes
+
+
+@_ev
+class FtpEnd(Event):
+    how: str               # BYE / CCL / abort-block
+    code: int | None
+
+
+@_ev
+class Unknown(Event):
+    """A well-formed command the decoder does not know for this role."""
+    verb: str
+    params: tuple

@@ -1,0 +1,64 @@
+"""Writing transferred files to disk safely.
+
+File names come from the network (the invitation's Application-File): they are reduced
+to a plain base name (no separators, no `..`, no control characters, no device names,
+bounded length), and files are created with O_EXCL | O_NOFOLLOW inside the chosen
+directory only, never overwriting anything (a numeric suffix is added instead).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+
+from .errors import MsnsniffError
+
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                    *(f"LPT{i}" for i in range(1, 10))}
+_BAD = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"|?*\u202a-\u202e\u2066-\u2069]')
+MAX_NAME_BYTES = 200
+
+
+def safe_name(name: str | None) -> str:
+    name = (name or "").replace("\\", "/").split("/")[-1]
+    name = unicodedata.normalize("NFC", name)
+    name = _BAD.sub("_", name).strip(" .")
+    if name.split(".")[0].upper() in _WINDOWS_DEVICES:
+        name = "_" + name
+    while len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        stem, dot, ext = name.rpartition(".")
+        if dot and len(ext) < 16 and stem:
+            name = stem[:-1] + "." + ext
+        else:
+            name = name[:-1]
+    return name or "unnamed"
+
+
+def write_file(directory: str, name: str, data: bytes) -> str:
+    """Create a new file in ``directory`` (never outside it, never overwriting)."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        raise MsnsniffError(f"{directory}: cannot create directory: {e.strerror}") from None
+    real_dir = os.path.realpath(directory)
+    base = safe_name(name)
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem:
+        stem, ext = base, ""
+    for n in range(10000):
+        cand = base if n == 0 else (f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}")
+        path = os.path.join(real_dir, cand)
+        if os.path.dirname(os.path.realpath(path)) != real_dir:
+            continue        # defensive: a name that would resolve elsewhere
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                         0o644)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise MsnsniffError(f"{path}: cannot write: {e.strerror}") from None
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return path
+    raise MsnsniffError(f"{directory}: too many files named {base}")

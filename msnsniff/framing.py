@@ -1,0 +1,306 @@
+"""Framing, sans-IO: one direction's byte stream -> RawCommand / FileData / Undecodable.
+
+Reference §1: commands are CRLF lines (bare LF tolerated) split on the space byte; a
+payload command's last argument is the byte length of the raw payload that follows the
+line (QRY's 32-byte answer has no CRLF, which this handles for free).  MSNFTP (§8) is
+line based too, except that after the sender's ``FIL n`` line its direction carries
+3-byte-headed binary blocks until n file bytes have gone by.
+
+After a gap or garbage the framer is *out of sync*: it scans for the next line that
+parses as a known command and reports everything it skipped as Undecodable.
+
+Byte accounting (tests/test_framing.py): decoded + undecodable + gap == bytes fed + gap
+bytes announced, once ``close()`` has been called.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .config import DEFAULT_LIMITS, Limits
+from .protocol import KNOWN_VERBS, PAYLOAD_MIN_ARGS, VERB_RE, trid_of
+
+
+class RawCommand:
+    """One MSNP command as framed: verb, TrID, raw string arguments, payload bytes."""
+
+    __slots__ = ("verb", "trid", "params", "payload", "offset", "length", "declared",
+                 "missing", "bad_utf8", "ts")
+
+    def __init__(self, verb, trid, params, payload, offset, length, declared=None, ts=0.0):
+        self.verb = verb
+        self.trid = trid
+        self.params = params
+        self.payload = payload          # bytes or None (not a payload command)
+        self.offset = offset            # stream offset of the first byte of the line
+        self.length = length            # bytes of line + payload present in the stream
+        self.declared = declared        # declared payload length (payload commands)
+        self.missing = 0                # payload bytes lost in a gap / at stream end
+        self.bad_utf8 = False
+        self.ts = ts
+
+    def __repr__(self):  # pragma: no cover - debugging aid
+        p = "" if self.payload is None else f" +{len(self.payload)}B"
+        return f"<{self.verb} {self.trid} {self.params}{p}>"
+
+
+class FileData:
+    """MSNFTP file bytes (one block or part of one)."""
+
+    __slots__ = ("offset", "data", "ts")
+
+    def __init__(self, offset, data, ts):
+        self.offset, self.data, self.ts = offset, data, ts
+
+
+class FileAbort:
+    """MSNFTP sender's abort block (header byte 1)."""
+
+    __slots__ = ("offset", "ts")
+
+    def __init__(self, offset, ts):
+        self.offset, self.ts = offset, ts
+
+
+class Undecodable:
+    __slots__ = ("offset", "length", "reason", "sample", "ts")
+
+    def __init__(self, offset, data, reason, ts):
+        self.offset = offset
+        self.length = len(data)
+        self.reason = reason
+        self.sample = bytes(data[:48])
+        self.ts = ts
+
+
+# a command line at a line boundary, for resynchronisation (§1.4)
+_CANDIDATE = re.compile(rb"(?:^|(?<=\n))([A-Z]{3}|[0-9]{3})(?:[ ][^\r\n]*)?\r?\n")
+
+LINE, PAYLOAD, BLOCK_HDR, BLOCK_DATA, RESYNC = range(5)
+
+
+class Framer:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS):
+        self.limits = limits
+        self.buf = bytearray()
+        self.base = 0               # stream offset of buf[0]
+        self.state = LINE
+        self.cmd = None             # command waiting for its payload
+        self.need = 0               # payload / block bytes still expected
+        self.parts = []
+        self.ftp = False            # an MSNFTP stream (first line `VER MSNFTP`)
+        self.file_left = 0          # MSNFTP file bytes still to come after FIL
+        self.lines = 0
+        self.decoded = 0
+        self.undecodable = 0
+        self.gap_bytes = 0
+        self.fed = 0
+
+    # ------------------------------------------------------------ input
+    def feed(self, data: bytes, ts: float = 0.0) -> list:
+        self.fed += len(data)
+        self.buf += data
+        out: list = []
+        self._run(ts, out)
+        return out
+
+    def gap(self, length: int, ts: float = 0.0) -> list:
+        """``length`` bytes of this stream were never captured."""
+        out: list = []
+        self.gap_bytes += length
+        self._run(ts, out)      # settle what is buffered first
+        if self.state in (PAYLOAD, BLOCK_DATA):
+            # _run consumed every buffered byte into the payload / block
+            inside = min(length, self.need)
+            self.need -= inside
+            self.base += inside
+            if self.state == PAYLOAD:
+                self.cmd.missing += inside
+                if self.need:
+                    return out          # the gap lies inside the payload: still in sync
+                self._emit_payload_cmd(ts, out)
+            else:
+                self.file_left -= inside
+                if self.need:
+                    return out
+                self.state = BLOCK_HDR if self.file_left > 0 else LINE
+            if length > inside:
+                self._lose_sync(length - inside)
+            return out
+        if self.buf:
+            self._undecodable(len(self.buf), "cut by a capture gap", ts, out)
+        self._lose_sync(length)
+        return out
+
+    def close(self, ts: float = 0.0) -> list:
+        """End of stream: whatever is buffered is reported."""
+        out: list = []
+        self._run(ts, out)
+        if self.state == PAYLOAD:
+            self._take_payload_bytes(len(self.buf))
+            self.cmd.missing += self.need
+            self.need = 0
+            self._emit_payload_cmd(ts, out)
+        elif self.state == BLOCK_DATA and self.buf:
+            self._file_bytes(len(self.buf), ts, out)
+        if self.buf:
+            self._undecodable(len(self.buf), "incomplete at end of stream", ts, out)
+        return out
+
+    # ------------------------------------------------------------ machinery
+    def _lose_sync(self, skipped: int):
+        self.base += skipped
+        self.state = RESYNC
+
+    def _consume(self, n: int) -> bytes:
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        self.base += n
+        return data
+
+    def _undecodable(self, n, reason, ts, out):
+        off = self.base
+        data = self._consume(n)
+        self.undecodable += n
+        out.append(Undecodable(off, data, reason, ts))
+
+    def _take_payload_bytes(self, n):
+        if n:
+            self.parts.append(self._consume(n))
+            self.need -= n
+            self.decoded += n
+
+    def _emit_payload_cmd(self, ts, out):
+        cmd = self.cmd
+        cmd.payload = b"".join(self.parts)
+        cmd.length += len(cmd.payload)
+        self.parts = []
+        self.cmd = None
+        self.state = LINE
+        out.append(cmd)
+
+    def _file_bytes(self, n, ts, out):
+        off = self.base
+        data = self._consume(n)
+        self.decoded += n
+        self.need -= n
+        self.file_left -= n
+        out.append(FileData(off, data, ts))
+
+    def _run(self, ts, out):
+        buf = self.buf
+        while buf:
+            st = self.state
+            if st == LINE:
+                i = buf.find(b"\n")
+                if i < 0:
+                    if len(buf) > self.limits.max_line:
+                        self._undecodable(len(buf), f"line longer than {self.limits.max_line} "
+                                          "bytes without a line end", ts, out)
+                        self.state = RESYNC
+                    return
+                if i + 1 > self.limits.max_line + 2:
+                    self._undecodable(i + 1, f"line longer than {self.limits.max_line} bytes",
+                                      ts, out)
+                    continue
+                self._line(i, ts, out)
+            elif st == PAYLOAD:
+                n = min(self.need, len(buf))
+                self._take_payload_bytes(n)
+                if self.need:
+                    return
+                self._emit_payload_cmd(ts, out)
+            elif st == BLOCK_HDR:
+                if len(buf) < 3:
+                    return
+                off = self.base
+                hdr = self._consume(3)
+                self.decoded += 3
+                if hdr[0] != 0:
+                    out.append(FileAbort(off, ts))
+                    self.state = LINE
+                    self.file_left = 0
+                    continue
+                self.need = hdr[1] | (hdr[2] << 8)
+                self.state = BLOCK_DATA if self.need else BLOCK_HDR
+            elif st == BLOCK_DATA:
+                n = min(self.need, len(buf))
+                self._file_bytes(n, ts, out)
+                if self.need == 0:
+                    self.state = BLOCK_HDR if self.file_left > 0 else LINE
+            else:  # RESYNC
+                if not self._resync(ts, out):
+                    return
+
+    def _resync(self, ts, out) -> bool:
+        buf = self.buf
+        for m in _CANDIDATE.finditer(buf):
+            verb = m.group(1).decode()
+            if verb in KNOWN_VERBS or verb.isdigit():
+                if m.start():
+                    self._undecodable(m.start(), "skipped while resynchronising", ts, out)
+                self.state = LINE
+                return True
+        # nothing yet: everything up to the last line end cannot start a command
+        j = buf.rfind(b"\n")
+        keep_from = j + 1 if j >= 0 else 0
+        if len(buf) - keep_from > self.limits.max_line:
+            keep_from = len(buf)
+        if keep_from:
+            self._undecodable(keep_from, "skipped while resynchronising", ts, out)
+        return False
+
+    def _line(self, i, ts, out):
+        off = self.base
+        raw = self._consume(i + 1)
+        line = raw[:-1]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        parts = line.split(b" ")
+        verb_b = parts[0]
+        try:
+            verb = verb_b.decode("ascii")
+        except UnicodeDecodeError:
+            verb = ""
+        if not VERB_RE.match(verb):
+            self.undecodable += len(raw)
+            reason = "empty line" if not line else "not an MSNP command line"
+            out.append(Undecodable(off, raw, reason, ts))
+            return
+        bad = False
+        try:
+            params = [p.decode("utf-8") for p in parts[1:]]
+        except UnicodeDecodeError:
+            params = [p.decode("utf-8", "replace") for p in parts[1:]]
+            bad = True
+        self.lines += 1
+        self.decoded += len(raw)
+        cmd = RawCommand(verb, trid_of(verb, params), params, None, off, len(raw), ts=ts)
+        cmd.bad_utf8 = bad
+        if self.lines == 1 and verb == "VER" and params[:1] == ["MSNFTP"]:
+            self.ftp = True
+        min_args = PAYLOAD_MIN_ARGS.get(verb)
+        if min_args and len(params) >= min_args and params[-1].isdigit() and not self.ftp:
+            n = int(params[-1])
+            cmd.declared = n
+            if n > self.limits.max_payload:
+                # an impossible claim: report the line, then find the next command
+                cmd.payload = b""
+                cmd.missing = n
+                out.append(cmd)
+                self.state = RESYNC
+                return
+            if n == 0:
+                cmd.payload = b""
+                out.append(cmd)
+                return
+            self.cmd = cmd
+            self.need = n
+            self.parts = []
+            self.state = PAYLOAD
+            return
+        out.append(cmd)
+        if self.ftp and verb == "FIL" and params and params[0].isdigit():
+            self.file_left = int(params[0])
+            if self.file_left:
+                self.state = BLOCK_HDR

@@ -1,0 +1,263 @@
+"""The sans-IO pipeline: Segments in, events out (capture -> reassembly -> framing ->
+decoder).  No I/O here: capture.py / live.py produce the segments, the CLI consumes
+the events.
+
+Which connections are followed (issue "Which connections are MSNP"): TCP port 1863 and
+``--port``s; every endpoint the traffic itself announces (XFR NS/SB, RNG, the address of
+an accepted file-transfer invitation); and any flow whose first client bytes look like
+MSNP (`VER n MSNP…`, `USR n passport cookie`, `ANS n …`, `VER MSNFTP`).  Client and
+server come from the SYN when it was captured, else from a known server endpoint, else
+from the content (who sends `VER`/`USR`/`ANS` first).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from . import events as E
+from .capture import ACK, SYN, Segment
+from .config import DEFAULT_LIMITS, Limits
+from .decoder import ConnectionDecoder
+from .framing import Framer
+from .mime import header
+from .reassembly import Data, End, Gap, Reassembler, fmt_ep
+
+MSNP_PORT = 1863
+
+# first client line of an MSNP connection on any port (§1.5)
+_CLIENT_START = re.compile(
+    rb"^(?:VER \d+ MSNP\d|VER MSNFTP|USR \d+ \S+@\S+ \S+\r?\n|ANS \d+ \S+@\S+ \S+ \S+\r?\n)")
+_SERVER_VERBS = {b"NLN", b"ILN", b"FLN", b"LST", b"LSG", b"BPR", b"JOI", b"IRO", b"RNG",
+                 b"QNG", b"ACK", b"NAK", b"CHL", b"FIL", b"GTC", b"BLP"}
+_CLIENT_VERBS = {b"VER", b"CVR", b"ANS", b"CAL", b"PNG", b"SYN", b"CHG", b"QRY", b"TFR",
+                 b"CCL"}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOpened(E.Event):
+    client: str
+    server: str
+    start: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed(E.Event):
+    kind: str
+    reason: str
+    bytes_c2s: int
+    bytes_s2c: int
+    gap_bytes: int
+    dup_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Framed(E.Event):
+    """Framer output for the protocol trace (only with ``trace=True``)."""
+    item: object
+
+
+def _side(data: bytes) -> int | None:
+    """0 if the first line looks client-sent, 1 if server-sent, None if it cannot tell."""
+    verb = data[:3]
+    if verb == b"MSG":
+        parts = data.split(b"\n", 1)[0].split(b" ")
+        if len(parts) >= 4:
+            return 0 if parts[2] in (b"U", b"N", b"A", b"D") else 1
+        return None
+    if verb == b"USR":
+        parts = data.split(b"\n", 1)[0].split(b" ")
+        return 1 if len(parts) > 2 and parts[2] == b"OK" else 0
+    if verb in _CLIENT_VERBS:
+        return 0
+    if verb in _SERVER_VERBS:
+        return 1
+    return None
+
+
+class _ConnState:
+    __slots__ = ("framers", "decoder", "first_data", "closed")
+
+    def __init__(self, cid, limits):
+        self.framers = (Framer(limits), Framer(limits))
+        self.decoder = ConnectionDecoder(cid)
+        self.first_data = True
+        self.closed = False
+
+
+class Pipeline:
+    def __init__(self, ports=(), limits: Limits = DEFAULT_LIMITS, trace: bool = False,
+                 follow_announced: bool = True):
+        self.limits = limits
+        self.ports = {MSNP_PORT, *ports}
+        self.trace = trace
+        self.follow = follow_announced
+        self.reasm = Reassembler(limits)
+        self.announced: OrderedDict = OrderedDict()   # (ip or None, port) -> kind
+        self.candidates: OrderedDict = OrderedDict()  # flow key -> client endpoint (SYN seen)
+        # flows closed by FIN/RST: their last ACKs and late retransmissions must not
+        # open a new "connection"; only a new SYN does
+        self.closed: OrderedDict = OrderedDict()
+        self.late_segments = 0
+        self.segments = 0
+
+    # ------------------------------------------------------------ selection
+    def _is_server_ep(self, ip, port) -> bool:
+        return (port in self.ports or (ip, port) in self.announced
+                or (None, port) in self.announced)
+
+    def announce(self, address: str, kind: str):
+        """Follow connections to ``host:port`` announced in the traffic."""
+        if not self.follow:
+            return
+        host, _, port = address.rpartition(":")
+        if not port.isdigit():
+            return
+        host = host.strip("[]")
+        ip = host if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", host) and host != "0.0.0.0" else None
+        self.announced[(ip, int(port))] = kind
+        self.announced.move_to_end((ip, int(port)))
+        if len(self.announced) > self.limits.max_announced:
+            self.announced.popitem(last=False)
+
+    def _open(self, seg: Segment, out: list):
+        flags = seg.flags
+        key = (min((seg.src, seg.sport), (seg.dst, seg.dport)),
+               max((seg.src, seg.sport), (seg.dst, seg.dport)))
+        by_port_dst = self._is_server_ep(seg.dst, seg.dport)
+        by_port_src = self._is_server_ep(seg.src, seg.sport)
+        selected = by_port_dst or by_port_src
+        by_content = False
+        if not selected and seg.payload and _CLIENT_START.match(seg.payload):
+            selected = by_content = True
+        if not selected:
+            if flags & SYN and not flags & ACK:
+                self.candidates[key] = (seg.src, seg.sport)
+                if len(self.candidates) > self.limits.max_candidate_flows:
+                    self.candidates.popitem(last=False)
+            return None
+        if flags & SYN:
+            client_is_src, known = not (flags & ACK), True
+        elif key in self.candidates:
+            client_is_src, known = self.candidates.pop(key) == (seg.src, seg.sport), True
+        elif by_content:
+            client_is_src, known = True, True
+        elif by_port_dst != by_port_src:
+            client_is_src, known = by_port_dst, False
+        else:
+            client_is_src, known = True, False
+        conn = self.reasm.open(seg, client_is_src, known, out)
+        conn.info = _ConnState(conn.id, self.limits)
+        out.append(ConnectionOpened(seg.ts, conn.id, -1, fmt_ep(conn.client), fmt_ep(conn.server),
+                                    seg.ts))
+        return conn
+
+    # ------------------------------------------------------------ input
+    def feed(self, seg: Segment) -> list:
+        self.segments += 1
+        out: list = []
+        raw: list = []
+        conn = self.reasm.lookup(seg)
+        if conn is not None and seg.flags & SYN and not seg.flags & ACK:
+            half = conn.halves[0] if (seg.src, seg.sport) == conn.client else conn.halves[1]
+            if half.isn != seg.seq and (half.delivered or half.fin_off is not None
+                                        or half.isn is not None):
+                # the port pair is reused by a new connection
+                self.reasm.close_flow(conn, "port reused", seg.ts, raw)
+                self._stream_events(raw, out)
+                raw = []
+                conn = None
+        if conn is None:
+            key = (min((seg.src, seg.sport), (seg.dst, seg.dport)),
+                   max((seg.src, seg.sport), (seg.dst, seg.dport)))
+            if key in self.closed:
+                if not seg.flags & SYN:
+                    self.late_segments += 1
+                    return out
+                del self.closed[key]
+            elif not seg.payload and not seg.flags & SYN:
+                return out          # a bare ACK/FIN of a flow we never saw carries nothing
+            conn = self._open(seg, out)
+            if conn is None:
+                return out
+        self.reasm.feed(conn, seg, raw)
+        self._stream_events(raw, out)
+        return out
+
+    def finish(self) -> list:
+        out: list = []
+        raw: list = []
+        self.reasm.flush(raw)
+        self._stream_events(raw, out)
+        return out
+
+    def run(self, segments):
+        """Generator: every event for an iterable of segments, then the final flush."""
+        for seg in segments:
+            yield from self.feed(seg)
+        yield from self.finish()
+
+    # ------------------------------------------------------------ stream events
+    def _stream_events(self, raw: list, out: list):
+        for ev in raw:
+            conn = ev.conn
+            st = conn.info
+            if type(ev) is Data:
+                if st.first_data:
+                    st.first_data = False
+                    if not conn.roles_known:
+                        side = _side(ev.data)
+                        if side is not None and side != ev.dir:
+                            conn.swap()
+                            ev.dir ^= 1
+                        conn.roles_known = True
+                self._items(conn, ev.dir, st.framers[ev.dir].feed(ev.data, ev.ts), out)
+            elif type(ev) is Gap:
+                out.append(E.Anomaly(ev.ts, conn.id, ev.dir, "gap",
+                                     f"{ev.length} bytes never captured ({ev.reason})",
+                                     ev.offset, ev.length))
+                self._items(conn, ev.dir, st.framers[ev.dir].gap(ev.length, ev.ts), out)
+            elif type(ev) is End:
+                self._items(conn, ev.dir, st.framers[ev.dir].close(ev.ts), out)
+                h0, h1 = conn.halves
+                if h0.ended and h1.ended and not st.closed:
+                    st.closed = True
+                    self.closed[conn.key] = None
+                    if len(self.closed) > self.limits.max_connections:
+                        self.closed.popitem(last=False)
+                    out.extend(st.decoder.close(ev.ts))
+                    out.append(ConnectionClosed(
+                        ev.ts, conn.id, -1, st.decoder.kind, ev.reason, h0.delivered,
+                        h1.delivered, h0.gap_bytes + h1.gap_bytes, h0.dup_bytes + h1.dup_bytes))
+                    if h0.early_bytes or h1.early_bytes:
+                        out.append(E.Anomaly(ev.ts, conn.id, -1, "unplaceable bytes",
+                                             f"{h0.early_bytes + h1.early_bytes} bytes arrived "
+                                             "before the first byte seen of a mid-session stream"))
+
+    def _items(self, conn, d, items, out):
+        dec = conn.info.decoder
+        for item in items:
+            if self.trace:
+                out.append(Framed(item.ts, conn.id, d, item))
+            for ev in dec.handle(item, d):
+                out.append(ev)
+                t = type(ev)
+                if t is E.Redirect:
+                    self.announce(ev.target, "notification")
+                elif t is E.SwitchboardGranted or t is E.Ring:
+                    self.announce(ev.address, "switchboard")
+                elif t is E.Message and ev.content_type == "text/x-msmsgsinvite":
+                    self._announce_invite(ev)
+
+    def _announce_invite(self, ev):
+        from .mime import parse_fields
+        fields = parse_fields(ev.body)
+        ip = header(fields, "IP-Address")
+        port = header(fields, "Port")
+        if port.isdigit():
+            self.announce(f"{ip or '0.0.0.0'}:{port}", "file-transfer")
+            internal = header(fields, "IP-Address-Internal")
+            portx = header(fields, "PortX")
+            if portx.isdigit():
+                self.announce(f"{internal or ip or '0.0.0.0'}:{portx}", "file-transfer")

@@ -1,0 +1,155 @@
+"""MSNP facts as tables: verbs, payload commands, TrID rules, error names, statuses.
+
+Pure data plus tiny helpers; reference sections are given where each fact comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_to_bytes
+
+# §1.2: payload commands (MSNP8 set + later versions, so newer traffic never
+# desynchronises the framer), with the smallest argument count of their payload form.
+# `QRY trid` (server reply) and `NNN trid` have no payload.
+PAYLOAD_MIN_ARGS = {
+    "MSG": 3, "QRY": 3, "SDC": 3, "PAG": 2, "IPG": 1, "NOT": 1,
+    "UBX": 2, "UUX": 2, "GCF": 2, "ADL": 2, "RML": 2, "FQY": 2, "UUN": 3, "UBN": 3,
+    "UUM": 3, "UBM": 3, "NFY": 2, "PUT": 2, "DEL": 2, "SDG": 2, "VAS": 2,
+}
+
+NS_VERBS = {
+    "VER", "CVR", "USR", "XFR", "SYN", "GTC", "BLP", "PRP", "LSG", "LST", "BPR", "ADD",
+    "REM", "REA", "ADG", "RMG", "REG", "CHG", "ILN", "NLN", "FLN", "CHL", "QRY", "PNG",
+    "QNG", "OUT", "URL", "SDC", "SND", "PAG", "IPG", "NOT", "MSG", "RNG", "INF", "FND",
+    # later versions, tolerated (§10)
+    "UBX", "UUX", "GCF", "ADC", "ADL", "RML", "FQY", "UUN", "UBN", "UUM", "UBM", "NFY",
+    "PUT", "DEL", "SDG", "VAS", "PGD", "SBS", "GCF", "UUR", "CVQ", "BLS", "QRY",
+}
+SB_VERBS = {"USR", "ANS", "IRO", "CAL", "JOI", "MSG", "ACK", "NAK", "BYE", "OUT"}
+FTP_VERBS = {"VER", "USR", "FIL", "TFR", "BYE", "CCL"}
+KNOWN_VERBS = NS_VERBS | SB_VERBS | FTP_VERBS
+
+# §1.1: commands whose first argument is never a TrID.
+NO_TRID = {"NLN", "FLN", "RNG", "JOI", "BYE", "QNG", "OUT", "PNG", "IPG", "NOT", "BPR",
+           "FIL", "TFR", "CCL", "UBX"}
+
+VERB_RE = re.compile(r"^(?:[A-Z]{3}|[0-9]{3})$")
+
+
+def trid_of(verb: str, params: list[str]) -> int | None:
+    """The transaction id of a command, or None when its shape carries none (§1.1, §2.2)."""
+    if not params or verb in NO_TRID or not params[0].isdigit():
+        return None
+    if verb == "LSG" and len(params) == 3:      # `LSG gid name 0` inside a SYN reply
+        return None
+    if verb == "MSG" and len(params) == 3 and not params[1] in ("U", "N", "A", "D"):
+        return None
+    return int(params[0])
+
+
+def url_decode(s: str) -> str:
+    """URL-decode a friendly/group name as UTF-8; bad escapes and bad UTF-8 are kept
+    visible (U+FFFD), never raise."""
+    if "%" not in s:
+        return s
+    return unquote_to_bytes(s).decode("utf-8", "replace")
+
+
+# §7 error codes
+ERROR_NAMES = {
+    200: "Syntax error", 201: "Invalid parameter", 205: "Invalid user",
+    206: "Domain name missing", 207: "Already logged in", 208: "Invalid username",
+    209: "Invalid friendly name", 210: "List full", 215: "Already there",
+    216: "Not on list", 217: "User not online", 218: "Already in mode",
+    219: "User is in the opposite list", 223: "Too many groups", 224: "Invalid group",
+    225: "User not in group", 229: "Group name too long", 230: "Cannot remove group 0",
+    231: "Invalid group", 280: "Switchboard failed", 281: "Transfer to switchboard failed",
+    282: "Malformed MSG D", 300: "Required field missing", 301: "Too many FND results",
+    302: "Not logged in", 500: "Internal server error", 501: "Database server error",
+    502: "Command disabled", 510: "File operation failed", 520: "Memory allocation failed",
+    540: "Challenge response failed", 600: "Server is busy", 601: "Server is unavailable",
+    602: "Peer NS down", 603: "Database connection failed", 604: "Server going down",
+    605: "Server unavailable", 707: "Could not create connection", 710: "Bad CVR parameters",
+    711: "Write is blocking", 712: "Session overloaded", 713: "Calling too rapidly",
+    714: "Too many sessions", 715: "Not expected", 717: "Bad friend file",
+    731: "Not expected (CVR)", 800: "Changing too rapidly", 910: "Server too busy",
+    911: "Authentication failed", 912: "Server too busy", 913: "Not allowed when offline",
+    914: "Server unavailable", 915: "Server unavailable", 916: "Server unavailable",
+    917: "Authentication failed", 918: "Server too busy", 919: "Server too busy",
+    920: "Not accepting new users", 921: "Server too busy (kids)", 922: "Server too busy",
+    923: "Kids' Passport without parental consent", 924: "Passport account not verified",
+    928: "Bad ticket", 931: "Account on wrong server",
+}
+
+# §5.1
+STATUS_NAMES = {
+    "NLN": "Online", "BSY": "Busy", "IDL": "Idle", "BRB": "Be right back", "AWY": "Away",
+    "PHN": "On the phone", "LUN": "Out to lunch", "HDN": "Appear offline", "FLN": "Offline",
+}
+
+# §2.2 list bits
+LIST_BITS = (("FL", 1), ("AL", 2), ("BL", 4), ("RL", 8), ("PL", 16))
+LIST_BIT = dict(LIST_BITS)
+
+
+def list_names(bits: int) -> list[str]:
+    return [name for name, b in LIST_BITS if bits & b]
+
+
+# §2.7 OUT reasons
+OUT_REASONS = {"OTH": "signed in elsewhere", "SSD": "server shutting down",
+               "MIG": "migrated", "TOU": "terms of use", "RCT": "reconnect"}
+
+# §8.4 MSNFTP BYE codes
+FTP_BYE_CODES = {
+    16777989: "received successfully", 16777987: "received successfully",
+    2147942405: "receiver out of disk space", 2164261682: "receiver cancelled",
+    2164261683: "sender cancelled", 2164261694: "connection blocked / timed out",
+}
+FTP_SUCCESS = {16777989, 16777987}
+
+
+# Which arguments are URL-encoded text (friendly names, group names, phone numbers),
+# by verb and argument count; the protocol trace shows them decoded (§1.1).
+def text_arg_indexes(verb: str, params: list[str]) -> tuple[int, ...]:
+    n = len(params)
+    if verb == "USR" and n >= 4 and params[1] == "OK":
+        return (3,)
+    if verb == "ILN":
+        return (3,)
+    if verb == "NLN":
+        return (2,)
+    if verb == "LST":
+        return (1,) if n >= 1 and "@" in params[0] else (6,)
+    if verb == "LSG":
+        return (1,) if n == 3 else (5,)
+    if verb == "ADD":
+        return (4,)
+    if verb in ("REA",):
+        return (3,) if n >= 4 and params[1].isdigit() and "@" in params[2] else (2,)
+    if verb == "ADG":
+        return (2,) if n >= 4 else (1,)
+    if verb == "REG":
+        return (3,) if n >= 5 else (2,)
+    if verb == "RNG":
+        return (5,)
+    if verb == "IRO":
+        return (4,)
+    if verb == "JOI":
+        return (1,)
+    if verb == "MSG" and n >= 3 and params[1] not in ("U", "N", "A", "D"):
+        return (1,)
+    if verb == "PRP":
+        return (1,) if n == 2 else (3,)
+    if verb == "BPR":
+        return (1,) if n == 2 else (3,)
+    if verb == "SDC":
+        return (7,)
+    return ()
+
+
+def display_params(verb: str, params: list[str]) -> list[str]:
+    idx = text_arg_indexes(verb, params)
+    if not idx:
+        return list(params)
+    return [url_decode(p) if i in idx else p for i, p in enumerate(params)]

@@ -1,0 +1,314 @@
+"""TCP reassembly, sans-IO: Segments in, ordered stream events out.
+
+Per connection and direction a ``HalfStream`` turns segments into a contiguous byte
+stream addressed by *stream offset* (bytes since the first byte seen), which makes
+sequence-number wraparound a non-issue: only the 32-bit difference between a segment's
+sequence number and the next expected one is ever computed.
+
+Events (plain slotted classes):
+  Data(conn, dir, offset, data, ts)     bytes in stream order
+  Gap(conn, dir, offset, length, ts, reason)   bytes that were sent but never seen
+  End(conn, dir, reason, ts)            FIN / RST / idle / evicted / capture end
+Direction ``dir`` is 0 = client to server, 1 = server to client.
+
+Invariants (checked by tests/test_reassembly.py): for every direction, the Data and Gap
+events tile the stream from offset 0 without overlap; duplicates and overlaps are trimmed
+and counted (``dup_bytes``), never delivered twice; holes are never zero-filled.
+
+Why not Scapy's TCPSession: see ../shared/design.md (junk on reordering, zero-filled
+holes, no end events, state never freed).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .capture import ACK, FIN, RST, SYN, Segment
+from .config import DEFAULT_LIMITS, Limits
+
+C2S, S2C = 0, 1
+
+
+class Data:
+    __slots__ = ("conn", "dir", "offset", "data", "ts")
+
+    def __init__(self, conn, dir, offset, data, ts):
+        self.conn, self.dir, self.offset, self.data, self.ts = conn, dir, offset, data, ts
+
+
+class Gap:
+    __slots__ = ("conn", "dir", "offset", "length", "ts", "reason")
+
+    def __init__(self, conn, dir, offset, length, ts, reason):
+        self.conn, self.dir, self.offset, self.length = conn, dir, offset, length
+        self.ts, self.reason = ts, reason
+
+
+class End:
+    __slots__ = ("conn", "dir", "reason", "ts")
+
+    def __init__(self, conn, dir, reason, ts):
+        self.conn, self.dir, self.reason, self.ts = conn, dir, reason, ts
+
+
+class HalfStream:
+    """One direction of a connection."""
+
+    __slots__ = ("next_seq", "offset", "pending", "pending_bytes", "fin_off", "ended",
+                 "isn", "delivered", "gap_bytes", "dup_bytes", "early_bytes", "segments")
+
+    def __init__(self):
+        self.next_seq = None        # sequence number of stream offset ``offset``
+        self.offset = 0             # next stream offset to deliver
+        self.pending = {}           # stream offset -> (bytes, missing tail length)
+        self.pending_bytes = 0
+        self.fin_off = None
+        self.ended = False
+        self.isn = None
+        self.delivered = 0
+        self.gap_bytes = 0
+        self.dup_bytes = 0          # retransmitted / overlapping bytes trimmed
+        self.early_bytes = 0        # bytes from before the first byte seen (mid-session start)
+        self.segments = 0
+
+
+class Connection:
+    """A TCP connection: endpoints, roles, two half streams."""
+
+    __slots__ = ("id", "client", "server", "start", "last", "halves", "roles_known", "key",
+                 "closed", "info")
+
+    def __init__(self, cid, client, server, ts, roles_known):
+        self.id = cid
+        self.client = client        # (ip, port)
+        self.server = server
+        self.start = ts
+        self.last = ts
+        self.halves = (HalfStream(), HalfStream())
+        self.roles_known = roles_known
+        self.key = None
+        self.closed = False
+        self.info = None            # set by the pipeline (decoder state)
+
+    def swap(self):
+        """Exchange client and server (content showed the first guess was wrong)."""
+        self.client, self.server = self.server, self.client
+        self.halves = (self.halves[1], self.halves[0])
+        self.roles_known = True
+
+    @property
+    def name(self) -> str:
+        return f"{fmt_ep(self.client)} > {fmt_ep(self.server)}"
+
+
+def fmt_ep(ep) -> str:
+    ip, port = ep
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+def flow_key(seg: Segment):
+    a = (seg.src, seg.sport)
+    b = (seg.dst, seg.dport)
+    return (a, b) if a <= b else (b, a)
+
+
+class Reassembler:
+    """Flow table + per-direction reassembly.  ``feed`` only sees segments the caller
+    decided to track (see pipeline.Selector); ``open`` creates the connection."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS):
+        self.limits = limits
+        self.conns: OrderedDict = OrderedDict()
+        self.next_id = 1
+        self.evicted = 0
+        self._tick = 0
+        self.now = 0.0
+
+    def lookup(self, seg: Segment):
+        return self.conns.get(flow_key(seg))
+
+    def open(self, seg: Segment, client_is_src: bool, roles_known: bool, events: list):
+        """Start tracking the flow of ``seg`` (which side is the client is decided by the
+        caller: from the SYN, a known server endpoint, or the content)."""
+        a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
+        client, server = (a, b) if client_is_src else (b, a)
+        conn = Connection(self.next_id, client, server, seg.ts, roles_known)
+        self.next_id += 1
+        conn.key = flow_key(seg)
+        self.conns[conn.key] = conn
+        if len(self.conns) > self.limits.max_connections:
+            _, old = self.conns.popitem(last=False)
+            self.evicted += 1
+            self._close(old, "evicted (connection cap)", seg.ts, events)
+        return conn
+
+    # ------------------------------------------------------------ segment input
+    def feed(self, conn: Connection, seg: Segment, events: list) -> None:
+        ts = seg.ts
+        self.now = ts
+        conn.last = ts
+        self.conns.move_to_end(conn.key)
+        d = C2S if (seg.src, seg.sport) == conn.client else S2C
+        half = conn.halves[d]
+        half.segments += 1
+        flags = seg.flags
+        if flags & SYN:
+            if half.isn is None or half.delivered == 0:
+                half.isn = seg.seq
+                half.next_seq = (seg.seq + 1) & 0xFFFFFFFF
+                half.offset = 0
+            seq = (seg.seq + 1) & 0xFFFFFFFF
+        else:
+            seq = seg.seq
+        payload = seg.payload
+        if half.next_seq is None:
+            half.next_seq = seq          # mid-session start: first byte seen is offset 0
+        rel = (seq - half.next_seq) & 0xFFFFFFFF
+        if rel >= 0x80000000:
+            rel -= 0x100000000
+        off = half.offset + rel
+        if payload or seg.missing:
+            if not half.ended:
+                self._data(conn, d, half, off, payload, seg.missing, ts, events)
+            else:
+                half.dup_bytes += len(payload)
+        if flags & FIN and half.fin_off is None:
+            half.fin_off = off + len(payload) + seg.missing
+        if flags & RST:
+            for dd in (C2S, S2C):
+                self._finish(conn, dd, "rst", ts, events)
+            self._maybe_close(conn)
+            return
+        if half.fin_off is not None and not half.ended and half.offset >= half.fin_off:
+            half.ended = True
+            events.append(End(conn, d, "fin", ts))
+            self._maybe_close(conn)
+        self._tick += 1
+        if self._tick >= 4096:
+            self._tick = 0
+            self.evict_idle(ts, events)
+
+    def _data(self, conn, d, half, off, payload, missing, ts, events):
+        end = off + len(payload)
+        if off < 0 and half.delivered == 0 and half.isn is None:
+            # bytes from before the first one we saw (capture began mid-stream and
+            # packets were reordered): they cannot be placed any more; counted.
+            half.early_bytes += min(len(payload), -off)
+        if end + missing <= half.offset:
+            half.dup_bytes += len(payload)
+            return
+        if off < half.offset:
+            cut = half.offset - off
+            if cut >= len(payload):
+                half.dup_bytes += len(payload)
+                missing -= cut - len(payload)
+                payload = b""
+            else:
+                half.dup_bytes += cut
+                payload = payload[cut:]
+            off = half.offset
+        if off == half.offset:
+            self._deliver(conn, d, half, payload, missing, ts, events)
+            self._drain(conn, d, half, ts, events)
+        else:
+            prev = half.pending.get(off)
+            if prev is not None:
+                if len(prev[0]) >= len(payload):
+                    half.dup_bytes += len(payload)
+                    return
+                half.pending_bytes -= len(prev[0])
+                half.dup_bytes += len(prev[0])
+            half.pending[off] = (payload, missing)
+            half.pending_bytes += len(payload)
+            if half.pending_bytes > self.limits.max_pending_bytes:
+                # the hole is not going to fill: declare it a gap and move on
+                first = min(half.pending)
+                self._gap(conn, d, half, first - half.offset, ts, "buffer cap", events)
+                self._drain(conn, d, half, ts, events)
+
+    def _deliver(self, conn, d, half, payload, missing, ts, events):
+        if payload:
+            events.append(Data(conn, d, half.offset, payload, ts))
+            n = len(payload)
+            half.offset += n
+            half.delivered += n
+            half.next_seq = (half.next_seq + n) & 0xFFFFFFFF
+        if missing > 0:
+            self._gap(conn, d, half, missing, ts, "snaplen", events)
+
+    def _gap(self, conn, d, half, n, ts, reason, events):
+        if n <= 0:
+            return
+        events.append(Gap(conn, d, half.offset, n, ts, reason))
+        half.offset += n
+        half.gap_bytes += n
+        half.next_seq = (half.next_seq + n) & 0xFFFFFFFF
+
+    def _drain(self, conn, d, half, ts, events):
+        pending = half.pending
+        while pending:
+            k = min(pending)
+            if k > half.offset:
+                return
+            payload, missing = pending.pop(k)
+            half.pending_bytes -= len(payload)
+            end = k + len(payload)
+            if end + missing <= half.offset:
+                half.dup_bytes += len(payload)
+                continue
+            if k < half.offset:
+                cut = half.offset - k
+                if cut >= len(payload):
+                    half.dup_bytes += len(payload)
+                    missing -= cut - len(payload)
+                    payload = b""
+                else:
+                    half.dup_bytes += cut
+                    payload = payload[cut:]
+            self._deliver(conn, d, half, payload, missing, ts, events)
+
+    # ------------------------------------------------------------ endings
+    def _finish(self, conn, d, reason, ts, events):
+        """Deliver what is buffered (holes become gaps) and end the direction."""
+        half = conn.halves[d]
+        if half.ended:
+            return
+        while half.pending:
+            k = min(half.pending)
+            self._gap(conn, d, half, k - half.offset, ts, "never captured", events)
+            self._drain(conn, d, half, ts, events)
+        if half.fin_off is not None and half.fin_off > half.offset:
+            self._gap(conn, d, half, half.fin_off - half.offset, ts, "never captured", events)
+        half.ended = True
+        events.append(End(conn, d, reason, ts))
+
+    def _maybe_close(self, conn):
+        if conn.halves[0].ended and conn.halves[1].ended and not conn.closed:
+            conn.closed = True
+            # keep closed connections out of the table so a reused port pair starts anew
+            if self.conns.get(conn.key) is conn:
+                del self.conns[conn.key]
+
+    def _close(self, conn, reason, ts, events):
+        for d in (C2S, S2C):
+            self._finish(conn, d, reason, ts, events)
+        conn.closed = True
+        if self.conns.get(conn.key) is conn:
+            del self.conns[conn.key]
+
+    def evict_idle(self, now, events):
+        limit = now - self.limits.idle_timeout
+        while self.conns:
+            conn = next(iter(self.conns.values()))
+            if conn.last >= limit:
+                break
+            self.evicted += 1
+            self._close(conn, "idle", now, events)
+
+    def close_flow(self, conn, reason, ts, events):
+        self._close(conn, reason, ts, events)
+
+    def flush(self, events):
+        """End of input: every open connection is finished."""
+        for conn in list(self.conns.values()):
+            self._close(conn, "capture end", self.now, events)

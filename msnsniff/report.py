@@ -1,0 +1,280 @@
+"""Presentation: rows with fixed columns for each command, built from the analysis
+document or from trace events.  No protocol knowledge beyond what the document holds,
+no printing (the CLI writes through emit.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from .emit import cell
+from .framing import FileAbort, FileData, RawCommand, Undecodable
+from .mime import media_type, split_payload
+from .model import iso
+from .protocol import display_params
+
+# ---------------------------------------------------------------- commands (trace)
+TRACE_COLUMNS = ["time", "connection", "client", "server", "direction", "verb", "trid",
+                 "params", "payload_length", "summary"]
+
+
+class Trace:
+    """Turns pipeline events into protocol-trace rows and keeps the closing summary."""
+
+    def __init__(self):
+        self.endpoints: dict[int, tuple[str, str]] = {}
+        self.verbs: Counter = Counter()
+        self.bytes = 0
+        self.gaps = 0
+        self.gap_bytes = 0
+        self.undecodable = 0
+
+    def open(self, ev):
+        self.endpoints[ev.conn] = (ev.client, ev.server)
+
+    def row(self, conn, d, ts, verb, trid=None, params=(), length=None, summary=""):
+        client, server = self.endpoints.get(conn, ("?", "?"))
+        return {"time": iso(ts), "connection": conn, "client": client, "server": server,
+                "direction": "c2s" if d == 0 else "s2c", "verb": verb, "trid": trid,
+                "params": list(params), "payload_length": length, "summary": summary}
+
+    def framed(self, ev):
+        item = ev.item
+        if isinstance(item, RawCommand):
+            self.verbs[item.verb] += 1
+            self.bytes += item.length
+            params = display_params(item.verb, item.params)
+            if item.trid is not None:
+                params = params[1:]         # the TrID has its own column
+            return self.row(ev.conn, ev.dir, ev.ts, item.verb, item.trid, params,
+                            None if item.payload is None else len(item.payload),
+                            payload_summary(item))
+        if isinstance(item, Undecodable):
+            self.undecodable += item.length
+            return self.row(ev.conn, ev.dir, ev.ts, "<undecodable>", length=item.length,
+                            summary=f"{item.reason}: {item.sample!r}")
+        if isinstance(item, FileData):
+            self.bytes += len(item.data)
+            return self.row(ev.conn, ev.dir, ev.ts, "<file-data>", length=len(item.data),
+                            summary="MSNFTP file bytes")
+        if isinstance(item, FileAbort):
+            return self.row(ev.conn, ev.dir, ev.ts, "<file-abort>", summary="sender aborted")
+        return None
+
+    def gap(self, ev):
+        self.gaps += 1
+        self.gap_bytes += ev.length
+        return self.row(ev.conn, ev.dir, ev.ts, "<gap>", length=ev.length, summary=ev.detail)
+
+    def summary_lines(self, stats_list) -> list[str]:
+        lines = [f"connections: {len(self.endpoints)}",
+                 "commands: " + (", ".join(f"{v} {n}" for v, n in sorted(self.verbs.items()))
+                                 or "none"),
+                 f"bytes decoded: {self.bytes}; gaps: {self.gaps} ({self.gap_bytes} bytes); "
+                 f"undecodable: {self.undecodable} bytes"]
+        for path, st in stats_list:
+            lines.append(f"{path}: {st.format or '?'}, {st.packets} packets, "
+                         f"{st.tcp_segments} TCP segments")
+            lines.extend(f"{path}: {n}" for n in st.notices())
+        return lines
+
+
+def payload_summary(cmd: RawCommand) -> str:
+    if cmd.payload is None:
+        return ""
+    extra = f" ({cmd.missing} bytes missing)" if cmd.missing else ""
+    if cmd.verb == "MSG":
+        headers, body = split_payload(cmd.payload)
+        ctype, _ = media_type(headers)
+        if ctype == "text/plain":
+            text = body.decode("utf-8", "replace")
+            return f"{ctype}: {text[:40]}{'…' if len(text) > 40 else ''}{extra}"
+        return (ctype or "no content type") + extra
+    if cmd.verb == "QRY":
+        return cmd.payload.decode("ascii", "replace") + extra
+    return f"{len(cmd.payload)} bytes{extra}"
+
+
+# ---------------------------------------------------------------- read
+def session_title(s) -> str:
+    who = s["passport"] or "unknown account"
+    return f"Session {s['id']} · {s['kind']} · {who} · {s['client']} > {s['server']}"
+
+
+def login_rows(s) -> list[dict]:
+    keys = [("protocol", "protocol"), ("versions offered", "versions_offered"),
+            ("client", None), ("locale", "locale"), ("os", "os"),
+            ("passport", "passport"), ("friendly name", "friendly_name"),
+            ("auth", "auth_method"), ("login", "login"), ("login error", "login_error"),
+            ("login time", "login_time"), ("verified", "verified"),
+            ("redirected to", "redirected_to"),
+            ("redirect continues in session", "redirected_to_session"),
+            ("redirected from session", "redirected_from_session"),
+            ("list version", "list_version"), ("settings", "settings"), ("phones", "phones"),
+            ("logout", None), ("start", "start"), ("end", "end"), ("closed by", "close_reason"),
+            ("capture", "capture")]
+    out = []
+    for label, key in keys:
+        if key is None and label == "client":
+            v = " ".join(x for x in (s["client_name"], s["client_version"]) if x) or None
+        elif key is None:
+            lo = s["logout"]
+            v = None if not lo else (f"OUT by {lo['by']}" + (f" {lo['reason']}" if lo['reason'] else "")
+                                     + (f" ({lo['meaning']})" if lo['meaning'] else ""))
+        else:
+            v = s.get(key)
+        if v not in (None, "", [], {}):
+            out.append({"field": label, "value": v})
+    return out
+
+
+def profile_rows(s) -> list[dict]:
+    p = s["profile"]
+    if not p:
+        return []
+    rows = [{"field": "ClientIP (reported)", "value": p["client_ip_reported"]},
+            {"field": "ClientPort (reported)", "value": p["client_port_reported"]},
+            {"field": "ClientPort byte-swapped", "value": p["client_port_byteswapped"]},
+            {"field": "client port (corrected)", "value": p["client_port"]},
+            {"field": "observed client", "value": p["observed_client"]},
+            {"field": "matching reading", "value": {True: "byte-swapped (real MSN server)",
+                                                    False: "plain (revival server)",
+                                                    None: "neither"}[p["port_byteswapped"]]},
+            {"field": "NAT", "value": {True: "yes", False: "no", None: "unknown"}[p["nat"]]}]
+    for k, v in p["headers"].items():
+        if k.lower() not in ("mime-version", "content-type", "clientip", "clientport"):
+            rows.append({"field": k, "value": v})
+    return rows
+
+
+def group_names(c) -> str:
+    return ", ".join(n or str(g) for g, n in zip(c["groups"], c["group_names"]))
+
+
+def read_sections(doc, account=None):
+    """(title, columns, rows) per table, per session."""
+    by_session = {}
+    for t in ("contacts", "groups", "presence", "challenges", "errors", "list_changes"):
+        for r in doc[t]:
+            by_session.setdefault((t, r["session"]), []).append(r)
+    for s in doc["sessions"]:
+        if account and s["passport"] != account:
+            continue
+        if s["kind"] not in ("dispatch", "notification") and not (
+                s["kind"] == "unknown" and (s["bytes_c2s"] or s["bytes_s2c"])):
+            continue
+        yield session_title(s), None, None
+        yield "login", ["field", "value"], login_rows(s)
+        prof = profile_rows(s)
+        if prof:
+            yield "profile", ["field", "value"], prof
+        contacts = by_session.get(("contacts", s["id"]), [])
+        if contacts or (s.get("syn") and s["syn"].get("contacts_declared") is not None):
+            syn = s.get("syn") or {}
+            rows = [dict(c, lists_s=" ".join(c["lists"]), groups_s=group_names(c))
+                    for c in contacts]
+            yield (f"contacts ({len(contacts)}; SYN declared {syn.get('contacts_declared')})",
+                   ["passport", "friendly_name", "lists_s", "list_bits", "groups_s", "phones"],
+                   rows)
+        groups = by_session.get(("groups", s["id"]), [])
+        if groups:
+            yield "groups", ["group_id", "name"], groups
+        changes = by_session.get(("list_changes", s["id"]), [])
+        if changes:
+            yield "list changes", ["time", "op", "list", "passport", "friendly_name",
+                                   "group_id", "version", "by_server"], changes
+        pres = by_session.get(("presence", s["id"]), [])
+        if pres:
+            yield "presence", ["time", "command", "passport", "status", "status_name",
+                               "friendly_name", "client_id", "msnc_version",
+                               "capabilities"], pres
+        ch = by_session.get(("challenges", s["id"]), [])
+        if ch:
+            yield "challenges", ["time", "challenge", "product_id", "response", "valid",
+                                 "accepted"], ch
+        err = by_session.get(("errors", s["id"]), [])
+        if err:
+            yield "errors", ["time", "code", "name", "trid", "request"], err
+
+
+def summary_rows(doc) -> list[dict]:
+    sm = doc["summary"]
+    rows = [{"field": "sessions", "value": ", ".join(f"{k} {v}" for k, v in
+                                                      sm["sessions_by_kind"].items()) or "0"},
+            {"field": "accounts", "value": sm["accounts"]},
+            {"field": "text messages", "value": sm["messages"]},
+            {"field": "file transfers", "value": sm["transfers"]},
+            {"field": "first / last", "value": f"{sm['first']} / {sm['last']}"},
+            {"field": "bytes never captured (gaps)", "value": sm["gap_bytes"]},
+            {"field": "damage and anomalies", "value": ", ".join(
+                f"{k} {v}" for k, v in sm["anomalies"].items()) or "none"}]
+    for c in sm["captures"]:
+        rows.append({"field": "capture", "value": f"{c['file']}: {c['format']}, "
+                     f"{c['packets']} packets, {c['tcp_segments']} TCP segments"})
+        for n in c["notices"]:
+            rows.append({"field": "damage", "value": f"{c['file']}: {n}"})
+    return rows
+
+
+# ---------------------------------------------------------------- chats
+def conversations(doc, account=None, with_=None, since=None, until=None, typing=True):
+    """Yield (header dict, transcript rows) per switchboard session."""
+    sessions = {s["id"]: s for s in doc["sessions"]}
+    msgs: dict[int, list] = {}
+    for m in doc["messages"]:
+        if m["kind"] == "hotmail":
+            continue
+        msgs.setdefault(m["session"], []).append(m)
+    for sid, s in sessions.items():
+        if s["kind"] != "switchboard":
+            continue
+        if account and s["passport"] != account:
+            continue
+        if with_ and with_ not in (s["participants"] or []):
+            continue
+        rows = []
+        last_typing = None
+        for m in msgs.get(sid, []):
+            if (since and m["time"] < since) or (until and m["time"] > until):
+                continue
+            kind = m["kind"]
+            if kind == "typing":
+                if not typing or last_typing == m["sender"]:
+                    continue
+                last_typing = m["sender"]
+                line = f"({m['sender'] or 'unknown'} is typing…)"
+            else:
+                last_typing = None
+                if kind == "event":
+                    line = f"* {m['sender']} {m['text']}"
+                elif kind == "text":
+                    line = m["text"]
+                elif kind == "invitation":
+                    line = f"[invitation] {m['text']}"
+                else:
+                    line = f"[{m['content_type']}] {m['text'] or ''}"
+            rows.append({"time": m["time"], "session": sid,
+                         "sender": m["sender"] if m["sender"] else "unknown",
+                         "recipients": m["recipients"], "kind": kind, "text": line,
+                         "font": m.get("font"), "effects": m.get("effects"),
+                         "color": m.get("color"), "ack": m.get("ack")})
+        head = {"session": sid, "account": s["passport"] or "unknown",
+                "participants": s["participants"], "start": s["start"], "end": s["end"],
+                "server": s["server"], "sb_session_id": s["sb_session_id"],
+                "role": s["sb_role"]}
+        yield head, rows
+
+
+def conversation_title(h) -> str:
+    parts = ", ".join(h["participants"] or []) or "nobody known"
+    sid = f" · SB session {h['sb_session_id']}" if h["sb_session_id"] else ""
+    return (f"Conversation (session {h['session']}, seen by {h['account']}{sid}) · "
+            f"{parts} · {h['start']} – {h['end']}")
+
+
+TRANSFER_COLUMNS = ["session", "name", "sender", "receiver", "size", "received",
+                    "missing_bytes", "status", "bye_code", "bye_meaning", "sha256",
+                    "extracted_to"]
+
+
+__all__ = ["Trace", "TRACE_COLUMNS", "read_sections", "summary_rows", "conversations",
+           "conversation_title", "TRANSFER_COLUMNS", "cell"]
