@@ -234,13 +234,17 @@ class Framer:
 
     def _resync(self, ts, out) -> bool:
         buf = self.buf
-        for m in _CANDIDATE.finditer(buf):
+        start = -1
+        for m in _CANDIDATE.finditer(bytes(buf)):   # a copy: buf is resized below
             verb = m.group(1).decode()
             if verb in KNOWN_VERBS or verb.isdigit():
-                if m.start():
-                    self._undecodable(m.start(), "skipped while resynchronising", ts, out)
-                self.state = LINE
-                return True
+                start = m.start()
+                break
+        if start >= 0:
+            if start:
+                self._undecodable(start, "skipped while resynchronising", ts, out)
+            self.state = LINE
+            return True
         # nothing yet: everything up to the last line end cannot start a command
         j = buf.rfind(b"\n")
         keep_from = j + 1 if j >= 0 else 0

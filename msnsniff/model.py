@@ -79,6 +79,7 @@ class Session:
         self.sb_session_id = None
         self.present = {}            # passport -> friendly name (others, now)
         self.participants = {}       # everyone ever present (others)
+        self.called = {}             # passports the local account CALed
         self.linked_ns = None
         # bytes
         self.bytes_c2s = 0
@@ -392,6 +393,11 @@ class Analysis:
             ev, s, sender=ev.passport, recipients=None, ctype=None, kind="event",
             text=detail, ack=None, sender_name=ev.friendly_name))
 
+    def on_calling(self, ev):
+        # who the local account invited: the recipients when the server's side (JOI)
+        # was not captured
+        self._s(ev).called.setdefault(ev.passport, None)
+
     def on_ringing(self, ev):
         s = self._s(ev)
         s.sb_session_id = s.sb_session_id or ev.session_id
@@ -434,7 +440,8 @@ class Analysis:
         return {"time": iso(ev.ts), "session": ev.conn, "owner": None,
                 "direction": "out" if ev.dir == 0 else "in", "sender": sender,
                 "sender_name": sender_name, "recipients": recipients,
-                "_present": sorted(s.present), "content_type": ctype, "kind": kind,
+                "_present": sorted(s.present), "_called": sorted(s.called),
+                "content_type": ctype, "kind": kind,
                 "text": text, "font": None, "effects": None, "color": None, "charset": None,
                 "pitch_family": None, "ack": ack}
 
@@ -589,8 +596,15 @@ class _Correlator:
     def _owners(self):
         by_ip: dict[str, set] = {}
         for s in self.s.values():
-            if s.kind == "notification" and s.passport:
+            if s.passport and s.kind in ("notification", "dispatch", "switchboard"):
                 by_ip.setdefault(s.client.rpartition(":")[0], set()).add(s.passport)
+        for s in self.s.values():
+            if s.kind == "notification" and s.passport is None:
+                # a mid-session NS capture: the account of the same client address
+                cands = by_ip.get(s.client.rpartition(":")[0], set())
+                if len(cands) == 1:
+                    s.passport = next(iter(cands))
+                    s.owner_from = "client address"
         for s in self.s.values():
             if s.kind == "switchboard":
                 if s.sb_cookie in self.a.grants:
@@ -646,6 +660,7 @@ class _Correlator:
     def _message_row(self, r, owner):
         r = dict(r)
         present = r.pop("_present")
+        called = r.pop("_called")
         me = owner.get(r["session"])
         r["owner"] = me
         if r["kind"] == "hotmail":
@@ -654,6 +669,12 @@ class _Correlator:
             r["sender"] = me                     # None stays None: unknown, not guessed
         if r["recipients"] is None and r["kind"] != "event":
             people = set(present)
+            r["recipients_source"] = "roster"
+            if not people and r["direction"] == "out" and called:
+                # one-direction capture: no IRO/JOI seen; the CAL targets are the best
+                # available answer, and the row says so
+                people = set(called)
+                r["recipients_source"] = "invited (CAL); roster not captured"
             if me:
                 people.add(me)
             people.discard(r["sender"])
@@ -717,7 +738,8 @@ _HANDLERS = {
     E.ChallengeAnswer: Analysis.on_answer, E.ChallengeResult: Analysis.on_chal_result,
     E.SwitchboardGranted: Analysis.on_grant, E.Ring: Analysis.on_ring,
     E.SbJoinRequest: Analysis.on_sb_request, E.SbJoined: Analysis.on_sb_joined,
-    E.Participant: Analysis.on_participant, E.Ringing: Analysis.on_ringing, E.Message: Analysis.on_message,
+    E.Participant: Analysis.on_participant, E.Ringing: Analysis.on_ringing,
+    E.Calling: Analysis.on_calling, E.Message: Analysis.on_message,
     E.FtpUser: Analysis.on_ftp_user, E.FtpFile: Analysis.on_ftp_file,
     E.FtpStart: Analysis.on_ftp_start, E.FtpData: Analysis.on_ftp_data,
     E.FtpEnd: Analysis.on_ftp_end,

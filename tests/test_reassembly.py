@@ -1,0 +1,213 @@
+"""TCP reassembly: order, duplicates, overlaps, wraparound, gaps, FIN/RST, reuse, caps."""
+
+from hypothesis import given, settings, strategies as st
+
+from conftest import cap, raw_segments
+from msnsniff.capture import ACK, FIN, RST, SYN, Segment
+from msnsniff.config import Limits
+from msnsniff.reassembly import Data, End, Gap, Reassembler
+
+
+def alice_ns_server_segments():
+    """Alice's notification-server connection, server->client, from the real capture."""
+    segs = raw_segments("msnp8_session.pcap")
+    port = next(s.sport for s in segs if s.src == "127.0.0.10" and s.dst == "127.0.0.2"
+                and s.flags & SYN)
+    return [s for s in segs if s.src == "127.0.0.2" and s.dport == port]
+
+
+BASE = alice_ns_server_segments()
+
+
+def _unique_stream(segs):
+    # the real capture holds two genuine retransmissions (the kernel's tail-loss probe
+    # on loopback), so the stream is the payloads of the distinct sequence numbers
+    seen = {}
+    for s in segs:
+        if s.payload:
+            seen.setdefault(s.seq, s.payload)
+    return b"".join(seen[k] for k in sorted(seen))
+
+
+PAYLOAD = _unique_stream(BASE)
+CAPTURED_DUPS = sum(len(s.payload) for s in BASE if s.payload) - len(PAYLOAD)
+
+
+def run(segs, limits=None):
+    r = Reassembler(limits or Limits())
+    events = []
+    first = segs[0]
+    # the client of this flow is the destination of the server's segments
+    conn = r.open(Segment(0, first.dst, first.dport, first.src, first.sport, 0, 0, SYN, b""),
+                  True, True, events)
+    for s in segs:
+        r.feed(conn, s, events)
+    r.flush(events)
+    return conn, events
+
+
+def stream_of(events, d=1):
+    out, pos = [], 0
+    for e in events:
+        if isinstance(e, Data) and e.dir == d:
+            assert e.offset == pos                  # tiles the stream, no overlap
+            out.append(e.data)
+            pos += len(e.data)
+        elif isinstance(e, Gap) and e.dir == d:
+            assert e.offset == pos
+            out.append(None)
+            pos += e.length
+    return out
+
+
+def shifted(segs, delta):
+    return [Segment(s.ts, s.src, s.sport, s.dst, s.dport, (s.seq + delta) & 0xFFFFFFFF, s.ack,
+                    s.flags, s.payload) for s in segs]
+
+
+def test_real_stream_in_order():
+    assert len(PAYLOAD) == 1956 and BASE[0].flags & SYN and CAPTURED_DUPS == 299
+    conn, ev = run(BASE)
+    assert b"".join(stream_of(ev)) == PAYLOAD
+    assert conn.halves[1].dup_bytes == CAPTURED_DUPS
+    assert [e.reason for e in ev if isinstance(e, End) and e.dir == 1] == ["fin"]
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None)
+def test_any_order_and_duplicates_give_the_same_bytes(data):
+    syn, rest = BASE[0], BASE[1:]
+    perm = data.draw(st.permutations(rest))
+    dups = data.draw(st.lists(st.sampled_from(rest), max_size=6))
+    order = list(perm)
+    for d in dups:
+        order.insert(data.draw(st.integers(0, len(order))), d)
+    conn, ev = run([syn] + order)
+    assert b"".join(stream_of(ev)) == PAYLOAD
+    assert conn.halves[1].gap_bytes == 0
+    assert conn.halves[1].dup_bytes == CAPTURED_DUPS + sum(len(d.payload) for d in dups)
+
+
+@given(st.integers(0, 0xFFFFFFFF))
+@settings(max_examples=50, deadline=None)
+def test_sequence_wraparound(isn):
+    segs = shifted(BASE, (isn - BASE[0].seq))
+    _, ev = run(segs)
+    assert b"".join(stream_of(ev)) == PAYLOAD
+
+
+def test_wraparound_right_at_the_edge_with_reordering():
+    segs = shifted(BASE, (0xFFFFFFFF - 50) - BASE[0].seq)
+    segs[3], segs[4] = segs[4], segs[3]
+    _, ev = run(segs)
+    assert b"".join(stream_of(ev)) == PAYLOAD
+
+
+def test_overlapping_retransmission_is_trimmed():
+    data = [s for s in BASE if s.payload]
+    a = data[2]
+    # a segment covering the second half of a and the first part of the next one
+    merged = a.payload + data[3].payload
+    over = Segment(a.ts, a.src, a.sport, a.dst, a.dport, (a.seq + 10) & 0xFFFFFFFF, a.ack, ACK,
+                   merged[10:])
+    segs = BASE[:BASE.index(data[3])] + [over] + BASE[BASE.index(data[3]):]
+    conn, ev = run(segs)
+    assert b"".join(stream_of(ev)) == PAYLOAD
+    assert conn.halves[1].dup_bytes == CAPTURED_DUPS + len(merged) - 10
+
+
+def test_missing_segment_is_an_explicit_gap_never_zero_filled():
+    data = [s for s in BASE if s.payload]
+    lost = data[4]
+    segs = [s for s in BASE if s.seq != lost.seq]
+    conn, ev = run(segs)
+    parts = stream_of(ev)
+    assert None in parts
+    gap = [e for e in ev if isinstance(e, Gap)]
+    assert [(g.length, g.reason) for g in gap] == [(len(lost.payload), "never captured")]
+    joined = b"".join(p for p in parts if p is not None)
+    assert joined == PAYLOAD.replace(lost.payload, b"", 1)
+    assert b"\x00" * 8 not in joined
+
+
+def test_buffer_cap_declares_the_hole_a_gap():
+    data = [s for s in BASE if s.payload]
+    lost = data[1]
+    segs = [s for s in BASE if s.seq != lost.seq]
+    conn, ev = run(segs, Limits(max_pending_bytes=100))
+    gaps = [e for e in ev if isinstance(e, Gap)]
+    assert gaps and gaps[0].reason == "buffer cap" and gaps[0].length == len(lost.payload)
+    assert conn.halves[1].pending_bytes == 0
+
+
+def test_mid_session_start_begins_at_first_byte_seen():
+    data = [s for s in BASE if s.payload]
+    segs = data[3:]
+    expect = _unique_stream(segs)
+    r = Reassembler()
+    ev = []
+    conn = r.open(segs[0], False, False, ev)
+    for s in segs:
+        r.feed(conn, s, ev)
+    r.flush(ev)
+    assert b"".join(stream_of(ev)) == expect
+
+
+def test_rst_ends_both_directions():
+    r = Reassembler()
+    ev = []
+    c = Segment(1.0, "10.0.0.1", 4000, "10.0.0.2", 1863, 100, 0, SYN, b"")
+    conn = r.open(c, True, True, ev)
+    r.feed(conn, c, ev)
+    r.feed(conn, Segment(1.1, "10.0.0.1", 4000, "10.0.0.2", 1863, 101, 0, ACK, b"PNG\r\n"), ev)
+    r.feed(conn, Segment(1.2, "10.0.0.2", 1863, "10.0.0.1", 4000, 900, 0, RST, b""), ev)
+    assert sorted((e.dir, e.reason) for e in ev if isinstance(e, End)) == [(0, "rst"), (1, "rst")]
+    assert conn.closed
+
+
+def test_fin_with_unseen_bytes_before_it_reports_them():
+    r = Reassembler()
+    ev = []
+    c = Segment(1.0, "10.0.0.1", 4000, "10.0.0.2", 1863, 100, 0, SYN, b"")
+    conn = r.open(c, True, True, ev)
+    r.feed(conn, c, ev)
+    r.feed(conn, Segment(1.1, "10.0.0.1", 4000, "10.0.0.2", 1863, 101, 0, ACK, b"PNG\r\n"), ev)
+    # bytes 106..115 were never captured; the FIN comes at 116
+    r.feed(conn, Segment(1.2, "10.0.0.1", 4000, "10.0.0.2", 1863, 116, 0, FIN | ACK, b""), ev)
+    r.flush(ev)
+    gaps = [(g.offset, g.length) for g in ev if isinstance(g, Gap)]
+    assert gaps == [(5, 10)]
+
+
+def test_connection_cap_evicts_and_reports():
+    r = Reassembler(Limits(max_connections=3))
+    ev = []
+    for i in range(5):
+        s = Segment(float(i), "10.0.0.1", 5000 + i, "10.0.0.2", 1863, 1, 0, SYN, b"")
+        conn = r.open(s, True, True, ev)
+        r.feed(conn, s, ev)
+    assert len(r.conns) == 3 and r.evicted == 2
+    assert sum(1 for e in ev if isinstance(e, End) and e.reason.startswith("evicted")) == 4
+
+
+def test_idle_connections_are_evicted():
+    r = Reassembler(Limits(idle_timeout=10))
+    ev = []
+    s = Segment(0.0, "10.0.0.1", 5000, "10.0.0.2", 1863, 1, 0, SYN, b"")
+    conn = r.open(s, True, True, ev)
+    r.feed(conn, s, ev)
+    r.evict_idle(100.0, ev)
+    assert conn.closed and [e.reason for e in ev if isinstance(e, End)] == ["idle", "idle"]
+
+
+def test_port_reuse_starts_a_new_connection():
+    """Two connections on the same port pair in one capture (pipeline level)."""
+    from msnsniff.pipeline import ConnectionOpened, Pipeline
+    p = Pipeline()
+    out = []
+    for isn in (1000, 50000):
+        out += p.feed(Segment(1.0, "10.0.0.1", 4000, "10.0.0.2", 1863, isn, 0, SYN, b""))
+        out += p.feed(Segment(1.1, "10.0.0.1", 4000, "10.0.0.2", 1863, isn + 1, 0, ACK,
+                              b"VER 1 MSNP8 CVR0\r\n"))
+    out += p.finish()
+    assert [e.conn for e in out if isinstance(e, ConnectionOpened)] == [1, 2]
