@@ -1,0 +1,169 @@
+"""Capture input: formats, link types, damaged and wrong files, stdin."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import cap
+from msnsniff.analyze import Run
+from msnsniff.capture import CaptureStats, read_segments
+from msnsniff.errors import MsnsniffError
+from msnsniff.framing import RawCommand
+from msnsniff.pipeline import Framed
+
+
+def commands(path, **kw):
+    run = Run([path], trace=True, **kw)
+    out = [(ev.conn, ev.dir, ev.item.verb, tuple(ev.item.params)) for ev in run.events()
+           if isinstance(ev, Framed) and isinstance(ev.item, RawCommand)]
+    return out, run.stats[0][1]
+
+
+def test_ethernet_pcap_microseconds():
+    cmds, st = commands(cap("msnp8_session.pcap"))
+    assert st.format == "pcap" and st.packets == 245 and st.tcp_segments == 245
+    assert len(cmds) == 142
+    assert cmds[0] == (1, 0, "VER", ("1", "MSNP8", "CVR0"))
+
+
+def test_vlan_stacked_gives_the_same_commands():
+    assert commands(cap("vlan.pcap"))[0] == commands(cap("msnp8_session.pcap"))[0]
+
+
+def test_reordered_and_retransmitted_gives_the_same_commands():
+    # per connection and direction the commands are the same; only their interleaving
+    # across connections follows the (changed) packet order
+    a, b = commands(cap("reordered.pcap"))[0], commands(cap("msnp8_session.pcap"))[0]
+    key = lambda c: (c[0], c[1])
+    assert sorted(a, key=key) == sorted(b, key=key)
+
+
+def test_linux_cooked_v1_and_nanosecond_pcap_agree():
+    # the same scenario captured twice: -i lo (ns timestamps) and -i any as LINUX_SLL
+    a, sa = commands(cap("compat_failures.pcap"))
+    b, sb = commands(cap("cooked_any.pcap"))
+    assert sa.format == "pcap (ns)" and sb.format == "pcap"
+    strip = lambda cs: [(d, v, p) for _, d, v, p in cs if v not in ("USR", "MSG", "QRY")]
+    assert strip(a) == strip(b)
+    assert len(a) == len(b) == 31
+
+
+def test_pcapng_ipv6_and_cooked_v2_agree():
+    a, sa = commands(cap("ipv6.pcapng"))
+    b, sb = commands(cap("cooked2_any.pcap"))
+    assert sa.format == "pcapng"
+    assert [c[2] for c in a] == [c[2] for c in b]
+    assert ("SYN", ("5", "3", "1", "1")) in [(c[2], c[3]) for c in a]
+    segs = list(read_segments(cap("ipv6.pcapng")))
+    assert segs[0].src == "::1" and segs[0].dport == 1863
+
+
+def test_nanosecond_timestamps_are_kept():
+    segs = list(read_segments(cap("compat_failures.pcap")))
+    # tcpdump --time-stamp-precision=nano: sub-microsecond digits survive
+    assert any(round(s.ts * 1e9) % 1000 for s in segs)
+
+
+def test_not_a_capture(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("hello, this is not a pcap file\n")
+    with pytest.raises(MsnsniffError, match="not a pcap or pcapng capture file"):
+        list(read_segments(str(p)))
+
+
+def test_empty_file(tmp_path):
+    p = tmp_path / "empty.pcap"
+    p.write_bytes(b"")
+    with pytest.raises(MsnsniffError, match="empty or too short"):
+        list(read_segments(str(p)))
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(MsnsniffError, match="no such file"):
+        list(read_segments(str(tmp_path / "nope.pcap")))
+    with pytest.raises(MsnsniffError, match="is a directory"):
+        list(read_segments(str(tmp_path)))
+
+
+def test_truncated_inside_a_record(tmp_path):
+    data = open(cap("msnp8_session.pcap"), "rb").read()
+    p = tmp_path / "cut.pcap"
+    p.write_bytes(data[:len(data) // 2])
+    st = CaptureStats()
+    segs = list(read_segments(str(p), st))
+    assert 100 < len(segs) < 245
+    assert st.truncated and "file ends inside" in st.truncated
+    assert st.notices()[0].startswith("capture truncated")
+
+
+def test_truncated_inside_a_record_header(tmp_path):
+    data = open(cap("msnp8_session.pcap"), "rb").read()
+    # find the end of the 10th record, cut 7 bytes into the 11th header
+    import struct
+    off = 24
+    for _ in range(10):
+        off += 16 + struct.unpack_from("<I", data, off + 8)[0]
+    p = tmp_path / "cut.pcap"
+    p.write_bytes(data[:off + 7])
+    st = CaptureStats()
+    assert len(list(read_segments(str(p), st))) == 10
+    assert "inside the header of record 11" in st.truncated
+
+
+def test_damaged_record_length(tmp_path):
+    import struct
+    data = bytearray(open(cap("msnp8_session.pcap"), "rb").read())
+    off = 24
+    for _ in range(5):
+        off += 16 + struct.unpack_from("<I", data, off + 8)[0]
+    struct.pack_into("<I", data, off + 8, 999999999)
+    p = tmp_path / "bad.pcap"
+    p.write_bytes(bytes(data))
+    st = CaptureStats()
+    assert len(list(read_segments(str(p), st))) == 5
+    assert "claims 999999999 bytes" in st.truncated
+
+
+def test_truncated_pcapng(tmp_path):
+    data = open(cap("ipv6.pcapng"), "rb").read()
+    p = tmp_path / "cut.pcapng"
+    p.write_bytes(data[:len(data) - 600])
+    st = CaptureStats()
+    segs = list(read_segments(str(p), st))
+    assert 20 < len(segs) < 29 and st.truncated
+
+
+def test_snaplen_cut_packets_become_gaps(tmp_path):
+    if not shutil.which("editcap"):
+        pytest.skip("editcap (tshark) not installed")
+    out = tmp_path / "snap.pcap"
+    subprocess.run(["editcap", "-s", "150", cap("msnp8_session.pcap"), str(out)], check=True,
+                   capture_output=True)
+    from msnsniff.analyze import analyse
+    doc = analyse([str(out)])
+    assert doc["summary"]["captures"][0]["snapped"] > 0
+    gaps = [a for a in doc["anomalies"] if a["kind"] == "gap"]
+    assert gaps and all("snaplen" in a["detail"] for a in gaps)
+    # the login survives: those lines are short
+    alice = [s for s in doc["sessions"] if s["passport"] == "alice@hotmail.com"
+             and s["kind"] == "notification"][0]
+    assert alice["login"] == "ok"
+
+
+def test_stdin_through_tcpdump():
+    if not shutil.which("tcpdump"):
+        pytest.skip("tcpdump not installed")
+    td = subprocess.Popen(["tcpdump", "-r", cap("msnp8_session.pcap"), "-w", "-"],
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    res = subprocess.run([sys.executable, "-m", "msnsniff", "commands", "-", "--format", "jsonl",
+                          "--verb", "USR"], stdin=td.stdout, capture_output=True, text=True)
+    td.wait()
+    assert res.returncode == 0, res.stderr
+    import json
+    rows = [json.loads(l) for l in res.stdout.splitlines()]
+    assert [r["params"][:2] for r in rows if r["direction"] == "s2c" and r["params"][0] == "OK"] == [
+        ["OK", "alice@hotmail.com"], ["OK", "bob@hotmail.com"], ["OK", "carol@hotmail.com"],
+        ["OK", "alice@hotmail.com"]]
