@@ -191,4 +191,5 @@ def test_syn_shortfall_in_a_truncated_capture_is_reported(tmp_path):
     mism = one(d["anomalies"], kind="count mismatch")
     assert mism["detail"] == "SYN announced 4 contacts and 3 groups; received 1 and 3"
     assert [c["passport"] for c in d["contacts"]] == ["bob@hotmail.com"]
-    assert one(d["anomalies"], kind="undecodable")["detail"].== "7 bytes incomplete at end of stream: b'LST car'"
+    assert one(d["anomalies"], kind="undecodable")["detail"] == (
+        "7 bytes incomplete at end of stream: b'LST car'")
