@@ -1,0 +1,164 @@
+"""The command line end to end (CliRunner and real subprocesses), exact values."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import cap
+from msnsniff import __version__
+from msnsniff.cli import cli
+
+MAIN = cap("msnp8_session.pcap")
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_version_and_help():
+    r = run("--version")
+    assert r.exit_code == 0 and r.output.strip() == f"msnsniff, version {__version__}"
+    for sub in ([], ["read"], ["commands"], ["chats"], ["files"]):
+        r = run(*sub, "-h")
+        assert r.exit_code == 0 and "Usage: " in r.output and "-h, --help" in r.output
+
+
+def test_commands_json_keys_and_values():
+    r = run("commands", MAIN, "--format", "json", "--verb", "CHL", "--verb", "qry")
+    assert r.exit_code == 0
+    rows = json.loads(r.stdout)
+    assert [(x["verb"], x["direction"], x["trid"], x["params"], x["payload_length"]) for x in rows] == [
+        ("CHL", "s2c", 0, ["15570131571988941333"], None),
+        ("QRY", "c2s", 10, ["msmsgs@msnmsgr.com", "32"], 32),
+        ("QRY", "s2c", 10, [], None)]
+    for x in rows:
+        assert {"time", "connection", "client", "server", "direction", "verb", "trid", "params",
+                "payload_length"} <= set(x)
+        assert x["time"].endswith("Z") and x["server"] == "127.0.0.2:1863"
+    assert "connections: 9" in r.stderr and "commands: " in r.stderr
+
+
+def test_commands_url_decodes_text_arguments_and_summarises_msg():
+    r = run("commands", MAIN, "--format", "jsonl", "--connection", "5")
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    joi = [x for x in rows if x["verb"] == "JOI"]
+    assert joi[1]["params"] == ["carol@hotmail.com", "Carol ♥"]
+    msgs = [x["summary"] for x in rows if x["verb"] == "MSG"]
+    assert msgs[:3] == ["text/x-msmsgscontrol", "text/plain: Hi Bob, are you there?",
+                        "text/plain: Yes! Café at 5?"]
+    assert {x["connection"] for x in rows} == {5}
+
+
+def test_commands_table_has_summary_and_damage_rows():
+    r = run("commands", cap("mid_session.pcap"))
+    assert r.exit_code == 0
+    assert "<undecodable>" in r.output and "not an MSNP command line" in r.output
+    assert "\nconnections: 8\n" in r.output
+
+
+def test_commands_csv_streams_with_header():
+    r = run("commands", MAIN, "--format", "csv", "--verb", "LSG")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "time,connection,client,server,direction,verb,trid,params,payload_length,summary"
+    assert [l.split(",")[7] for l in lines[1:]] == ["0; Other Contacts; 0", "1; Friends; 0",
+                                                    "2; Família; 0"]
+
+
+def test_read_tables():
+    r = run("read", MAIN)
+    assert r.exit_code == 0
+    out = r.output
+    assert "=== Session 2 · notification · alice@hotmail.com · 127.0.0.10:52677 > 127.0.0.2:1863" in out
+    assert "client port (corrected)  52677" in out
+    assert "matching reading         byte-swapped (real MSN server)" in out
+    assert "carol@hotmail.com  Carol ♥            FL AL RL  11           Friends, Família" in out
+    assert "msmsgs@msnmsgr.com  8f2f5a91b72102cd28355e9fc9000d6e  yes      yes" in out
+    assert "accounts                     alice@hotmail.com; bob@hotmail.com; carol@hotmail.com" in out
+
+
+def test_read_account_filter_and_json():
+    r = run("read", cap("compat_failures.pcap"), "--account", "mallory@hotmail.com")
+    assert "911 Authentication failed" in r.output and "dave@hotmail.com" not in r.output.split(
+        "=== Capture summary")[0]
+    r = run("read", MAIN, "--format", "json")
+    doc = json.loads(r.stdout)
+    assert set(doc) >= {"sessions", "contacts", "groups", "presence", "challenges", "errors",
+                        "messages", "invitations", "transfers", "anomalies", "summary"}
+    assert all("_data" not in t for t in doc["transfers"])
+    alice = [s for s in doc["sessions"] if s["kind"] == "notification"][0]
+    assert alice["profile"]["client_port"] == 52677 and alice["profile"]["nat"] is False
+
+
+def test_chats_transcript():
+    r = run("chats", MAIN, "--account", "alice@hotmail.com", "--no-typing")
+    assert r.exit_code == 0
+    lines = [l.split(None, 1)[1].strip() for l in r.output.splitlines()
+             if l.startswith("2026-") or l[:2].isdigit()]
+    assert lines[:6] == [
+        "bob@hotmail.com    * bob@hotmail.com joined",
+        "alice@hotmail.com  Hi Bob, are you there?",
+        "bob@hotmail.com    Yes! Café at 5?",
+        "carol@hotmail.com  * carol@hotmail.com joined",
+        "carol@hotmail.com  こんにちは 👋 everyone",
+        "carol@hotmail.com  * carol@hotmail.com left"]
+    assert "is typing" not in r.output
+
+
+def test_chats_filters_json():
+    r = run("chats", MAIN, "--with", "carol@hotmail.com", "--format", "json")
+    rows = json.loads(r.stdout)
+    assert {x["session"] for x in rows} == {5, 6, 7}
+    r = run("chats", MAIN, "--account", "carol@hotmail.com", "--format", "jsonl",
+            "--since", "2026-11-25T02:59:09.570Z")
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert [x["text"] for x in rows] == ["こんにちは 👋 everyone"]
+
+
+def test_files_listing():
+    r = run("files", MAIN, "--format", "csv")
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("session,name,sender,receiver,size,received")
+    assert lines[1].startswith("8,notes.txt,alice@hotmail.com,bob@hotmail.com,3000,3000,0,complete")
+    assert lines[2].startswith("9,../secret plan.txt,alice@hotmail.com,bob@hotmail.com,5120,2045,3075,cancelled")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["read", "/nonexistent.pcap"], "msnsniff: error: /nonexistent.pcap: no such file"),
+    (["read", "/tmp"], "msnsniff: error: /tmp: is a directory, not a capture file"),
+    (["commands", "--port", "70000", MAIN], "is not a TCP port"),
+    (["chats", MAIN, "--since", "yesterday"], "is not an ISO 8601 time"),
+    (["read", "--format", "xml", MAIN], "Invalid value for '--format'"),
+])
+def test_user_errors_are_one_line_exit_2(args, message):
+    res = subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_not_a_capture_file(tmp_path):
+    p = tmp_path / "x.pcap"
+    p.write_text("GET / HTTP/1.1\r\n")
+    res = subprocess.run([sys.executable, "-m", "msnsniff", "read", str(p)], capture_output=True,
+                         text=True)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (f"msnsniff: error: {p}: not a pcap or pcapng capture file "
+                                  "(starts with 47455420)")
+
+
+def test_truncated_capture_warns_but_decodes(tmp_path):
+    data = open(MAIN, "rb").read()
+    p = tmp_path / "cut.pcap"
+    p.write_bytes(data[:20000])
+    r = run("read", str(p))
+    assert r.exit_code == 0
+    assert "capture truncated: file ends inside" in r.output
+    assert "alice@hotmail.com" in r.output
+
+
+def test_terminal_output_escapes_control_characters():
+    from msnsniff.emit import safe_text
+    assert safe_text("hi\x1b[2Jthere\x07") == "hi\\x1b[2Jthere\\x07"
+    assert safe_text("a\u202eb") == "a\\u202eb"
