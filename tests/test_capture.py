@@ -167,3 +167,40 @@ def test_stdin_through_tcpdump():
     assert [r["params"][:2] for r in rows if r["direction"] == "s2c" and r["params"][0] == "OK"] == [
         ["OK", "alice@hotmail.com"], ["OK", "bob@hotmail.com"], ["OK", "carol@hotmail.com"],
         ["OK", "alice@hotmail.com"]]
+
+
+def _rewrite(tmp_path, name, linktype, frame):
+    """Re-frame the real packets of the main capture for another link type."""
+    import struct
+    from scapy.all import Ether, rdpcap
+    out = tmp_path / name
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
+        for p in rdpcap(cap("msnp8_session.pcap")):
+            raw = frame(bytes(p[Ether].payload))
+            t = float(p.time)
+            f.write(struct.pack("<IIII", int(t), int(round((t % 1) * 1e6)), len(raw), len(raw)))
+            f.write(raw)
+    return str(out)
+
+
+def test_raw_ip_and_bsd_loopback_link_types(tmp_path):
+    base = commands(cap("msnp8_session.pcap"))[0]
+    raw = _rewrite(tmp_path, "raw.pcap", 101, lambda ip: ip)
+    null_le = _rewrite(tmp_path, "null.pcap", 0, lambda ip: b"\x02\x00\x00\x00" + ip)
+    loop_be = _rewrite(tmp_path, "loop.pcap", 108, lambda ip: b"\x00\x00\x00\x02" + ip)
+    for p in (raw, null_le, loop_be):
+        assert commands(p)[0] == base, p
+
+
+def test_ip_fragments_are_counted(tmp_path):
+    from scapy.all import IP, TCP, Ether, fragment, wrpcap
+    pkt = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=4000, dport=1863, flags="PA") / (
+        b"MSG 1 N 3000\r\n" + b"x" * 3000)
+    frags = [Ether() / f for f in fragment(pkt[IP], fragsize=1000)]
+    p = tmp_path / "frag.pcap"
+    wrpcap(str(p), frags)
+    st = CaptureStats()
+    assert list(read_segments(str(p), st)) == []
+    assert st.ip_fragments == len(frags) == 4
+    assert st.notices() == ["4 IP fragment(s) ignored (not reassembled)"]

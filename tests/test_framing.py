@@ -143,3 +143,17 @@ def test_bare_lf_and_garbage_lines():
         ("PNG", []), ("QNG", ["45"])]
     bad = [u for u in out if isinstance(u, Undecodable)]
     assert [(u.length, u.reason) for u in bad] == [(11, "not an MSNP command line")]
+
+
+def test_real_streams_whole_byte_by_byte_and_every_split():
+    """Every reassembled stream of the main capture frames the same at any split."""
+    from conftest import cap
+    from test_against_tshark import our_streams
+    streams = [s for pair in our_streams(cap("msnp8_session.pcap")).values() for s in pair if s]
+    assert len(streams) == 18
+    for data in streams:
+        whole = summary(feed_chunks(data, [])[1])
+        assert whole and summary(feed_chunks(data, range(len(data)))[1]) == whole
+        step = max(1, len(data) // 400)        # every split point of the small streams
+        for i in range(1, len(data), step):
+            assert summary(feed_chunks(data, [i])[1]) == whole
