@@ -21,8 +21,9 @@ from .mime import (APPLICATIONS, decode_text, file_name, header, media_type, par
 from .pipeline import ConnectionClosed, ConnectionOpened
 from .protocol import FTP_BYE_CODES, FTP_SUCCESS, OUT_REASONS, STATUS_NAMES, list_names
 
-TABLES = ("sessions", "contacts", "groups", "presence", "list_changes", "messages",
-          "invitations", "transfers", "challenges", "errors", "anomalies")
+TABLES = ("sessions", "contacts", "groups", "presence", "list_changes", "notifications",
+          "messages", "participants", "invitations", "transfers", "challenges", "errors",
+          "anomalies")
 
 
 def iso(ts: float | None) -> str | None:
@@ -226,18 +227,46 @@ class Analysis:
         s.login_time = s.login_time or ev.ts
 
     def on_hotmail(self, ev):
-        s = self._s(ev)
         kind = {"text/x-msmsgsinitialemailnotification": "initial e-mail status",
                 "text/x-msmsgsemailnotification": "new e-mail",
                 "text/x-msmsgsactivemailnotification": "mailbox activity",
                 "application/x-msmsgssystemmessage": "system message",
-                "text/x-msmsgssystemmessage": "system message"}.get(ev.content_type, "other")
+                "text/x-msmsgssystemmessage": "system message"}.get(ev.content_type,
+                                                                    ev.content_type or "other")
         fields = {k: v for k, v in ev.fields.items()
                   if k.lower() not in ("mime-version", "content-type")}
-        self.rows["messages"].append(self._msg_row(
-            ev, s, sender="Hotmail", recipients=[s.passport] if s.passport else [],
-            ctype=ev.content_type, kind="hotmail", text=f"{kind}: " + "; ".join(
-                f"{k}={v}" for k, v in fields.items()), ack=None))
+        self._note(ev, "MSG", kind, "; ".join(f"{k}={v}" for k, v in fields.items()), fields)
+
+    def _note(self, ev, command, what, summary, fields=None):
+        self.rows["notifications"].append({
+            "time": iso(ev.ts), "session": ev.conn, "owner": None,
+            "direction": "c2s" if ev.dir == 0 else "s2c", "command": command, "what": what,
+            "summary": summary, "fields": fields})
+
+    def on_server_versions(self, ev):
+        self._s(ev).server_versions = {"recommended": ev.recommended, "minimum": ev.minimum,
+                                       "download_url": ev.download_url, "info_url": ev.info_url}
+
+    def on_ns_other(self, ev):
+        what = {"URL": "service URL", "SDC": "e-mail invitation", "SND": "e-mail invitation",
+                "PNG": "ping", "QNG": "ping reply", "PAG": "page", "IPG": "incoming page",
+                "NOT": "MSN alert", "UBX": "personal message (MSNP11+)",
+                "UUX": "personal message (MSNP11+)", "GCF": "config file (MSNP11+)",
+                }.get(ev.verb, "other command")
+        self._note(ev, ev.verb, what, " ".join(ev.params))
+
+    def on_xfr_sb(self, ev):
+        self.grants[ev.cookie] = ev.conn
+        self._note(ev, "XFR", "switchboard granted", f"{ev.address} cookie {ev.cookie}",
+                   {"address": ev.address, "cookie": ev.cookie})
+
+    def on_ring(self, ev):
+        self.rings[ev.cookie] = (ev.conn, ev.session_id)
+        self._note(ev, "RNG", "switchboard invitation",
+                   f"{ev.inviter} ({ev.inviter_name}) invites to switchboard session "
+                   f"{ev.session_id} at {ev.address}",
+                   {"inviter": ev.inviter, "inviter_name": ev.inviter_name,
+                    "session_id": ev.session_id, "address": ev.address, "cookie": ev.cookie})
 
     # lists
     def on_list_sync(self, ev):
@@ -359,13 +388,6 @@ class Analysis:
                 r["accepted"] = ev.accepted
                 return
 
-    # switchboard hand-off
-    def on_grant(self, ev):
-        self.grants[ev.cookie] = ev.conn
-
-    def on_ring(self, ev):
-        self.rings[ev.cookie] = (ev.conn, ev.session_id)
-
     # switchboard
     def on_sb_request(self, ev):
         s = self._s(ev)
@@ -389,9 +411,9 @@ class Analysis:
             s.present[ev.passport] = ev.friendly_name
             s.participants[ev.passport] = ev.friendly_name
             detail = "was there" if ev.command == "IRO" else "joined"
-        self.rows["messages"].append(self._msg_row(
-            ev, s, sender=ev.passport, recipients=None, ctype=None, kind="event",
-            text=detail, ack=None, sender_name=ev.friendly_name))
+        self.rows["participants"].append({
+            "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
+            "passport": ev.passport, "friendly_name": ev.friendly_name, "event": detail})
 
     def on_calling(self, ev):
         # who the local account invited: the recipients when the server's side (JOI)
@@ -561,7 +583,8 @@ class _Correlator:
             doc["sessions"].append(self._session_row(self.s[sid]))
             self._lists(self.s[sid], doc)
         owner = {sid: s.passport for sid, s in self.s.items()}
-        for t in ("presence", "list_changes", "errors", "invitations"):
+        for t in ("presence", "list_changes", "errors", "invitations", "notifications",
+                  "participants"):
             for r in a.rows[t]:
                 r = {k: v for k, v in r.items() if not k.startswith("_")}
                 if "owner" in r:
@@ -628,6 +651,7 @@ class _Correlator:
             "locale": s.locale, "os": s.os, "auth_method": s.auth_method,
             "login": s.login, "login_error": s.login_error, "login_time": iso(s.login_time),
             "verified": getattr(s, "verified", None), "extra_flag": getattr(s, "extra_flag", None),
+            "server_versions": getattr(s, "server_versions", None),
             "policy": s.policy, "ticket": s.ticket,
             "redirected_to": s.redirect_target, "redirected_to_session": s.redirected_to,
             "redirected_from_session": s.redirected_from, "profile": s.profile,
@@ -663,11 +687,9 @@ class _Correlator:
         called = r.pop("_called")
         me = owner.get(r["session"])
         r["owner"] = me
-        if r["kind"] == "hotmail":
-            return r
         if r["direction"] == "out" and r["sender"] is None:
             r["sender"] = me                     # None stays None: unknown, not guessed
-        if r["recipients"] is None and r["kind"] != "event":
+        if r["recipients"] is None:
             people = set(present)
             r["recipients_source"] = "roster"
             if not people and r["direction"] == "out" and called:
@@ -736,7 +758,8 @@ _HANDLERS = {
     E.ListChange: Analysis.on_list_change, E.GroupChange: Analysis.on_group_change,
     E.Presence: Analysis.on_presence, E.Challenge: Analysis.on_challenge,
     E.ChallengeAnswer: Analysis.on_answer, E.ChallengeResult: Analysis.on_chal_result,
-    E.SwitchboardGranted: Analysis.on_grant, E.Ring: Analysis.on_ring,
+    E.SwitchboardGranted: Analysis.on_xfr_sb, E.Ring: Analysis.on_ring,
+    E.ServerVersionInfo: Analysis.on_server_versions, E.NsOther: Analysis.on_ns_other,
     E.SbJoinRequest: Analysis.on_sb_request, E.SbJoined: Analysis.on_sb_joined,
     E.Participant: Analysis.on_participant, E.Ringing: Analysis.on_ringing,
     E.Calling: Analysis.on_calling, E.Message: Analysis.on_message,

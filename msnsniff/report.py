@@ -221,9 +221,10 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
     sessions = {s["id"]: s for s in doc["sessions"]}
     msgs: dict[int, list] = {}
     for m in doc["messages"]:
-        if m["kind"] == "hotmail":
-            continue
         msgs.setdefault(m["session"], []).append(m)
+    for e in doc["participants"]:
+        msgs.setdefault(e["session"], []).append(dict(e, kind="event", sender=e["passport"],
+                                                      text=e["event"]))
     for sid, s in sessions.items():
         if s["kind"] != "switchboard":
             continue
@@ -233,7 +234,7 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
             continue
         rows = []
         last_typing = None
-        for m in msgs.get(sid, []):
+        for m in sorted(msgs.get(sid, []), key=lambda m: m["time"]):
             if (since and m["time"] < since) or (until and m["time"] > until):
                 continue
             kind = m["kind"]
@@ -254,7 +255,7 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                     line = f"[{m['content_type']}] {m['text'] or ''}"
             rows.append({"time": m["time"], "session": sid,
                          "sender": m["sender"] if m["sender"] else "unknown",
-                         "recipients": m["recipients"], "kind": kind, "text": line,
+                         "recipients": m.get("recipients"), "kind": kind, "text": line,
                          "font": m.get("font"), "effects": m.get("effects"),
                          "color": m.get("color"), "ack": m.get("ack")})
         head = {"session": sid, "account": s["passport"] or "unknown",

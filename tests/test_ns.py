@@ -148,12 +148,23 @@ def test_msnp7_md5_login_and_later_extras(doc):
     assert not [a for a in d["anomalies"] if a["session"] == old["id"]]
 
 
-def test_hotmail_messages(doc):
+def test_hotmail_and_other_notifications(doc):
     d = doc(MAIN)
     ns = alice_ns(d)
-    m = one(d["messages"], session=ns["id"], kind="hotmail")
-    assert m["content_type"] == "text/x-msmsgsinitialemailnotification"
-    assert "Inbox-Unread=3" in m["text"] and m["recipients"] == ["alice@hotmail.com"]
+    rows = [(n["command"], n["what"]) for n in by(d["notifications"], session=ns["id"])]
+    assert rows == [("MSG", "initial e-mail status"), ("PNG", "ping"), ("QNG", "ping reply"),
+                    ("URL", "service URL"), ("URL", "service URL"),
+                    ("XFR", "switchboard granted")]
+    mail = one(d["notifications"], session=ns["id"], command="MSG")
+    assert mail["fields"]["Inbox-Unread"] == "3" and mail["owner"] == "alice@hotmail.com"
+    xfr = one(d["notifications"], session=ns["id"], command="XFR")
+    assert xfr["fields"] == {"address": "127.0.0.3:1864", "cookie": "17262740.1062764410.32308"}
+    bob_ns = one(d["sessions"], kind="notification", passport="bob@hotmail.com")
+    rng = one(d["notifications"], session=bob_ns["id"], command="RNG")
+    assert rng["summary"] == ("alice@hotmail.com (Alice in Wonderland) invites to switchboard "
+                              "session 11752013 at 127.0.0.3:1864")
+    assert ns["server_versions"]["recommended"] == "5.0.0544"
+    assert ns["server_versions"]["minimum"] == "1.0.0863"
 
 
 def test_mid_session_capture_still_has_list_and_presence(doc):

@@ -41,9 +41,12 @@ def test_three_party_transcript_from_alice(doc):
         ("in", "bob@hotmail.com", ["alice@hotmail.com"], "Yes! Café at 5?"),
         ("in", "carol@hotmail.com", ["alice@hotmail.com", "bob@hotmail.com"],
          "こんにちは 👋 everyone")]
-    events = [(m["sender"], m["text"]) for m in by(d["messages"], session=a["id"], kind="event")]
+    events = [(m["passport"], m["event"]) for m in by(d["participants"], session=a["id"])]
     assert events == [("bob@hotmail.com", "joined"), ("carol@hotmail.com", "joined"),
                       ("carol@hotmail.com", "left"), ("bob@hotmail.com", "left")]
+    carol = sb(d, "carol@hotmail.com")
+    assert [(m["passport"], m["event"]) for m in by(d["participants"], session=carol["id"])] == [
+        ("alice@hotmail.com", "was there"), ("bob@hotmail.com", "was there")]
     err = one(d["errors"], session=a["id"])
     assert (err["code"], err["name"], err["request"]) == (217, "User not online", "CAL")
 
@@ -151,3 +154,67 @@ def test_hostile_file_names():
     assert safe_name("a\u202eexe.txt") == "a_exe.txt"
     long = safe_name("é" * 300 + ".txt")
     assert long.endswith(".txt") and len(long.encode()) <= 200
+
+
+def test_transfer_cut_by_the_end_of_the_capture_is_incomplete(tmp_path):
+    import struct
+    from msnsniff.analyze import analyse
+    data = open(cap(MAIN), "rb").read()
+    off, seen = 24, 0
+    while True:                      # stop right after the first 2045-byte file block
+        n = struct.unpack_from("<I", data, off + 8)[0]
+        rec = data[off + 16:off + 16 + n]
+        off += 16 + n
+        if b"\x00\xfd\x07" in rec:
+            break
+    p = tmp_path / "cut.pcap"
+    p.write_bytes(data[:off])
+    t = one(analyse([str(p)])["transfers"])
+    assert (t["name"], t["status"], t["received"], t["missing_bytes"], t["end"]) == (
+        "notes.txt", "incomplete", 2045, 955, None)
+    assert t["sha256"] == hashlib.sha256(NOTES[:2045]).hexdigest()
+
+
+def _pipeline_doc(segments, ports=()):
+    from msnsniff.model import Analysis
+    from msnsniff.pipeline import Pipeline
+    p, a = Pipeline(ports), Analysis()
+    for ev in p.run(segments):
+        a.apply(ev)
+    return a.document()
+
+
+def _conversation(port, lines_c2s, lines_s2c):
+    from msnsniff.capture import ACK, PSH, SYN, Segment
+    c, s = ("10.0.0.5", 40001), ("10.0.0.9", port)
+    segs = [Segment(1.0, *c, *s, 100, 0, SYN, b""), Segment(1.0, *s, *c, 500, 101, SYN | ACK, b"")]
+    cs, ss, t = 101, 501, 1.0
+    for a, b in zip(lines_c2s, lines_s2c):
+        t += 0.1
+        if a:
+            segs.append(Segment(t, *c, *s, cs, ss, PSH | ACK, a))
+            cs += len(a)
+        if b:
+            segs.append(Segment(t + 0.01, *s, *c, ss, cs, PSH | ACK, b))
+            ss += len(b)
+    return segs
+
+
+def test_switchboard_recognised_by_content_on_any_port_and_bye_timeout():
+    segs = _conversation(4444, [b"USR 1 zed@hotmail.com 123.456\r\n", None],
+                         [b"USR 1 OK zed@hotmail.com Zed\r\nJOI amy@hotmail.com Amy\r\n",
+                          b"BYE amy@hotmail.com 1\r\n"])
+    d = _pipeline_doc(segs)
+    s = one(d["sessions"])
+    assert (s["kind"], s["passport"], s["server"]) == ("switchboard", "zed@hotmail.com",
+                                                       "10.0.0.9:4444")
+    assert [(e["passport"], e["event"]) for e in d["participants"]] == [
+        ("amy@hotmail.com", "joined"), ("amy@hotmail.com", "left (idle timeout)")]
+
+
+def test_extra_port_option():
+    # a server that answers first on an unusual port is only followed when asked
+    segs = _conversation(7777, [None], [b"NLN NLN amy@hotmail.com Amy 0\r\n"])
+    assert _pipeline_doc(segs)["sessions"] == []
+    d = _pipeline_doc(segs, ports=(7777,))
+    assert one(d["presence"])["passport"] == "amy@hotmail.com"
