@@ -3,7 +3,7 @@
 captured by a real sniffer (tcpdump / dumpcap), plus edge cases derived from those
 captures with Scapy.  Run as root (the sniffer needs it):
 
-    python3 captures/make_captures.py [OUTDIR]
+    python3 captures/make_captures.py [OUTDIR [NAME...]]   (NAME: a file below, or "derived")
 
 The script plays both ends of every connection from one thread: a scripted MSNP8
 dispatch, notification and switchboard server (127.0.0.1-3) and three clients
@@ -403,6 +403,42 @@ def scenario_ipv6():
     c.close(); s.close(); ns_l.close()
 
 
+def scenario_hostile():
+    """Values a sniffer must survive and keep harmless: ANSI escapes, spreadsheet
+    formulas, commas/quotes/newlines and invalid UTF-8 in names, messages and file names
+    (alice's client and a peer misbehave on purpose; the bytes are sent for real)."""
+    ns_l, sb_l = listen(NS), listen(SB)
+    a, an = connect(ns_l, ALICE_IP, "h-ns")
+    ns_login(a, an, 1, "alice@hotmail.com", "%1B%5B2J%1B%5B31mALICE%1B%5B0m%07", ALICE_IP)
+    talk(a, an, "SYN 5 0")
+    for line in ["SYN 5 9 3 1", "GTC A", "BLP AL", "LSG 0 %3DHYPERLINK(%22http%3A%2F%2Fx%22)%2C1 0",
+                 "LST mallory@hotmail.com %3D2%2B5%2Bcmd%7C'%20%2FC%20calc'!A0 11 0",
+                 "LST quote@hotmail.com %22Quoted%22%2C%20comma%0Anew%20line 11 0",
+                 "LST bad@hotmail.com Bad%FF%FEUTF8%E2%28 11 0"]:
+        talk(an, a, line)
+    talk(a, an, "XFR 6 SB")
+    talk(an, a, f"XFR 6 SB {SB[0]}:{SB[1]} CKI 999.888.777")
+    sa, ss = connect(sb_l, ALICE_IP, "h-sb")
+    talk(sa, ss, "USR 1 alice@hotmail.com 999.888.777")
+    talk(ss, sa, "USR 1 OK alice@hotmail.com ALICE")
+    talk(sa, ss, "CAL 2 mallory@hotmail.com")
+    talk(ss, sa, "CAL 2 RINGING 4242")
+    talk(ss, sa, "JOI mallory@hotmail.com %3D2%2B5%2Bcmd%7C'%20%2FC%20calc'!A0")
+    evil = text("\x1b]0;pwned\x07\x1b[2J@SUM(1+1)*cmd|' /C calc'!A0\r\nsecond, \"line\"",
+                "FN=%1B%5B5m; EF=B; CO=0; CS=0; PF=0")
+    msg(ss, sa, "MSG mallory@hotmail.com %3D2%2B5", evil)
+    inv = invite([("Application-Name", "File Transfer"),
+                  ("Application-GUID", "{5D3E02AB-6190-11d3-BBBB-00C04F795683}"),
+                  ("Invitation-Command", "INVITE"), ("Invitation-Cookie", "666"),
+                  ("Application-File", "..\\..\\Windows\\evil\x1b[31m.exe"),
+                  ("Application-FileSize", "10")])
+    msg(ss, sa, "MSG mallory@hotmail.com %3D2%2B5", inv)
+    talk(sa, ss, "OUT")
+    for x in (sa, ss, a, an):
+        x.close()
+    ns_l.close(); sb_l.close()
+
+
 # ---------------------------------------------------------------- sniffing
 class Sniffer:
     def __init__(self, path, tool="tcpdump", iface="lo", extra=()):
@@ -492,14 +528,24 @@ def main():
             sys.exit(f"{tool} is needed (apt-get install tcpdump tshark)")
     os.makedirs(outdir, exist_ok=True)
     p = lambda name: os.path.join(outdir, name)   # noqa: E731
-    capture(p("msnp8_session.pcap"), scenario_session)
-    capture(p("compat_failures.pcap"), scenario_compat_failures,
-            extra=["--time-stamp-precision=nano"])
-    capture(p("ipv6.pcapng"), scenario_ipv6, tool="dumpcap")
-    capture(p("cooked_any.pcap"), scenario_compat_failures, iface="any",
-            extra=["-y", "LINUX_SLL"])
-    capture(p("cooked2_any.pcap"), scenario_ipv6, iface="any", extra=["-y", "LINUX_SLL2"])
-    derive(outdir)
+    jobs = {
+        "msnp8_session.pcap": lambda f: capture(f, scenario_session),
+        "compat_failures.pcap": lambda f: capture(f, scenario_compat_failures,
+                                                  extra=["--time-stamp-precision=nano"]),
+        "ipv6.pcapng": lambda f: capture(f, scenario_ipv6, tool="dumpcap"),
+        "cooked_any.pcap": lambda f: capture(f, scenario_compat_failures, iface="any",
+                                             extra=["-y", "LINUX_SLL"]),
+        "cooked2_any.pcap": lambda f: capture(f, scenario_ipv6, iface="any",
+                                              extra=["-y", "LINUX_SLL2"]),
+        "hostile.pcap": lambda f: capture(f, scenario_hostile),
+    }
+    # the tests pin the committed files' ports and times: remake only what you name
+    wanted = sys.argv[2:] or list(jobs) + ["derived"]
+    for name in wanted:
+        if name == "derived":
+            derive(outdir)
+        else:
+            jobs[name](p(name))
 
 
 if __name__ == "__main__":

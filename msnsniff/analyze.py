@@ -9,6 +9,7 @@ from .capture import CaptureStats, read_segments
 from .config import DEFAULT_LIMITS, Limits
 from .model import Analysis, iso
 from .pipeline import Pipeline
+from .schema import normalise
 
 
 class Run:
@@ -66,12 +67,17 @@ def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None) -> 
         else:
             a.apply(ev)
     doc = a.document()
+    for table, rows in doc.items():
+        for r in rows:
+            if "session" in r:
+                r["capture"] = run.conn_capture.get(r["session"])
     for s in doc["sessions"]:
         s["capture"] = run.conn_capture.get(s["id"])
     for n in notices:
-        doc["anomalies"].append({"time": None, "session": None, "direction": None,
-                                 "kind": "capture", "detail": f"{n.path}: {n.text}",
+        doc["anomalies"].append({"time": None, "session": None, "capture": n.path,
+                                 "direction": None, "kind": "capture", "detail": n.text,
                                  "offset": None, "length": 0})
+    normalise(doc)
     doc["summary"] = summary(doc, run)
     return doc
 

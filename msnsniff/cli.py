@@ -12,7 +12,7 @@ import sys
 import click
 
 from . import __version__
-from .emit import FORMATS, emit, to_json
+from .emit import FORMATS, emit
 from .errors import MsnsniffError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -23,6 +23,23 @@ def _ports(ctx, param, value):
         if not 0 < p < 65536:
             raise click.BadParameter(f"{p} is not a TCP port (1-65535)")
     return tuple(value)
+
+
+def redact_options(f):
+    f = click.option("--redact", is_flag=True,
+                     help="Mask Passport tickets, MSPAuth, switchboard and MSNFTP cookies.")(f)
+    f = click.option("--redact-qry", is_flag=True,
+                     help="With --redact: mask the QRY challenge answers too.")(f)
+    return f
+
+
+def _redacted(doc, redact, qry):
+    if not redact:
+        if qry:
+            raise click.UsageError("--redact-qry goes with --redact")
+        return doc
+    from .redact import redact_document
+    return redact_document(doc, qry)
 
 
 def capture_args(f):
@@ -92,7 +109,8 @@ def cli(ctx, debug):
               help="Only these connection ids (repeatable).")
 @click.option("--table-format", default="simple", show_default=True,
               help="tabulate table style (plain, simple, github, grid, …).")
-def commands(captures, ports, fmt, verbs, connections, table_format):
+@redact_options
+def commands(captures, ports, fmt, verbs, connections, table_format, redact, redact_qry):
     """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
     from .analyze import CaptureNotice, Run
     from .events import Anomaly
@@ -100,9 +118,11 @@ def commands(captures, ports, fmt, verbs, connections, table_format):
     from .report import TRACE_COLUMNS, Trace
 
     _check_paths(captures)
+    if redact_qry and not redact:
+        raise click.UsageError("--redact-qry goes with --redact")
     verbs_u = {v.upper() for v in verbs}
     run = Run(captures, ports, trace=True)
-    trace = Trace()
+    trace = Trace(redact=redact, redact_qry=redact_qry)
 
     def rows():
         for ev in run.events():
@@ -132,6 +152,9 @@ def commands(captures, ports, fmt, verbs, connections, table_format):
     else:
         emit(list(rows()), TRACE_COLUMNS, fmt, tablefmt=table_format)
     lines = trace.summary_lines(run.stats)
+    if redact:
+        lines.append("redaction: on (tickets and cookies masked"
+                     + (", QRY answers masked)" if redact_qry else ")"))
     if fmt == "table":
         click.echo("\n" + "\n".join(lines))
     else:
@@ -146,13 +169,15 @@ def commands(captures, ports, fmt, verbs, connections, table_format):
 @click.option("--account", metavar="PASSPORT", help="Only sessions of this account.")
 @click.option("--table-format", default="simple", show_default=True,
               help="tabulate table style (plain, simple, github, grid, …).")
-def read(captures, ports, fmt, account, table_format):
+@redact_options
+def read(captures, ports, fmt, account, table_format, redact, redact_qry):
     """Every MSN session in the capture, as readable tables."""
+    from .export import write_json
     from .report import read_sections, summary_rows
 
-    doc = _analyse(captures, ports)
+    doc = _redacted(_analyse(captures, ports), redact, redact_qry)
     if fmt == "json":
-        click.echo(to_json(public(doc, account)))
+        write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
         return
     out = sys.stdout
     shown = 0
@@ -178,18 +203,15 @@ def read(captures, ports, fmt, account, table_format):
     emit(summary_rows(doc), ["field", "value"], "table", out, tablefmt=table_format)
 
 
-def public(doc, account=None):
-    """The document without internal fields (file bytes), optionally for one account."""
-    out = {}
+def for_account(doc, account):
+    """The document restricted to one account's sessions (all of it when None)."""
+    if not account:
+        return doc
+    keep = {s["id"] for s in doc["sessions"] if s["passport"] == account}
+    out = dict(doc)
     for k, v in doc.items():
         if isinstance(v, list):
-            rows = [{a: b for a, b in r.items() if not a.startswith("_")} for r in v]
-            if account:
-                rows = [r for r in rows if (r.get("owner") or r.get("passport")) == account
-                        or r.get("passport") == account]
-            out[k] = rows
-        else:
-            out[k] = v
+            out[k] = [r for r in v if r.get("session", r.get("id")) in keep]
     return out
 
 
@@ -204,12 +226,14 @@ def public(doc, account=None):
 @click.option("--until", metavar="TIME", help="Only lines at or before this ISO 8601 time (UTC).")
 @click.option("--no-typing", is_flag=True, help="Hide typing notifications.")
 @click.option("--table-format", default="plain", show_default=True, help="tabulate table style.")
-def chats(captures, ports, fmt, account, with_, since, until, no_typing, table_format):
+@redact_options
+def chats(captures, ports, fmt, account, with_, since, until, no_typing, table_format, redact,
+          redact_qry):
     """Switchboard conversations as transcripts: who said what to whom."""
     from .report import conversation_title, conversations
 
     since, until = _time_arg(since, "--since"), _time_arg(until, "--until")
-    doc = _analyse(captures, ports)
+    doc = _redacted(_analyse(captures, ports), redact, redact_qry)
     convs = list(conversations(doc, account, with_, since, until, not no_typing))
     columns = ["time", "sender", "text"]
     if fmt == "table":
@@ -270,6 +294,58 @@ def files(captures, ports, extract_dir, fmt):
         click.echo("no file transfers found")
         return
     emit(rows, TRANSFER_COLUMNS, fmt)
+
+
+# ---------------------------------------------------------------- export
+@cli.command(context_settings=CONTEXT)
+@capture_args
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl", "sqlite"]),
+              required=True, help="csv: one file per table in --out DIR; json / jsonl / "
+              "sqlite: one file (-o FILE; '-' = stdout for json and jsonl).")
+@click.option("-o", "--output", "output", metavar="FILE", help="Output file (json, jsonl, sqlite).")
+@click.option("--out", "out_dir", metavar="DIR", help="Output directory (csv).")
+@click.option("--tables", metavar="T1,T2", help="Only these tables (see docs/schema.md).")
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("--raw-csv", is_flag=True,
+              help="Do not neutralise CSV cells that spreadsheets would run as formulas.")
+@redact_options
+def export(captures, ports, fmt, output, out_dir, tables, force, raw_csv, redact, redact_qry):
+    """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
+    SQLite.  The columns are documented in docs/schema.md."""
+    from . import export as ex
+    from .schema import TABLE_NAMES
+
+    wanted = None
+    if tables:
+        wanted = [t.strip() for t in tables.split(",") if t.strip()]
+        bad = [t for t in wanted if t not in TABLE_NAMES]
+        if bad:
+            raise click.BadParameter(f"unknown table(s) {', '.join(bad)}; tables are "
+                                     f"{', '.join(TABLE_NAMES)}", param_hint="--tables")
+    if fmt == "csv":
+        if not out_dir or output:
+            raise click.UsageError("--format csv writes one file per table: give --out DIR")
+    else:
+        if not output or out_dir:
+            raise click.UsageError(f"--format {fmt} writes one file: give -o FILE")
+        if output == "-" and fmt == "sqlite":
+            raise click.UsageError("sqlite cannot be written to standard output")
+    if redact_qry and not redact:
+        raise click.UsageError("--redact-qry goes with --redact")
+    if output and output != "-":
+        ex._check_target(output, force)       # fail before the (long) analysis
+    doc = _redacted(_analyse(captures, ports), redact, redact_qry)
+    if fmt == "json":
+        written = ex.write_json(doc, output, force, wanted, stdout=sys.stdout)
+    elif fmt == "jsonl":
+        written = ex.write_jsonl(doc, output, force, wanted, stdout=sys.stdout)
+    elif fmt == "csv":
+        written = ex.write_csv(doc, out_dir, force, wanted, raw_csv)
+    else:
+        written = ex.write_sqlite(doc, output, force, wanted)
+    if output != "-":
+        click.echo(f"wrote {len(written)} file(s): {', '.join(written)}"
+                   + (" (redacted)" if redact else ""), err=True)
 
 
 # ---------------------------------------------------------------- entry point

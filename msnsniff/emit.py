@@ -51,12 +51,49 @@ def cell(v, terminal=True) -> str:
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _list_item(x) -> str:
+    return str(x).replace("\\", "\\\\").replace(";", "\\;")
+
+
 def csv_cell(v, raw=False) -> str:
-    s = cell(v, terminal=False)
+    """CSV text of a value: lists joined with LIST_SEP (items escaped), objects as JSON,
+    booleans true/false, None empty; formula-looking cells neutralised unless raw."""
+    if v is None:
+        s = ""
+    elif isinstance(v, bool):
+        s = "true" if v else "false"
+    elif isinstance(v, (list, tuple)):
+        s = LIST_SEP.join(_list_item(x) for x in v)
+    elif isinstance(v, dict):
+        s = to_json(v)
+    else:
+        s = str(v)
     if not raw and s.startswith(_FORMULA):
         # a leading apostrophe makes spreadsheets show the text instead of running it
         s = "'" + s
     return s
+
+
+def split_list(s: str) -> list[str]:
+    """Inverse of the CSV list encoding."""
+    if s == "":
+        return []
+    out, cur, i = [], [], 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            cur.append(s[i + 1])
+            i += 2
+            continue
+        if s.startswith(LIST_SEP, i):
+            out.append("".join(cur))
+            cur = []
+            i += len(LIST_SEP)
+            continue
+        cur.append(c)
+        i += 1
+    out.append("".join(cur))
+    return out
 
 
 def to_json(obj) -> str:

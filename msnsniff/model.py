@@ -21,9 +21,7 @@ from .mime import (APPLICATIONS, decode_text, file_name, header, media_type, par
 from .pipeline import ConnectionClosed, ConnectionOpened
 from .protocol import FTP_BYE_CODES, FTP_SUCCESS, OUT_REASONS, STATUS_NAMES, list_names
 
-TABLES = ("sessions", "contacts", "groups", "presence", "list_changes", "notifications",
-          "messages", "participants", "invitations", "transfers", "challenges", "errors",
-          "anomalies")
+from .schema import TABLE_NAMES as TABLES
 
 
 def iso(ts: float | None) -> str | None:
@@ -678,7 +676,8 @@ class _Correlator:
                 "session": s.id, "owner": s.passport, "passport": c["passport"],
                 "friendly_name": c["friendly_name"], "list_bits": c["list_bits"],
                 "lists": list_names(c["list_bits"]), "groups": list(c["groups"]),
-                "group_names": [s.groups.get(g) for g in c["groups"]],
+                # a group whose LSG was not captured is named by its id
+                "group_names": [s.groups.get(g) or f"#{g}" for g in c["groups"]],
                 "phones": c["phones"] or None})
 
     def _message_row(self, r, owner):

@@ -20,7 +20,8 @@ TRACE_COLUMNS = ["time", "connection", "client", "server", "direction", "verb", 
 class Trace:
     """Turns pipeline events into protocol-trace rows and keeps the closing summary."""
 
-    def __init__(self):
+    def __init__(self, redact=False, redact_qry=False):
+        self.redact, self.redact_qry = redact, redact_qry
         self.endpoints: dict[int, tuple[str, str]] = {}
         self.verbs: Counter = Counter()
         self.bytes = 0
@@ -43,11 +44,15 @@ class Trace:
             self.verbs[item.verb] += 1
             self.bytes += item.length
             params = display_params(item.verb, item.params)
+            if self.redact:
+                from .redact import redact_params
+                params = redact_params(item.verb, params)
             if item.trid is not None:
                 params = params[1:]         # the TrID has its own column
             return self.row(ev.conn, ev.dir, ev.ts, item.verb, item.trid, params,
                             None if item.payload is None else len(item.payload),
-                            payload_summary(item))
+                            "[redacted]" if self.redact_qry and item.verb == "QRY"
+                            and item.payload else payload_summary(item))
         if isinstance(item, Undecodable):
             self.undecodable += item.length
             return self.row(ev.conn, ev.dir, ev.ts, "<undecodable>", length=item.length,
@@ -207,6 +212,9 @@ def summary_rows(doc) -> list[dict]:
             {"field": "bytes never captured (gaps)", "value": sm["gap_bytes"]},
             {"field": "damage and anomalies", "value": ", ".join(
                 f"{k} {v}" for k, v in sm["anomalies"].items()) or "none"}]
+    if sm.get("redacted"):
+        rows.append({"field": "redaction", "value": "on: tickets, MSPAuth and cookies masked"
+                     + ("; QRY answers masked" if sm["redacted"]["qry_answers"] else "")})
     for c in sm["captures"]:
         rows.append({"field": "capture", "value": f"{c['file']}: {c['format']}, "
                      f"{c['packets']} packets, {c['tcp_segments']} TCP segments"})

@@ -162,3 +162,13 @@ def test_terminal_output_escapes_control_characters():
     from msnsniff.emit import safe_text
     assert safe_text("hi\x1b[2Jthere\x07") == "hi\\x1b[2Jthere\\x07"
     assert safe_text("a\u202eb") == "a\\u202eb"
+
+
+@pytest.mark.parametrize("command", ["read", "chats", "commands", "files"])
+def test_network_text_cannot_reach_the_terminal(command):
+    out = run(command, cap("hostile.pcap")).output
+    assert "\x1b" not in out and "\x07" not in out
+    if command in ("read", "commands"):
+        assert "\\x1b[2J\\x1b[31mALICE\\x1b[0m\\x07" in out
+    if command == "chats":
+        assert "\\x1b]0;pwned\\x07\\x1b[2J@SUM(1+1)" in out

@@ -1,0 +1,175 @@
+"""Writing the analysis document: json, jsonl, csv (one file per table), sqlite.
+
+Output never overwrites an existing file unless ``force``; every file is written to a
+temporary name in the same directory and renamed into place, so an interrupted export
+leaves no half file.  Column sets and types come from schema.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sqlite3
+import tempfile
+from contextlib import contextmanager
+
+from . import __version__
+from .emit import csv_cell, to_json
+from .errors import MsnsniffError
+from .schema import TABLES
+
+EXPORT_FORMATS = ("json", "jsonl", "csv", "sqlite")
+
+
+def public_rows(rows):
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+
+
+def public_doc(doc: dict, tables=None) -> dict:
+    out = {}
+    for k, v in doc.items():
+        if k.startswith("_"):
+            continue
+        if isinstance(v, list):
+            if tables and k not in tables:
+                continue
+            out[k] = public_rows(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _check_target(path: str, force: bool):
+    if os.path.isdir(path):
+        raise MsnsniffError(f"{path}: is a directory")
+    if os.path.exists(path) and not force:
+        raise MsnsniffError(f"{path}: exists (use --force to overwrite)")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise MsnsniffError(f"{parent}: no such directory")
+    if not os.access(parent, os.W_OK):
+        raise MsnsniffError(f"{parent}: not writable")
+
+
+@contextmanager
+def atomic_path(path: str):
+    """Yield a temporary path next to ``path``; rename it into place on success."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".msnsniff-", suffix=".tmp", dir=d)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json(doc, path, force, tables=None, stdout=None):
+    text = to_json(public_doc(doc, tables)) + "\n"
+    if path == "-":
+        stdout.write(text)
+        return [path]
+    _check_target(path, force)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    return [path]
+
+
+def jsonl_lines(doc, tables=None):
+    for t in TABLES:
+        if tables and t not in tables:
+            continue
+        for r in public_rows(doc.get(t, [])):
+            yield to_json({"table": t, **r})
+
+
+def write_jsonl(doc, path, force, tables=None, stdout=None):
+    if path == "-":
+        for line in jsonl_lines(doc, tables):
+            stdout.write(line + "\n")
+        return [path]
+    _check_target(path, force)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for line in jsonl_lines(doc, tables):
+                f.write(line + "\n")
+    return [path]
+
+
+def write_csv(doc, out_dir, force, tables=None, raw_csv=False):
+    names = [t for t in TABLES if not tables or t in tables]
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise MsnsniffError(f"{out_dir}: exists and is not a directory")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise MsnsniffError(f"{out_dir}: cannot create directory: {e.strerror}") from None
+    paths = [os.path.join(out_dir, f"{t}.csv") for t in names]
+    meta = os.path.join(out_dir, "summary.json")
+    for p in paths + [meta]:                    # refuse before writing anything
+        _check_target(p, force)
+    for t, p in zip(names, paths):
+        cols = [c[0] for c in TABLES[t]]
+        with atomic_path(p) as tmp:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                w = csv.writer(f, lineterminator="\r\n")
+                w.writerow(cols)
+                for r in doc.get(t, []):
+                    w.writerow([csv_cell(r.get(c), raw_csv) for c in cols])
+    with atomic_path(meta) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(to_json(doc.get("summary", {})) + "\n")
+    return paths + [meta]
+
+
+_SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "list": "TEXT",
+              "intlist": "TEXT", "object": "TEXT"}
+
+
+def _sql_value(v, typ):
+    if v is None:
+        return None
+    if typ == "boolean":
+        return int(bool(v))
+    if typ in ("list", "intlist", "object"):
+        return json.dumps(v, ensure_ascii=False)
+    return v
+
+
+def write_sqlite(doc, path, force, tables=None):
+    _check_target(path, force)
+    with atomic_path(path) as tmp:
+        os.unlink(tmp)      # sqlite creates it
+        db = sqlite3.connect(tmp)
+        try:
+            for t in TABLES:
+                if tables and t not in tables:
+                    continue
+                cols = TABLES[t]
+                db.execute(f'CREATE TABLE "{t}" (' + ", ".join(
+                    f'"{n}" {_SQL_TYPES[typ]}' + (" NOT NULL" if req else "")
+                    for n, typ, req, _, _ in cols) + ")")
+                names = [c[0] for c in cols]
+                db.executemany(
+                    f'INSERT INTO "{t}" VALUES (' + ", ".join("?" * len(cols)) + ")",
+                    ([_sql_value(r.get(n), typ) for n, typ, *_ in cols]
+                     for r in doc.get(t, [])))
+                for col in ("session", "passport", "owner", "time", "id"):
+                    if col in names:
+                        db.execute(f'CREATE INDEX "{t}_{col}" ON "{t}" ("{col}")')
+            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+            summary = doc.get("summary", {})
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("msnsniff_version", __version__),
+                ("redacted", "true" if summary.get("redacted") else "false"),
+                ("summary", to_json(summary))])
+            db.commit()
+        finally:
+            db.close()
+    return [path]

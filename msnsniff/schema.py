@@ -1,0 +1,270 @@
+"""The analysis document's schema: every table and column, its type, meaning and an
+example.  The single source for CSV headers, SQLite columns, the JSON Schema shipped in
+the package (schema.json) and docs/schema.md (tests check all of them agree).
+
+Types: text, integer, boolean, list (of text), intlist (of integers), object.  Every
+column may be null unless marked required.  Times are ISO 8601 UTC text.
+"""
+
+from __future__ import annotations
+
+# (column, type, required, meaning, example)
+C = tuple
+
+SESSION_COLS = [
+    C(("id", "integer", True, "connection id, unique within the analysis", "2")),
+    C(("capture", "text", True, "capture file the connection came from", "captures/msnp8_session.pcap")),
+    C(("kind", "text", True, "dispatch, notification, switchboard, file-transfer or unknown", "notification")),
+    C(("client", "text", True, "client ip:port", "127.0.0.10:52677")),
+    C(("server", "text", True, "server ip:port", "127.0.0.2:1863")),
+    C(("start", "text", True, "first packet", "2026-11-25T02:59:09.160768Z")),
+    C(("end", "text", False, "last packet", "2026-11-25T02:59:09.706067Z")),
+    C(("close_reason", "text", False, "fin, rst, idle, capture end, evicted …", "fin")),
+    C(("protocol", "text", False, "negotiated version (server VER)", "MSNP8")),
+    C(("versions_offered", "list", False, "versions in the client VER", "MSNP8; CVR0")),
+    C(("passport", "text", False, "the local account", "alice@hotmail.com")),
+    C(("friendly_name", "text", False, "the account's friendly name (URL-decoded UTF-8; last known)", "Alice in Wonderland")),
+    C(("client_name", "text", False, "CVR client name", "MSNMSGR")),
+    C(("client_version", "text", False, "CVR client version", "5.0.0544")),
+    C(("locale", "text", False, "CVR locale id", "0x0409")),
+    C(("os", "text", False, "CVR os type, version, architecture", "winnt 5.1 i386")),
+    C(("auth_method", "text", False, "TWN (Passport) or MD5 (MSNP7)", "TWN")),
+    C(("login", "text", False, "ok, failed, or null (not seen)", "ok")),
+    C(("login_error", "text", False, "error code and name of a failed login", "911 Authentication failed")),
+    C(("login_time", "text", False, "capture time of USR … OK", "2026-11-25T02:59:09.182549Z")),
+    C(("verified", "text", False, "USR OK verified flag", "1")),
+    C(("extra_flag", "text", False, "USR OK fourth field (MSNP8)", "0")),
+    C(("server_versions", "object", False, "CVR reply: recommended, minimum, download_url, info_url", '{"recommended": "5.0.0544", …}')),
+    C(("policy", "text", False, "USR TWN S policy string from the server (or MD5 salt)", "lc=1033,id=507,tw=40")),
+    C(("ticket", "text", False, "USR TWN S ticket from the client (a credential: see --redact)", "t=5QZG…&p=5KaS…")),
+    C(("redirected_to", "text", False, "dispatch: the NS address of XFR … NS", "127.0.0.2:1863")),
+    C(("redirected_to_session", "integer", False, "dispatch: the NS connection that followed", "2")),
+    C(("redirected_from_session", "integer", False, "NS: the dispatch connection that sent it here", "1")),
+    C(("profile", "object", False, "initial profile: client_ip_reported, client_port_reported, client_port (corrected), client_port_byteswapped, observed_client, port_byteswapped, nat, login_time, headers", '{"client_port": 52677, …}')),
+    C(("list_version", "integer", False, "contact list version at the end of the capture", "47")),
+    C(("syn", "object", False, "SYN reply: version, contacts_declared, groups_declared", '{"version": 42, …}')),
+    C(("settings", "object", False, "GTC and BLP values", '{"GTC": "A", "BLP": "AL"}')),
+    C(("phones", "object", False, "own phone numbers (PRP)", '{"PHH": "555 1234"}')),
+    C(("logout", "object", False, "OUT: by (client/server), reason, meaning, time", '{"by": "client", …}')),
+    C(("participants", "list", False, "switchboard: everyone seen in the conversation", "alice@hotmail.com; bob@hotmail.com")),
+    C(("sb_role", "text", False, "switchboard: caller (USR) or invitee (ANS)", "caller")),
+    C(("sb_cookie", "text", False, "switchboard: authentication cookie (see --redact)", "17262740.1062764410.32308")),
+    C(("sb_session_id", "text", False, "switchboard session id (CAL RINGING / RNG / ANS)", "11752013")),
+    C(("linked_session", "integer", False, "switchboard: the NS connection whose XFR/RNG cookie it used", "2")),
+    C(("owner_from", "text", False, "how the account was found when not in the connection itself", "client address")),
+    C(("bytes_c2s", "integer", True, "client to server bytes delivered", "1062")),
+    C(("bytes_s2c", "integer", True, "server to client bytes delivered", "1956")),
+    C(("gap_bytes", "integer", True, "bytes never captured (both directions)", "0")),
+]
+
+_SO = [C(("session", "integer", True, "connection id (sessions.id)", "2")),
+       C(("capture", "text", True, "capture file", "captures/msnp8_session.pcap")),
+       C(("owner", "text", False, "the local account of that session", "alice@hotmail.com"))]
+_T = C(("time", "text", False, "capture time", "2026-11-25T02:59:09.285778Z"))
+
+TABLES: dict[str, list] = {
+    "sessions": SESSION_COLS,
+    "contacts": _SO + [
+        C(("passport", "text", True, "contact", "bob@hotmail.com")),
+        C(("friendly_name", "text", False, "contact's friendly name", "Bob")),
+        C(("list_bits", "integer", True, "FL=1 AL=2 BL=4 RL=8 PL=16", "11")),
+        C(("lists", "list", True, "list names", "FL; AL; RL")),
+        C(("groups", "intlist", True, "group ids", "1; 2")),
+        C(("group_names", "list", True, "group names, same order", "Friends; Família")),
+        C(("phones", "object", False, "contact phones (BPR)", '{"PHM": "555 9876"}')),
+    ],
+    "groups": _SO + [
+        C(("group_id", "integer", True, "group id", "1")),
+        C(("name", "text", False, "group name", "Friends")),
+    ],
+    "presence": [_T] + _SO + [
+        C(("command", "text", True, "CHG (own), ILN, NLN, FLN", "ILN")),
+        C(("passport", "text", False, "whose status", "bob@hotmail.com")),
+        C(("status", "text", True, "status code", "NLN")),
+        C(("status_name", "text", False, "status in words", "Online")),
+        C(("friendly_name", "text", False, "friendly name sent with it", "Bob")),
+        C(("client_id", "integer", False, "client-ID number", "268435492")),
+        C(("msnc_version", "integer", False, "MSNC version (top nibble)", "1")),
+        C(("capabilities", "list", False, "capability names", "ink (GIF); multi-packet messaging")),
+    ],
+    "list_changes": [_T] + _SO + [
+        C(("op", "text", True, "ADD, REM, REA, ADG, RMG, REG", "ADD")),
+        C(("list", "text", False, "FL, AL, BL, RL", "FL")),
+        C(("passport", "text", False, "contact", "frank@hotmail.com")),
+        C(("friendly_name", "text", False, "name (or group name)", "Work")),
+        C(("group_id", "integer", False, "group id", "3")),
+        C(("version", "integer", False, "new list version", "43")),
+        C(("by_server", "boolean", False, "TrID 0: done by someone else (e.g. added you)", "false")),
+    ],
+    "notifications": [_T] + _SO + [
+        C(("direction", "text", False, "c2s or s2c", "s2c")),
+        C(("command", "text", True, "verb", "RNG")),
+        C(("what", "text", False, "meaning", "switchboard invitation")),
+        C(("summary", "text", False, "one-line description", "alice@hotmail.com (Alice) invites …")),
+        C(("fields", "object", False, "decoded fields (Hotmail headers, RNG/XFR values)", '{"Inbox-Unread": "3"}')),
+    ],
+    "messages": [_T] + _SO + [
+        C(("direction", "text", True, "out (client to switchboard) or in", "out")),
+        C(("sender", "text", False, "sender passport; null when it cannot be known", "alice@hotmail.com")),
+        C(("sender_name", "text", False, "sender's friendly name (incoming)", "Bob")),
+        C(("recipients", "list", False, "the other participants at that moment", "bob@hotmail.com")),
+        C(("recipients_source", "text", False, "roster, or invited (CAL) when the roster was not captured", "roster")),
+        C(("content_type", "text", False, "media type", "text/plain")),
+        C(("kind", "text", True, "text, typing, invitation, other", "text")),
+        C(("text", "text", False, "message text (or a summary for invitations/other)", "Hi Bob, are you there?")),
+        C(("font", "text", False, "X-MMS-IM-Format FN (URL-decoded)", "MS Sans Serif")),
+        C(("effects", "list", False, "bold, italic, underline, strikethrough", "bold")),
+        C(("color", "text", False, "RGB hex (the wire's BGR converted)", "#0000ff")),
+        C(("charset", "text", False, "X-MMS-IM-Format CS as a name", "ANSI")),
+        C(("pitch_family", "text", False, "X-MMS-IM-Format PF as family/pitch", "swiss/variable")),
+        C(("rtl", "boolean", False, "RL=1 right to left", "false")),
+        C(("ack", "text", False, "ack mode of outgoing MSG: U, N, A, D", "N")),
+        C(("headers", "object", False, "MIME headers (other types)", '{"Content-Type": "text/x-clientcaps"}')),
+        C(("body_length", "integer", False, "payload body bytes (other types)", "42")),
+        C(("missing_bytes", "integer", False, "payload bytes lost in a capture gap", "0")),
+    ],
+    "participants": [_T] + _SO + [
+        C(("command", "text", True, "IRO, JOI or BYE", "JOI")),
+        C(("passport", "text", True, "who", "carol@hotmail.com")),
+        C(("friendly_name", "text", False, "their friendly name", "Carol ♥")),
+        C(("event", "text", True, "was there, joined, left, left (idle timeout)", "joined")),
+    ],
+    "invitations": [_T] + _SO + [
+        C(("cookie", "text", True, "Invitation-Cookie", "90135")),
+        C(("application", "text", False, "Application-Name (or the GUID's name)", "File Transfer")),
+        C(("guid", "text", False, "Application-GUID", "{5D3E02AB-6190-11d3-BBBB-00C04F795683}")),
+        C(("inviter", "text", False, "who sent INVITE", "alice@hotmail.com")),
+        C(("invitee", "text", False, "who accepted", "bob@hotmail.com")),
+        C(("file_name", "text", False, "Application-File (as sent: may be hostile)", "notes.txt")),
+        C(("file_size", "integer", False, "Application-FileSize", "3000")),
+        C(("connectivity", "text", False, "Connectivity", "N")),
+        C(("status", "text", False, "invited, accepted, cancelled", "accepted")),
+        C(("ip_address", "text", False, "IP-Address to connect to", "127.0.0.10")),
+        C(("ip_address_internal", "text", False, "IP-Address-Internal", "192.168.0.2")),
+        C(("port", "integer", False, "Port", "6891")),
+        C(("port_x", "integer", False, "PortX", "11178")),
+        C(("auth_cookie", "text", False, "AuthCookie for MSNFTP USR (see --redact)", "1735283")),
+        C(("sender_connect", "text", False, "Sender-Connect", "TRUE")),
+        C(("cancel_code", "text", False, "Cancel-Code", "REJECT")),
+        C(("commands", "list", True, "Invitation-Command sequence", "INVITE; ACCEPT; ACCEPT")),
+    ],
+    "transfers": [
+        C(("session", "integer", True, "the MSNFTP connection", "8")),
+        C(("capture", "text", True, "capture file", "captures/msnp8_session.pcap")),
+        C(("invitation_cookie", "text", False, "the invitation it belongs to", "90135")),
+        C(("invitation_session", "integer", False, "switchboard connection of that invitation", "5")),
+        C(("sender", "text", False, "who sent the file", "alice@hotmail.com")),
+        C(("receiver", "text", False, "who received it (MSNFTP USR)", "bob@hotmail.com")),
+        C(("name", "text", False, "file name as announced (sanitised only on extraction)", "notes.txt")),
+        C(("size", "integer", False, "FIL size (or the invitation's)", "3000")),
+        C(("announced_size", "integer", False, "Application-FileSize", "3000")),
+        C(("received", "integer", True, "file bytes seen", "3000")),
+        C(("missing_bytes", "integer", True, "size - received", "0")),
+        C(("status", "text", True, "complete, incomplete, cancelled", "complete")),
+        C(("end", "text", False, "BYE, CCL, abort (block 01 00 00) or null", "BYE")),
+        C(("bye_code", "integer", False, "receiver's BYE code", "16777989")),
+        C(("bye_meaning", "text", False, "BYE code in words", "received successfully")),
+        C(("size_matches_invitation", "boolean", False, "FIL size equals Application-FileSize", "true")),
+        C(("sha256", "text", False, "sha256 of the bytes received", "f5418741…")),
+        C(("started", "text", False, "TFR time", "2026-11-25T02:59:09.63Z")),
+        C(("finished", "text", False, "last data/end time", "2026-11-25T02:59:09.64Z")),
+        C(("extracted_to", "text", False, "path written by files --extract", "/tmp/x/notes.txt")),
+    ],
+    "challenges": [_T] + _SO[:2] + [
+        C(("challenge", "text", False, "CHL string", "15570131571988941333")),
+        C(("product_id", "text", False, "QRY product id", "msmsgs@msnmsgr.com")),
+        C(("response", "text", False, "QRY answer (see --redact-qry)", "8f2f5a91b72102cd28355e9fc9000d6e")),
+        C(("valid", "boolean", False, "md5(challenge + key) matches; null for an unknown product id", "true")),
+        C(("accepted", "boolean", False, "server answered QRY (true) or 540 (false)", "true")),
+        C(("trid", "integer", False, "QRY TrID", "10")),
+    ],
+    "errors": [_T] + _SO + [
+        C(("code", "integer", True, "error code", "217")),
+        C(("name", "text", True, "error name", "User not online")),
+        C(("trid", "integer", False, "TrID", "6")),
+        C(("request", "text", False, "verb of the request it answers", "CAL")),
+    ],
+    "anomalies": [_T,
+        C(("session", "integer", False, "connection id (null: capture-level)", "2")),
+        C(("capture", "text", False, "capture file", "captures/mid_session.pcap")),
+        C(("direction", "text", False, "c2s or s2c", "s2c")),
+        C(("kind", "text", True, "gap, undecodable, count mismatch, truncated payload, capture, …", "gap")),
+        C(("detail", "text", True, "what happened", "120 bytes never captured (snaplen)")),
+        C(("offset", "integer", False, "stream offset", "2048")),
+        C(("length", "integer", False, "bytes concerned", "120")),
+    ],
+}
+
+TABLE_NAMES = tuple(TABLES)
+
+
+def columns(table: str) -> list[str]:
+    return [c[0] for c in TABLES[table]]
+
+
+def normalise(doc: dict) -> dict:
+    """Every row gets exactly the schema's columns, in order (internal ``_`` keys kept
+    at the end for the CLI's own use)."""
+    for t, cols in TABLES.items():
+        names = [c[0] for c in cols]
+        rows = doc.get(t, [])
+        doc[t] = [{**{n: r.get(n) for n in names},
+                   **{k: v for k, v in r.items() if k.startswith("_")}} for r in rows]
+    return doc
+
+
+_JSON_TYPES = {"text": "string", "integer": "integer", "boolean": "boolean",
+               "list": "array", "intlist": "array", "object": "object"}
+
+
+def json_schema() -> dict:
+    props = {}
+    for t, cols in TABLES.items():
+        row = {"type": "object", "additionalProperties": False,
+               "required": [c[0] for c in cols],
+               "properties": {}}
+        for name, typ, required, meaning, _ in cols:
+            jt = _JSON_TYPES[typ]
+            row["properties"][name] = {"type": jt if required else [jt, "null"],
+                                       "description": meaning}
+            if typ in ("list", "intlist"):
+                row["properties"][name]["items"] = {"type": "string" if typ == "list"
+                                                    else "integer"}
+        props[t] = {"type": "array", "items": row}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "msnsniff analysis document", "type": "object",
+            "required": list(TABLES), "properties": {**props, "summary": {"type": "object"}},
+            "additionalProperties": False}
+
+
+def markdown() -> str:
+    out = ["# The analysis document", "",
+           "Generated from `msnsniff/schema.py` by `python -m msnsniff.schema > docs/schema.md`;",
+           "a test checks that this file, the code and `msnsniff/schema.json` agree.", "",
+           "`read --format json` and `export --format json` write one object with one list per",
+           "table below, plus `summary`. `jsonl` writes one row per line with a `table` key.",
+           "CSV writes one file per table (header row always present, UTF-8); lists are joined",
+           "with `; ` (a `;` or `\\` inside an item is escaped with `\\`), booleans are",
+           "`true`/`false`, empty cells are null, and objects are written as JSON text; cells",
+           "starting with `=`, `+`, `-`,",
+           "`@`, tab or CR get a leading `'` so spreadsheets show them as text (`--raw-csv`",
+           "turns that off). SQLite has one table per table below (lists and objects as JSON",
+           "text, booleans as 0/1) with indexes on session, passport/owner and time.", "",
+           "Types: text, integer, boolean, list (of text), intlist (of integers), object.",
+           "Required columns are never null.", ""]
+    for t, cols in TABLES.items():
+        out += [f"## {t}", "", "| column | type | required | meaning | example |",
+                "|---|---|---|---|---|"]
+        for name, typ, req, meaning, ex in cols:
+            out.append(f"| `{name}` | {typ} | {'yes' if req else 'no'} | {meaning} | {ex} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["json"]:
+        import json
+        print(json.dumps(json_schema(), indent=1, ensure_ascii=False))
+    else:
+        print(markdown())

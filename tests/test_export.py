@@ -1,0 +1,235 @@
+"""export: JSON/JSONL/CSV/SQLite round trips, schema, redaction, hostile values, safety."""
+
+import csv
+import glob
+import json
+import os
+import re
+import sqlite3
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from conftest import CAPTURES, cap
+from msnsniff.cli import cli
+from msnsniff.emit import split_list
+from msnsniff.schema import TABLES, json_schema, markdown
+
+MAIN = cap("msnp8_session.pcap")
+ALL = sorted(glob.glob(os.path.join(CAPTURES, "*.pcap*")))
+
+
+def invoke(*args):
+    r = CliRunner().invoke(cli, list(args))
+    return r
+
+
+def export_json(*caps, extra=()):
+    r = invoke("export", *caps, "--format", "json", "-o", "-", *extra)
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
+def test_json_export_equals_read_json():
+    r = invoke("read", MAIN, "--format", "json")
+    assert json.loads(r.stdout) == export_json(MAIN)
+
+
+@pytest.mark.parametrize("path", ALL, ids=os.path.basename)
+def test_every_capture_validates_against_the_shipped_schema(path):
+    import importlib.resources
+    schema = json.loads(importlib.resources.files("msnsniff").joinpath("schema.json").read_text())
+    assert schema == json_schema()
+    jsonschema.validate(export_json(path), schema)
+
+
+def test_docs_and_code_list_the_same_columns():
+    doc = open(os.path.join(os.path.dirname(CAPTURES), "docs", "schema.md"), encoding="utf-8").read()
+    assert doc.strip() == markdown().strip()
+    documented = {}
+    table = None
+    for line in doc.splitlines():
+        if line.startswith("## "):
+            table = line[3:].strip()
+        m = re.match(r"\| `(\w+)` \| (\w+) \|", line)
+        if m:
+            documented.setdefault(table, []).append(m.group(1))
+    assert documented == {t: [c[0] for c in cols] for t, cols in TABLES.items()}
+    d = export_json(MAIN)
+    assert {t: list(rows[0]) for t, rows in d.items() if isinstance(rows, list) and rows} == {
+        t: documented[t] for t, rows in d.items() if isinstance(rows, list) and rows}
+
+
+def _from_csv(value, typ):
+    if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        value = value[1:]                   # the documented formula neutralisation
+    if value == "":
+        return None
+    if typ == "integer":
+        return int(value)
+    if typ == "boolean":
+        return {"true": True, "false": False}[value]
+    if typ == "list":
+        return split_list(value)
+    if typ == "intlist":
+        return [int(x) for x in split_list(value)]
+    if typ == "object":
+        return json.loads(value)
+    return value
+
+
+def _comparable(v, typ):
+    if v == "" or (typ in ("list", "intlist") and v == []):
+        return None          # documented: empty CSV cells are null
+    return v
+
+
+@pytest.mark.parametrize("name", ["msnp8_session.pcap", "hostile.pcap", "compat_failures.pcap"])
+def test_csv_round_trip(tmp_path, name):
+    d = export_json(cap(name))
+    out = tmp_path / "csv"
+    r = invoke("export", cap(name), "--format", "csv", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert sorted(os.listdir(out)) == sorted([f"{t}.csv" for t in TABLES] + ["summary.json"])
+    for t, cols in TABLES.items():
+        with open(out / f"{t}.csv", encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+        assert rows[0] == [c[0] for c in cols]           # header even when empty
+        assert len(rows) - 1 == len(d[t])
+        for got, want in zip(rows[1:], d[t]):
+            for (n, typ, *_), cellv in zip(cols, got):
+                assert _comparable(_from_csv(cellv, typ), typ) == _comparable(want[n], typ), (t, n)
+
+
+def test_sqlite_round_trip(tmp_path):
+    d = export_json(MAIN)
+    db = tmp_path / "out.db"
+    assert invoke("export", MAIN, "--format", "sqlite", "-o", str(db)).exit_code == 0
+    con = sqlite3.connect(db)
+    for t, cols in TABLES.items():
+        rows = con.execute(f'select * from "{t}"').fetchall()
+        assert len(rows) == len(d[t])
+        for got, want in zip(rows, d[t]):
+            for (n, typ, *_), v in zip(cols, got):
+                if typ == "boolean" and v is not None:
+                    v = bool(v)
+                elif typ in ("list", "intlist", "object") and v is not None:
+                    v = json.loads(v)
+                assert v == want[n], (t, n)
+    # questions answered directly in SQL
+    assert con.execute("select sender, text from messages where kind='text' and direction='out' "
+                       "order by time").fetchall() == [
+        ("alice@hotmail.com", "Hi Bob, are you there?"), ("bob@hotmail.com", "Yes! Café at 5?"),
+        ("carol@hotmail.com", "こんにちは 👋 everyone")]
+    assert con.execute("select json_extract(profile, '$.client_port') from sessions "
+                       "where passport='alice@hotmail.com' and kind='notification'").fetchone() == (52677,)
+    idx = {r[0] for r in con.execute("select name from sqlite_master where type='index'")}
+    assert {"messages_session", "messages_time", "contacts_passport", "sessions_passport"} <= idx
+    types = {r[1]: r[2] for r in con.execute("pragma table_info(contacts)")}
+    assert types["list_bits"] == "INTEGER" and types["passport"] == "TEXT"
+
+
+def test_jsonl_line_count_and_tables(tmp_path):
+    d = export_json(MAIN)
+    out = tmp_path / "a.jsonl"
+    assert invoke("export", MAIN, "--format", "jsonl", "-o", str(out)).exit_code == 0
+    lines = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == sum(len(d[t]) for t in TABLES)
+    assert lines[0]["table"] == "sessions" and lines[0]["id"] == 1
+    r = invoke("export", MAIN, "--format", "jsonl", "-o", "-", "--tables", "contacts,groups")
+    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    assert {x["table"] for x in rows} == {"contacts", "groups"} and len(rows) == 10
+
+
+def test_several_captures_say_where_each_record_came_from():
+    d = export_json(MAIN, cap("compat_failures.pcap"))
+    assert {s["capture"] for s in d["sessions"]} == {MAIN, cap("compat_failures.pcap")}
+    ids = [s["id"] for s in d["sessions"]]
+    assert ids == list(range(1, len(ids) + 1))                 # unique across files
+    err = [e for e in d["errors"] if e["code"] == 911][0]
+    assert err["capture"] == cap("compat_failures.pcap")
+
+
+SECRETS = ["5QZGIz7mc8aa2Bbl0aPpmB3YnnJ1DEOTdvSJ2Nu0qTPz9lHCuN8O6bRz2VpLZBhN0dmlKvhJ5A$$",
+           "5KaSYb0Ax!ZW8T6Ljm7Fp1ZQ9aqfJ*Hk3Z6y$$", "17262740.1062764410.32308",
+           "849102291.520491113", "1115371039.15845", "1735283", "1735284"]
+
+
+def test_redaction_removes_every_secret_from_every_format(tmp_path):
+    plain = json.dumps(export_json(MAIN), ensure_ascii=False)
+    assert all(s in plain for s in SECRETS)                      # they are there to remove
+    outs = []
+    for fmt, target in (("json", "-o"), ("jsonl", "-o"), ("sqlite", "-o"), ("csv", "--out")):
+        p = tmp_path / f"out-{fmt}"
+        r = invoke("export", MAIN, "--format", fmt, target, str(p), "--redact", "--redact-qry")
+        assert r.exit_code == 0 and "(redacted)" in r.output
+        outs += [p] if fmt != "csv" else list(p.iterdir())
+    for p in outs:
+        data = p.read_bytes()
+        for s in SECRETS + ["8f2f5a91b72102cd28355e9fc9000d6e"]:
+            assert s.encode() not in data, (p.name, s)
+    d = json.loads((tmp_path / "out-json").read_text())
+    assert d["summary"]["redacted"]["on"] is True
+    assert d["sessions"][1]["ticket"] == "[redacted]"
+    assert d["sessions"][1]["profile"]["headers"]["MSPAuth"] == "[redacted]"
+    # other commands
+    for args in (["read", MAIN, "--redact"], ["commands", MAIN, "--redact", "--redact-qry"],
+                 ["chats", MAIN, "--redact"]):
+        out = invoke(*args).output
+        assert not [s for s in SECRETS if s in out], args
+    assert re.search(r"redaction\s+on: tickets, MSPAuth and cookies masked",
+                     invoke("read", MAIN, "--redact").output)
+
+
+def test_hostile_values_in_csv_are_neutralised_and_kept_in_json(tmp_path):
+    d = export_json(cap("hostile.pcap"))
+    names = {c["passport"]: c["friendly_name"] for c in d["contacts"]}
+    assert names["mallory@hotmail.com"] == "=2+5+cmd|' /C calc'!A0"
+    assert names["quote@hotmail.com"] == '"Quoted", comma\nnew line'
+    assert names["bad@hotmail.com"] == "Bad\ufffd\ufffdUTF8\ufffd("
+    alice = [s for s in d["sessions"] if s["kind"] == "notification"][0]
+    assert alice["friendly_name"] == "\x1b[2J\x1b[31mALICE\x1b[0m\x07"      # exact in JSON
+    out = tmp_path / "csv"
+    invoke("export", cap("hostile.pcap"), "--format", "csv", "--out", str(out))
+    with open(out / "contacts.csv", encoding="utf-8", newline="") as f:
+        rows = {r["passport"]: r for r in csv.DictReader(f)}
+    assert rows["mallory@hotmail.com"]["friendly_name"] == "'=2+5+cmd|' /C calc'!A0"
+    assert rows["mallory@hotmail.com"]["group_names"] == "'=HYPERLINK(\"http://x\"),1"
+    assert rows["quote@hotmail.com"]["friendly_name"] == '"Quoted", comma\nnew line'
+    with open(out / "messages.csv", encoding="utf-8", newline="") as f:
+        text = [r["text"] for r in csv.DictReader(f) if r["kind"] == "text"][0]
+    assert text == "\x1b]0;pwned\x07\x1b[2J@SUM(1+1)*cmd|' /C calc'!A0\r\nsecond, \"line\""
+    raw = tmp_path / "raw"
+    invoke("export", cap("hostile.pcap"), "--format", "csv", "--out", str(raw), "--raw-csv")
+    with open(raw / "contacts.csv", encoding="utf-8", newline="") as f:
+        assert [r["friendly_name"] for r in csv.DictReader(f)][0] == "=2+5+cmd|' /C calc'!A0"
+
+
+def test_never_overwrites_without_force_and_writes_atomically(tmp_path):
+    out = tmp_path / "x.json"
+    out.write_text("keep me")
+    r = invoke("export", MAIN, "--format", "json", "-o", str(out))
+    assert r.exit_code == 2 and "exists (use --force to overwrite)" in r.output
+    assert out.read_text() == "keep me"
+    assert invoke("export", MAIN, "--format", "json", "-o", str(out), "--force").exit_code == 0
+    assert json.loads(out.read_text())["sessions"][0]["kind"] == "dispatch"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]          # no temp files left
+    csvdir = tmp_path / "c"
+    csvdir.mkdir()
+    (csvdir / "errors.csv").write_text("mine")
+    r = invoke("export", MAIN, "--format", "csv", "--out", str(csvdir))
+    assert r.exit_code == 2 and "errors.csv: exists" in r.output
+    assert [p.name for p in csvdir.iterdir()] == ["errors.csv"]        # nothing half written
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "csv", "-o", "x"], "give --out DIR"),
+    (["--format", "json"], "give -o FILE"),
+    (["--format", "sqlite", "-o", "-"], "sqlite cannot be written to standard output"),
+    (["--format", "json", "-o", "-", "--tables", "contacts,nope"], "unknown table(s) nope"),
+    (["--format", "json", "-o", "/nonexistent-dir/x.json"], "/nonexistent-dir: no such directory"),
+])
+def test_export_usage_errors(args, message):
+    r = invoke("export", MAIN, *args)
+    assert r.exit_code == 2 and message in r.output
