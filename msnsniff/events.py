@@ -8,7 +8,7 @@ prints them one per line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 _ev = dataclass(frozen=True, slots=True)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .capture import ACK, FIN, RST, SYN, Segment
+from .capture import FIN, RST, SYN, Segment
 from .config import DEFAULT_LIMITS, Limits
 
 C2S, S2C = 0, 1

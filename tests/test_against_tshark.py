@@ -8,7 +8,7 @@ import pytest
 
 from conftest import cap
 from msnsniff.capture import SYN, ACK, read_segments
-from msnsniff.reassembly import Data, Gap, Reassembler, flow_key
+from msnsniff.reassembly import Data, Gap, Reassembler
 
 CAPS = ["msnp8_session.pcap", "reordered.pcap", "vlan.pcap", "compat_failures.pcap",
         "cooked_any.pcap", "ipv6.pcapng", "cooked2_any.pcap"]

@@ -1,6 +1,5 @@
 """Capture input: formats, link types, damaged and wrong files, stdin."""
 
-import os
 import shutil
 import subprocess
 import sys

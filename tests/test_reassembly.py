@@ -2,7 +2,7 @@
 
 from hypothesis import given, settings, strategies as st
 
-from conftest import cap, raw_segments
+from conftest import raw_segments
 from msnsniff.capture import ACK, FIN, RST, SYN, Segment
 from msnsniff.config import Limits
 from msnsniff.reassembly import Data, End, Gap, Reassembler

@@ -1,0 +1,242 @@
+"""The analysis model: folds decoder events into sessions and table rows.
+
+``Analysis.apply(event)`` is the only mutation.  Rows wait in their connection's
+Session while it is open; when the connection closes they are finalised — the owner
+(the local account), message recipients and transfer links are settled — and handed to
+the sink, and the connection's bulky state is dropped.  So memory holds open
+connections plus one small row per finished session, and a streaming sink (JSON Lines,
+the live printer) sees rows as the capture is read.  ``finish()`` closes what is left
+and emits the sessions table, whose dispatch -> NS links can only be made at the end.
+
+Correlation (issue: "Who is who"): DS -> NS by the XFR target and client address; NS ->
+switchboard by the XFR SB / RNG cookie; switchboard -> MSNFTP by the accepted
+invitation's AuthCookie or port; an unknown owner by the client address when exactly
+one account used it.  No I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from .. import events as E
+from ..config import DEFAULT_LIMITS, Limits
+from ..pipeline import ConnectionClosed, ConnectionOpened
+from ..protocol import list_names
+from ..schema import TABLE_NAMES as TABLES
+from .ftp import FtpFold
+from .ns import NsFold
+from .sb import SbFold
+from .session import Session, iso
+
+__all__ = ["Analysis", "TABLES", "iso"]
+
+MAX_LINKS = 65536     # remembered cookies / invitation offers (oldest forgotten first)
+
+
+class Analysis(NsFold, SbFold, FtpFold):
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, sink=None):
+        self.limits = limits
+        self.sessions: dict[int, Session] = {}       # open connections
+        self.session_rows: dict[int, dict] = {}      # finished connections
+        self.out = {t: [] for t in TABLES}
+        self.sink = sink or self._collect
+        self.grants: OrderedDict = OrderedDict()     # XFR SB cookie -> NS session id
+        self.rings: OrderedDict = OrderedDict()      # RNG cookie -> (NS id, SB session id)
+        self.offers: OrderedDict = OrderedDict()     # ("auth", cookie) / ("port", p) -> invitation
+        self.by_ip: dict[str, set] = {}              # client ip -> passports seen there
+        self.finished = False
+
+    # ------------------------------------------------------------ plumbing
+    def _collect(self, table, row):
+        self.out[table].append(row)
+
+    def apply(self, ev) -> None:
+        h = _HANDLERS.get(type(ev))
+        if h is not None:
+            h(self, ev)
+
+    def _s(self, ev) -> Session:
+        s = self.sessions.get(ev.conn)
+        if s is None:       # a connection whose open event was not seen
+            s = self.sessions[ev.conn] = Session(ev.conn, "?:0", "?:0", ev.ts)
+        return s
+
+    def _add(self, conn, table, row):
+        self._s_id(conn).rows.setdefault(table, []).append(row)
+
+    def _rows(self, conn, table) -> list:
+        return self._s_id(conn).rows.get(table, [])
+
+    def _s_id(self, conn) -> Session:
+        s = self.sessions.get(conn)
+        if s is None:
+            s = self.sessions[conn] = Session(conn, "?:0", "?:0", 0.0)
+        return s
+
+    def _learn(self, s, passport):
+        """The connection's local account became known."""
+        s.passport = passport
+        if passport:
+            self.by_ip.setdefault(s.client_ip, set()).add(passport)
+
+    def _remember(self, table: OrderedDict, key, value):
+        table[key] = value
+        table.move_to_end(key)
+        if len(table) > MAX_LINKS:
+            table.popitem(last=False)
+
+    def _offer(self, inv):
+        if inv.get("auth_cookie"):
+            self._remember(self.offers, ("auth", inv["auth_cookie"]), inv)
+        if inv.get("port") is not None:
+            self._remember(self.offers, ("port", inv["port"]), inv)
+
+    # ------------------------------------------------------------ connection events
+    def on_open(self, ev):
+        self.sessions[ev.conn] = Session(ev.conn, ev.client, ev.server, ev.start)
+
+    def on_close(self, ev):
+        s = self._s(ev)
+        s.end = ev.ts
+        s.close_reason = ev.reason
+        s.bytes_c2s, s.bytes_s2c, s.gap_bytes = ev.bytes_c2s, ev.bytes_s2c, ev.gap_bytes
+        if s.kind == "unknown" and ev.kind != "unknown":
+            s.kind = ev.kind
+        self._finalise(s)
+
+    def on_role(self, ev):
+        s = self._s(ev)
+        if ev.role == "dispatch" or s.kind in ("unknown", None):
+            s.kind = ev.role
+
+    def on_anomaly(self, ev):
+        row = {"time": iso(ev.ts), "session": ev.conn,
+               "direction": {0: "c2s", 1: "s2c"}.get(ev.dir), "kind": ev.kind,
+               "detail": ev.detail, "offset": ev.offset if ev.offset >= 0 else None,
+               "length": ev.length}
+        self.sink("anomalies", row)      # damage is reported at once, never held back
+
+    # ------------------------------------------------------------ finalisation
+    def _owner(self, s: Session):
+        if s.passport is None and s.kind in ("notification", "switchboard"):
+            cands = self.by_ip.get(s.client_ip, set())
+            if len(cands) == 1:
+                s.passport = next(iter(cands))
+                s.owner_from = "client address"
+        return s.passport
+
+    def _finalise(self, s: Session):
+        """The connection is over: settle its rows and hand them to the sink."""
+        self.sessions.pop(s.id, None)
+        if s.kind == "switchboard":
+            if s.sb_cookie in self.grants:
+                s.linked_ns = self.grants[s.sb_cookie]
+            elif s.sb_cookie in self.rings:
+                s.linked_ns = self.rings[s.sb_cookie][0]
+        me = self._owner(s)
+        if me:
+            self.by_ip.setdefault(s.client_ip, set()).add(me)
+        for table in TABLES:
+            for r in s.rows.get(table, ()):
+                if "owner" in r:
+                    r["owner"] = me
+                if table == "presence" and r["command"] == "CHG" and r["passport"] is None:
+                    r["passport"] = me
+                if table == "messages":
+                    self._settle_message(r, me)
+                self.sink(table, r)
+        for gid in sorted(s.groups):
+            self.sink("groups", {"session": s.id, "owner": me, "group_id": gid,
+                                 "name": s.groups[gid]})
+        for c in s.contacts.values():
+            self.sink("contacts", {
+                "session": s.id, "owner": me, "passport": c["passport"],
+                "friendly_name": c["friendly_name"], "list_bits": c["list_bits"],
+                "lists": list_names(c["list_bits"]), "groups": list(c["groups"]),
+                # a group whose LSG was not captured is named by its id
+                "group_names": [s.groups.get(g) or f"#{g}" for g in c["groups"]],
+                "phones": c["phones"] or None})
+        if s.transfer is not None:
+            self.sink("transfers", self._transfer_row(s))
+        self.session_rows[s.id] = s.row()
+
+    @staticmethod
+    def _settle_message(r, me):
+        present = r.pop("_present")
+        called = r.pop("_called")
+        if r["direction"] == "out" and r["sender"] is None:
+            r["sender"] = me                     # None stays None: unknown, not guessed
+        if r["recipients"] is None:
+            people = set(present)
+            r["recipients_source"] = "roster"
+            if not people and r["direction"] == "out" and called:
+                # one-direction capture: no IRO/JOI seen; the CAL targets are the best
+                # available answer, and the row says so
+                people = set(called)
+                r["recipients_source"] = "invited (CAL); roster not captured"
+            if me:
+                people.add(me)
+            people.discard(r["sender"])
+            r["recipients"] = sorted(people)
+
+    def finish(self):
+        """End of input: finalise open connections, link dispatch -> NS, emit sessions."""
+        if self.finished:
+            return
+        self.finished = True
+        for s in list(self.sessions.values()):
+            self._finalise(s)
+        rows = self.session_rows
+        for ds in rows.values():
+            if ds["kind"] != "dispatch" or not ds["redirected_to"]:
+                continue
+            cip = ds["client"].rpartition(":")[0]
+            for sid in sorted(rows):
+                ns = rows[sid]
+                if (ns["kind"] == "notification" and ns["server"] == ds["redirected_to"]
+                        and ns["client"].rpartition(":")[0] == cip
+                        and ns["start"] >= iso(ds["_redirect_ts"])
+                        and ns["redirected_from_session"] is None):
+                    ds["redirected_to_session"] = sid
+                    ns["redirected_from_session"] = ds["id"]
+                    break
+        for sid in sorted(rows):
+            r = rows[sid]
+            r.pop("_redirect_ts", None)
+            self.sink("sessions", r)
+
+    def document(self) -> dict:
+        """The whole analysis document (rows grouped by session, in session order)."""
+        self.finish()
+        doc = {}
+        for t in TABLES:
+            rows = self.out[t]
+            rows.sort(key=lambda r: (r.get("session") is None, r.get("session") or 0,
+                                     r.get("time") or ""))
+            doc[t] = rows
+        return doc
+
+
+_HANDLERS = {
+    ConnectionOpened: Analysis.on_open, ConnectionClosed: Analysis.on_close,
+    E.RoleKnown: Analysis.on_role, E.Anomaly: Analysis.on_anomaly,
+    E.VersionOffer: Analysis.on_ver_offer, E.VersionChosen: Analysis.on_ver_chosen,
+    E.ClientInfo: Analysis.on_client_info, E.AuthStart: Analysis.on_auth_start,
+    E.AuthPolicy: Analysis.on_policy, E.AuthTicket: Analysis.on_ticket,
+    E.Redirect: Analysis.on_redirect, E.LoginOk: Analysis.on_login_ok,
+    E.Logout: Analysis.on_logout, E.ErrorReply: Analysis.on_error,
+    E.Profile: Analysis.on_profile, E.HotmailMessage: Analysis.on_hotmail,
+    E.ListSync: Analysis.on_list_sync, E.Setting: Analysis.on_setting,
+    E.Phone: Analysis.on_phone, E.Group: Analysis.on_group, E.Contact: Analysis.on_contact,
+    E.ListChange: Analysis.on_list_change, E.GroupChange: Analysis.on_group_change,
+    E.Presence: Analysis.on_presence, E.Challenge: Analysis.on_challenge,
+    E.ChallengeAnswer: Analysis.on_answer, E.ChallengeResult: Analysis.on_chal_result,
+    E.SwitchboardGranted: Analysis.on_xfr_sb, E.Ring: Analysis.on_ring,
+    E.ServerVersionInfo: Analysis.on_server_versions, E.NsOther: Analysis.on_ns_other,
+    E.SbJoinRequest: Analysis.on_sb_request, E.SbJoined: Analysis.on_sb_joined,
+    E.Participant: Analysis.on_participant, E.Ringing: Analysis.on_ringing,
+    E.Calling: Analysis.on_calling, E.Message: Analysis.on_message,
+    E.FtpUser: Analysis.on_ftp_user, E.FtpFile: Analysis.on_ftp_file,
+    E.FtpStart: Analysis.on_ftp_start, E.FtpData: Analysis.on_ftp_data,
+    E.FtpEnd: Analysis.on_ftp_end,
+}

@@ -1,0 +1,251 @@
+"""Folding notification-server events (reference §2, §5, §6, §7) into the session."""
+
+from __future__ import annotations
+
+from ..challenge import verify
+from ..clientid import decode_client_id
+from ..mime import header
+from ..protocol import LIST_BIT, OUT_REASONS, STATUS_NAMES
+from .session import byteswap16, contact, iso
+
+
+class NsFold:
+    def on_ver_offer(self, ev):
+        self._s(ev).versions_offered = list(ev.versions)
+
+    def on_ver_chosen(self, ev):
+        self._s(ev).protocol = ev.version
+
+    def on_client_info(self, ev):
+        s = self._s(ev)
+        s.locale, s.os = ev.locale, f"{ev.os_type} {ev.os_version} {ev.arch}"
+        s.client_name, s.client_version = ev.client_name, ev.client_version
+        if ev.passport and not s.passport:
+            s.passport = ev.passport
+
+    def on_auth_start(self, ev):
+        s = self._s(ev)
+        s.auth_method = ev.method
+        s.passport = s.passport or ev.passport
+
+    def on_policy(self, ev):
+        self._s(ev).policy = ev.policy
+
+    def on_ticket(self, ev):
+        self._s(ev).ticket = ev.ticket
+
+    def on_redirect(self, ev):
+        s = self._s(ev)
+        s.kind = "dispatch"
+        s.redirect_target, s.redirect_ts = ev.target, ev.ts
+
+    def on_login_ok(self, ev):
+        s = self._s(ev)
+        self._learn(s, ev.passport)
+        s.friendly_name = ev.friendly_name
+        s.login = "ok"
+        s.login_time = ev.ts
+        s.verified = ev.verified
+        s.extra_flag = ev.flag
+
+    def on_logout(self, ev):
+        s = self._s(ev)
+        s.logout = {"by": "client" if ev.dir == 0 else "server", "reason": ev.reason,
+                    "meaning": OUT_REASONS.get(ev.reason or "", None), "time": iso(ev.ts)}
+
+    def on_error(self, ev):
+        s = self._s(ev)
+        self._add(ev.conn, "errors", {"time": iso(ev.ts), "session": ev.conn, "owner": None,
+                                    "code": ev.code, "name": ev.name, "trid": ev.trid,
+                                    "request": ev.request})
+        if ev.request == "USR" and s.kind in ("notification", "dispatch"):
+            s.login = "failed"
+            s.login_error = f"{ev.code} {ev.name}"
+
+    def on_profile(self, ev):
+        s = self._s(ev)
+        h = ev.headers
+        ip = header(h, "ClientIP") or None
+        port_s = header(h, "ClientPort")
+        reported = int(port_s) if port_s.isdigit() else None
+        obs_ip, _, obs_port = s.client.rpartition(":")
+        obs_ip = obs_ip.strip("[]")
+        obs_port = int(obs_port) if obs_port.isdigit() else None
+        swapped = byteswap16(reported) if reported is not None else None
+        if reported is None or obs_port is None or reported == 0:
+            port_bs = None
+        elif swapped == obs_port and reported != obs_port:
+            port_bs = True
+        elif reported == obs_port:
+            port_bs = False
+        else:
+            port_bs = None
+        if port_bs is False:
+            client_port = reported
+        else:
+            client_port = swapped           # what real MSN servers meant (§2.9)
+        if ip is None or obs_port is None or reported in (None, 0):
+            nat = None
+        else:
+            nat = not (ip == obs_ip and port_bs is not None)
+        s.profile = {"client_ip_reported": ip, "client_port_reported": reported,
+                     "client_port": client_port, "client_port_byteswapped": swapped,
+                     "observed_client": s.client, "port_byteswapped": port_bs, "nat": nat,
+                     "login_time": iso(ev.ts), "headers": dict(h)}
+        s.login_time = s.login_time or ev.ts
+
+    def on_hotmail(self, ev):
+        kind = {"text/x-msmsgsinitialemailnotification": "initial e-mail status",
+                "text/x-msmsgsemailnotification": "new e-mail",
+                "text/x-msmsgsactivemailnotification": "mailbox activity",
+                "application/x-msmsgssystemmessage": "system message",
+                "text/x-msmsgssystemmessage": "system message"}.get(ev.content_type,
+                                                                    ev.content_type or "other")
+        fields = {k: v for k, v in ev.fields.items()
+                  if k.lower() not in ("mime-version", "content-type")}
+        self._note(ev, "MSG", kind, "; ".join(f"{k}={v}" for k, v in fields.items()), fields)
+
+    def _note(self, ev, command, what, summary, fields=None):
+        self._add(ev.conn, "notifications", {
+            "time": iso(ev.ts), "session": ev.conn, "owner": None,
+            "direction": "c2s" if ev.dir == 0 else "s2c", "command": command, "what": what,
+            "summary": summary, "fields": fields})
+
+    def on_server_versions(self, ev):
+        self._s(ev).server_versions = {"recommended": ev.recommended, "minimum": ev.minimum,
+                                       "download_url": ev.download_url, "info_url": ev.info_url}
+
+    def on_ns_other(self, ev):
+        what = {"URL": "service URL", "SDC": "e-mail invitation", "SND": "e-mail invitation",
+                "PNG": "ping", "QNG": "ping reply", "PAG": "page", "IPG": "incoming page",
+                "NOT": "MSN alert", "UBX": "personal message (MSNP11+)",
+                "UUX": "personal message (MSNP11+)", "GCF": "config file (MSNP11+)",
+                }.get(ev.verb, "other command")
+        self._note(ev, ev.verb, what, " ".join(ev.params))
+
+    def on_xfr_sb(self, ev):
+        self._remember(self.grants, ev.cookie, ev.conn)
+        self._note(ev, "XFR", "switchboard granted", f"{ev.address} cookie {ev.cookie}",
+                   {"address": ev.address, "cookie": ev.cookie})
+
+    def on_ring(self, ev):
+        self._remember(self.rings, ev.cookie, (ev.conn, ev.session_id))
+        self._note(ev, "RNG", "switchboard invitation",
+                   f"{ev.inviter} ({ev.inviter_name}) invites to switchboard session "
+                   f"{ev.session_id} at {ev.address}",
+                   {"inviter": ev.inviter, "inviter_name": ev.inviter_name,
+                    "session_id": ev.session_id, "address": ev.address, "cookie": ev.cookie})
+
+    def on_list_sync(self, ev):
+        s = self._s(ev)
+        s.list_version = ev.version
+        s.syn = {"version": ev.version, "contacts_declared": ev.contacts,
+                 "groups_declared": ev.groups}
+
+    def on_setting(self, ev):
+        self._s(ev).settings[ev.name] = ev.value
+
+    def on_phone(self, ev):
+        s = self._s(ev)
+        if ev.passport is None:
+            s.phones[ev.key] = ev.value
+        else:
+            s.contacts.setdefault(ev.passport, contact(ev.passport))["phones"][ev.key] = ev.value
+
+    def on_group(self, ev):
+        self._s(ev).groups[ev.group_id] = ev.name
+
+    def on_contact(self, ev):
+        s = self._s(ev)
+        c = s.contacts.setdefault(ev.passport, contact(ev.passport))
+        c["friendly_name"] = ev.friendly_name
+        c["list_bits"] |= ev.list_bits
+        for g in ev.groups:
+            if g not in c["groups"]:
+                c["groups"].append(g)
+
+    def on_list_change(self, ev):
+        s = self._s(ev)
+        if ev.version is not None:
+            s.list_version = ev.version
+        self._add(ev.conn, "list_changes", {
+            "time": iso(ev.ts), "session": ev.conn, "owner": None, "op": ev.op,
+            "list": ev.list, "passport": ev.passport, "friendly_name": ev.friendly_name,
+            "group_id": ev.group_id, "version": ev.version, "by_server": ev.by_server})
+        if ev.op == "REA":
+            if s.passport and ev.passport == s.passport:
+                s.friendly_name = ev.friendly_name
+            elif ev.passport in s.contacts:
+                s.contacts[ev.passport]["friendly_name"] = ev.friendly_name
+            return
+        bit = LIST_BIT.get(ev.list or "", 0)
+        if ev.op == "ADD":
+            c = s.contacts.setdefault(ev.passport, contact(ev.passport))
+            c["list_bits"] |= bit
+            if ev.friendly_name:
+                c["friendly_name"] = ev.friendly_name
+            if ev.group_id is not None and ev.group_id not in c["groups"]:
+                c["groups"].append(ev.group_id)
+        elif ev.op == "REM" and ev.passport in s.contacts:
+            c = s.contacts[ev.passport]
+            if ev.list == "FL" and ev.group_id is not None:
+                if ev.group_id in c["groups"]:
+                    c["groups"].remove(ev.group_id)
+                if not c["groups"]:
+                    c["list_bits"] &= ~bit
+            else:
+                c["list_bits"] &= ~bit
+                if ev.list == "FL":
+                    c["groups"] = []
+
+    def on_group_change(self, ev):
+        s = self._s(ev)
+        if ev.version is not None:
+            s.list_version = ev.version
+        self._add(ev.conn, "list_changes", {
+            "time": iso(ev.ts), "session": ev.conn, "owner": None, "op": ev.op, "list": None,
+            "passport": None, "friendly_name": ev.name, "group_id": ev.group_id,
+            "version": ev.version, "by_server": False})
+        if ev.op in ("ADG", "REG") and ev.group_id is not None:
+            s.groups[ev.group_id] = ev.name
+        elif ev.op == "RMG":
+            s.groups.pop(ev.group_id, None)
+            for c in s.contacts.values():
+                if ev.group_id in c["groups"]:
+                    c["groups"].remove(ev.group_id)
+
+    def on_presence(self, ev):
+        s = self._s(ev)
+        msnc, caps = (decode_client_id(ev.client_id) if ev.client_id is not None
+                      else (None, []))
+        self._add(ev.conn, "presence", {
+            "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
+            "passport": ev.passport, "status": ev.status,
+            "status_name": STATUS_NAMES.get(ev.status, ev.status),
+            "friendly_name": ev.friendly_name, "client_id": ev.client_id,
+            "msnc_version": msnc, "capabilities": caps})
+        if ev.passport and ev.friendly_name and ev.passport in s.contacts:
+            s.contacts[ev.passport]["friendly_name"] = ev.friendly_name
+
+    def on_challenge(self, ev):
+        s = self._s(ev)
+        s.challenge = ev.challenge
+        self._add(ev.conn, "challenges", {
+            "time": iso(ev.ts), "session": ev.conn, "challenge": ev.challenge,
+            "product_id": None, "response": None, "valid": None, "accepted": None,
+            "trid": None})
+
+    def on_answer(self, ev):
+        row = next((r for r in reversed(self._rows(ev.conn, "challenges"))
+                    if r["session"] == ev.conn and r["response"] is None), None)
+        if row is None:
+            row = {"time": iso(ev.ts), "session": ev.conn, "challenge": None, "accepted": None}
+            self._add(ev.conn, "challenges", row)
+        row.update(product_id=ev.product_id, response=ev.response, trid=ev.trid,
+                   valid=verify(row["challenge"], ev.product_id, ev.response))
+
+    def on_chal_result(self, ev):
+        for r in reversed(self._rows(ev.conn, "challenges")):
+            if r["session"] == ev.conn and r.get("trid") == ev.trid:
+                r["accepted"] = ev.accepted
+                return

@@ -1,0 +1,142 @@
+"""Folding switchboard events (reference §3, §4): messages, participants, invitations."""
+
+from __future__ import annotations
+
+from ..mime import (APPLICATIONS, decode_text, file_name, header, media_type, parse_fields,
+                    parse_format)
+from .session import iso
+
+
+class SbFold:
+    def on_sb_request(self, ev):
+        s = self._s(ev)
+        s.kind = "switchboard"
+        self._learn(s, ev.passport)
+        s.sb_how, s.sb_cookie, s.sb_session_id = ev.how, ev.cookie, ev.session_id
+
+    def on_sb_joined(self, ev):
+        s = self._s(ev)
+        if ev.passport:
+            self._learn(s, ev.passport)
+        if ev.friendly_name:
+            s.friendly_name = ev.friendly_name
+
+    def on_participant(self, ev):
+        s = self._s(ev)
+        if ev.command == "BYE":
+            s.present.pop(ev.passport, None)
+            detail = "left (idle timeout)" if ev.timeout else "left"
+        else:
+            s.present[ev.passport] = ev.friendly_name
+            s.participants[ev.passport] = ev.friendly_name
+            detail = "was there" if ev.command == "IRO" else "joined"
+        self._add(ev.conn, "participants", {
+            "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
+            "passport": ev.passport, "friendly_name": ev.friendly_name, "event": detail})
+
+    def on_calling(self, ev):
+        # who the local account invited: the recipients when the server's side (JOI)
+        # was not captured
+        self._s(ev).called.setdefault(ev.passport, None)
+
+    def on_ringing(self, ev):
+        s = self._s(ev)
+        s.sb_session_id = s.sb_session_id or ev.session_id
+
+    def on_message(self, ev):
+        s = self._s(ev)
+        ctype = ev.content_type
+        sender = ev.sender
+        row = self._msg_row(ev, s, sender=sender, recipients=None, ctype=ctype, kind="other",
+                            text=None, ack=ev.ack, sender_name=ev.sender_name)
+        row["missing_bytes"] = ev.missing
+        _, charset = media_type(ev.headers)
+        if ctype == "text/plain":
+            row["kind"] = "text"
+            row["text"] = decode_text(ev.body, charset)
+            fmt = header(ev.headers, "X-MMS-IM-Format")
+            if fmt:
+                f = parse_format(fmt)
+                row.update(font=f["font"], effects=f["effects"], color=f["color"],
+                           charset=f["charset"], pitch_family=f["pitch_family"], rtl=f["rtl"])
+        elif ctype == "text/x-msmsgscontrol":
+            row["kind"] = "typing"
+            row["sender"] = header(ev.headers, "TypingUser") or sender
+        elif ctype == "text/x-msmsgsinvite":
+            row["kind"] = "invitation"
+            row["text"] = self._invitation(ev, s, row)
+        else:
+            body = ev.body
+            try:
+                summary = body.decode("utf-8")
+            except UnicodeDecodeError:
+                summary = body[:64].hex() + ("…" if len(body) > 64 else "")
+            row["text"] = summary[:200]
+            row["headers"] = {k: v for k, v in ev.headers.items()
+                              if k.lower() not in ("mime-version",)}
+            row["body_length"] = len(body)
+        self._add(ev.conn, "messages", row)
+
+    def _msg_row(self, ev, s, sender, recipients, ctype, kind, text, ack, sender_name=None):
+        return {"time": iso(ev.ts), "session": ev.conn, "owner": None,
+                "direction": "out" if ev.dir == 0 else "in", "sender": sender,
+                "sender_name": sender_name, "recipients": recipients,
+                "_present": sorted(s.present), "_called": sorted(s.called),
+                "content_type": ctype, "kind": kind,
+                "text": text, "font": None, "effects": None, "color": None, "charset": None,
+                "pitch_family": None, "ack": ack}
+
+    def _invitation(self, ev, s, row) -> str:
+        f = parse_fields(ev.body)
+        cmd = header(f, "Invitation-Command").upper()
+        cookie = header(f, "Invitation-Cookie")
+        inv = s.invites.get(cookie)
+        if inv is None:
+            inv = s.invites[cookie] = {
+                "time": iso(ev.ts), "session": ev.conn, "owner": None, "cookie": cookie,
+                "application": None, "guid": None, "inviter": None, "invitee": None,
+                "file_name": None, "file_size": None, "connectivity": None, "status": None,
+                "ip_address": None, "ip_address_internal": None, "port": None,
+                "port_x": None, "auth_cookie": None, "sender_connect": None,
+                "cancel_code": None, "commands": []}
+            self._add(ev.conn, "invitations", inv)
+        who = row["sender"]
+        inv["commands"].append(cmd)
+        if cmd == "INVITE":
+            guid = header(f, "Application-GUID")
+            inv.update(application=header(f, "Application-Name") or
+                       APPLICATIONS.get(guid.lower()), guid=guid or None, status="invited",
+                       connectivity=header(f, "Connectivity") or None)
+            inv["inviter"] = who
+            fn = header(f, "Application-File")
+            if fn:
+                inv["file_name"] = file_name(fn)
+            size = header(f, "Application-FileSize")
+            inv["file_size"] = int(size) if size.isdigit() else None
+            return (f"INVITE {inv['application'] or '?'}"
+                    + (f": {inv['file_name']} ({inv['file_size']} bytes)"
+                       if inv["file_name"] else ""))
+        if cmd == "ACCEPT":
+            inv["status"] = "accepted"
+            ip = header(f, "IP-Address")
+            if ip:
+                port = header(f, "Port")
+                inv.update(ip_address=ip, port=int(port) if port.isdigit() else None,
+                           auth_cookie=header(f, "AuthCookie") or None,
+                           ip_address_internal=header(f, "IP-Address-Internal") or None,
+                           sender_connect=header(f, "Sender-Connect") or None)
+                px = header(f, "PortX")
+                inv["port_x"] = int(px) if px.isdigit() else None
+                self._offer(inv)
+                return f"ACCEPT {cookie}: connect to {ip}:{port}"
+            if inv["inviter"] != who:
+                inv["invitee"] = who
+            return f"ACCEPT {cookie}"
+        if cmd == "CANCEL":
+            inv["status"] = "cancelled"
+            inv["cancel_code"] = header(f, "Cancel-Code") or None
+            return f"CANCEL {cookie}: {inv['cancel_code'] or ''}".strip()
+        return f"{cmd} {cookie}"
+
+    def on_ack(self, ev):
+        pass

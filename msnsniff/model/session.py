@@ -1,0 +1,113 @@
+"""One connection's state while it is open, and its row in the sessions table."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds") \
+        .replace("+00:00", "Z")
+
+
+def byteswap16(v: int) -> int:
+    return ((v & 0xFF) << 8) | ((v >> 8) & 0xFF)
+
+
+def contact(passport):
+    return {"passport": passport, "friendly_name": None, "list_bits": 0, "groups": [],
+            "phones": {}}
+
+
+class Session:
+    """Everything known about one open connection.  Rows of the other tables wait in
+    ``rows`` until the connection closes, when the owner and recipients are final."""
+
+    def __init__(self, sid, client, server, start):
+        self.id = sid
+        self.kind = "unknown"
+        self.client = client
+        self.server = server
+        self.start = start
+        self.end = None
+        self.close_reason = None
+        self.protocol = None
+        self.versions_offered = None
+        self.passport = None
+        self.owner_from = None
+        self.friendly_name = None
+        self.client_name = None
+        self.client_version = None
+        self.locale = None
+        self.os = None
+        self.login = None
+        self.login_time = None
+        self.login_error = None
+        self.auth_method = None
+        self.verified = None
+        self.extra_flag = None
+        self.server_versions = None
+        self.policy = None
+        self.ticket = None
+        self.redirect_target = None
+        self.redirect_ts = None
+        self.profile = None
+        self.logout = None
+        self.list_version = None
+        self.syn = None
+        self.settings = {}
+        self.phones = {}
+        self.contacts = {}           # passport -> contact dict
+        self.groups = {}             # id -> name
+        self.challenge = None
+        # switchboard
+        self.sb_how = None
+        self.sb_cookie = None
+        self.sb_session_id = None
+        self.present = {}            # passport -> friendly name (others, now)
+        self.participants = {}       # everyone ever present (others)
+        self.called = {}             # passports the local account CALed
+        self.invites = {}            # invitation cookie -> row
+        self.linked_ns = None
+        # MSNFTP
+        self.transfer = None
+        # rows of other tables, by table, until the connection closes
+        self.rows: dict[str, list] = {}
+        self.bytes_c2s = 0
+        self.bytes_s2c = 0
+        self.gap_bytes = 0
+
+    @property
+    def client_ip(self) -> str:
+        return self.client.rpartition(":")[0]
+
+    def row(self) -> dict:
+        r = {
+            "id": self.id, "kind": self.kind, "client": self.client, "server": self.server,
+            "start": iso(self.start), "end": iso(self.end), "close_reason": self.close_reason,
+            "protocol": self.protocol, "versions_offered": self.versions_offered,
+            "passport": self.passport, "friendly_name": self.friendly_name,
+            "client_name": self.client_name, "client_version": self.client_version,
+            "locale": self.locale, "os": self.os, "auth_method": self.auth_method,
+            "login": self.login, "login_error": self.login_error,
+            "login_time": iso(self.login_time), "verified": self.verified,
+            "extra_flag": self.extra_flag, "server_versions": self.server_versions,
+            "policy": self.policy, "ticket": self.ticket,
+            "redirected_to": self.redirect_target, "redirected_to_session": None,
+            "redirected_from_session": None, "profile": self.profile,
+            "list_version": self.list_version, "syn": self.syn,
+            "settings": self.settings or None, "phones": self.phones or None,
+            "logout": self.logout, "participants": None, "sb_role": self.sb_how,
+            "sb_cookie": self.sb_cookie, "sb_session_id": self.sb_session_id,
+            "linked_session": self.linked_ns, "owner_from": self.owner_from,
+            "bytes_c2s": self.bytes_c2s, "bytes_s2c": self.bytes_s2c,
+            "gap_bytes": self.gap_bytes, "_redirect_ts": self.redirect_ts,
+        }
+        if self.kind == "switchboard":
+            people = dict(self.participants)
+            if self.passport:
+                people.setdefault(self.passport, self.friendly_name)
+            r["participants"] = sorted(people)
+        return r
