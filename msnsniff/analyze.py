@@ -1,5 +1,10 @@
 """Run the pipeline over capture files: the glue between capture input (I/O), the
-sans-IO pipeline and the model.  Used by every file-reading command."""
+sans-IO pipeline and the model.  Used by every file-reading command.
+
+Rows leave the model as soon as their connection is finished (see model/__init__.py);
+``stream`` hands them on one by one (JSON Lines export), ``analyse`` collects them into
+the analysis document.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from .capture import CaptureStats, read_segments
 from .config import DEFAULT_LIMITS, Limits
 from .model import Analysis, iso
 from .pipeline import Pipeline
-from .schema import normalise
+from .schema import TABLES, TABLE_NAMES
 
 
 class Run:
@@ -23,28 +28,36 @@ class Run:
         self.limits = limits
         self.trace = trace
         self.stats: list[tuple[str, CaptureStats]] = []
-        self.conn_capture: dict[int, str] = {}
         self.progress = progress
         self.late_segments = 0
+        self.current = None
 
     def events(self):
         next_id = 1
         for path in self.paths:
             stats = CaptureStats()
             self.stats.append((path, stats))
+            self.current = path
             pipe = Pipeline(self.ports, self.limits, trace=self.trace)
             pipe.reasm.next_id = next_id
             segs = read_segments(path, stats)
             if self.progress is not None:
                 segs = self.progress(path, segs, stats)
-            for ev in pipe.run(segs):
-                yield ev
-            for cid in range(next_id, pipe.reasm.next_id):
-                self.conn_capture[cid] = path
+            yield from pipe.run(segs)
             next_id = pipe.reasm.next_id
             self.late_segments += pipe.late_segments
             for notice in stats.notices():
                 yield CaptureNotice(path, notice)
+            yield CaptureEnd(path)
+
+
+class CaptureEnd:
+    """All events of one capture file have been yielded."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path):
+        self.path = path
 
 
 class CaptureNotice:
@@ -56,55 +69,90 @@ class CaptureNotice:
         self.path, self.text = path, text
 
 
-def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None) -> dict:
-    """The analysis document for one or more captures."""
+class Summary:
+    """The capture-level summary, counted from the rows as they go by."""
+
+    def __init__(self):
+        self.kinds: Counter = Counter()
+        self.accounts: set = set()
+        self.messages = 0
+        self.transfers = 0
+        self.gap_bytes = 0
+        self.anomalies: Counter = Counter()
+        self.first = None
+        self.last = None
+
+    def add(self, table, r):
+        if table == "sessions":
+            self.kinds[r["kind"]] += 1
+            if r["passport"] and r["kind"] in ("notification", "dispatch"):
+                self.accounts.add(r["passport"])
+            self.gap_bytes += r["gap_bytes"]
+            if r["start"] and (self.first is None or r["start"] < self.first):
+                self.first = r["start"]
+            if r["end"] and (self.last is None or r["end"] > self.last):
+                self.last = r["end"]
+        elif table == "messages" and r["kind"] == "text":
+            self.messages += 1
+        elif table == "transfers":
+            self.transfers += 1
+        elif table == "anomalies":
+            self.anomalies[r["kind"]] += 1
+
+    def as_dict(self, run: Run) -> dict:
+        caps = [{"file": path, "format": st.format, "packets": st.packets, "bytes": st.bytes,
+                 "tcp_segments": st.tcp_segments, "ip_fragments": st.ip_fragments,
+                 "snapped": st.snapped, "bad_headers": st.bad_headers,
+                 "truncated": st.truncated, "notices": st.notices()}
+                for path, st in run.stats]
+        return {"captures": caps, "sessions": sum(self.kinds.values()),
+                "sessions_by_kind": dict(sorted(self.kinds.items())),
+                "accounts": sorted(self.accounts), "messages": self.messages,
+                "transfers": self.transfers, "gap_bytes": self.gap_bytes,
+                "anomalies": dict(sorted(self.anomalies.items())),
+                "first": self.first, "last": self.last}
+
+
+def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress=None) -> dict:
+    """Analyse the captures, calling ``emit(table, row)`` for every finished row (rows
+    carry exactly the schema's columns, plus internal ``_`` keys).  Returns the summary."""
     run = Run(paths, ports, limits, progress=progress)
-    a = Analysis(limits)
-    notices = []
+    summary = Summary()
+
+    def sink(table, row):
+        row["capture"] = run.current        # rows leave before their file's events end
+        names = [c[0] for c in TABLES[table]]
+        out = {n: row.get(n) for n in names}
+        out.update((k, v) for k, v in row.items() if k.startswith("_"))
+        summary.add(table, out)
+        emit(table, out)
+
+    model = Analysis(limits, sink)
     for ev in run.events():
-        if type(ev) is CaptureNotice:
-            notices.append(ev)
+        t = type(ev)
+        if t is CaptureEnd:
+            model.finish()                  # correlate within one capture, not across
+            model = Analysis(limits, sink)
+        elif t is CaptureNotice:
+            sink("anomalies", {"time": None, "session": None, "direction": None,
+                               "kind": "capture", "detail": ev.text, "offset": None,
+                               "length": 0})
         else:
-            a.apply(ev)
-    doc = a.document()
-    for table, rows in doc.items():
-        for r in rows:
-            if "session" in r:
-                r["capture"] = run.conn_capture.get(r["session"])
-    for s in doc["sessions"]:
-        s["capture"] = run.conn_capture.get(s["id"])
-    for n in notices:
-        doc["anomalies"].append({"time": None, "session": None, "capture": n.path,
-                                 "direction": None, "kind": "capture", "detail": n.text,
-                                 "offset": None, "length": 0})
-    normalise(doc)
-    doc["summary"] = summary(doc, run)
+            model.apply(ev)
+    return summary.as_dict(run)
+
+
+def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None) -> dict:
+    """The analysis document for one or more captures: a list per table (rows grouped
+    by session, in session order) and the summary."""
+    doc: dict = {t: [] for t in TABLE_NAMES}
+    summary = stream(paths, ports, limits, lambda t, r: doc[t].append(r), progress)
+    for t in TABLE_NAMES:
+        doc[t].sort(key=lambda r: (r.get("session") is None, r.get("session") or 0,
+                                   r.get("time") or ""))
+    doc["sessions"].sort(key=lambda r: r["id"])
+    doc["summary"] = summary
     return doc
 
 
-def summary(doc, run) -> dict:
-    caps = []
-    for path, st in run.stats:
-        caps.append({"file": path, "format": st.format, "packets": st.packets,
-                     "bytes": st.bytes, "tcp_segments": st.tcp_segments,
-                     "ip_fragments": st.ip_fragments, "snapped": st.snapped,
-                     "bad_headers": st.bad_headers, "truncated": st.truncated,
-                     "notices": st.notices()})
-    kinds = Counter(s["kind"] for s in doc["sessions"])
-    accounts = sorted({s["passport"] for s in doc["sessions"]
-                       if s["passport"] and s["kind"] in ("notification", "dispatch")})
-    return {
-        "captures": caps,
-        "sessions": len(doc["sessions"]),
-        "sessions_by_kind": dict(sorted(kinds.items())),
-        "accounts": accounts,
-        "messages": sum(1 for m in doc["messages"] if m["kind"] == "text"),
-        "transfers": len(doc["transfers"]),
-        "gap_bytes": sum(s["gap_bytes"] for s in doc["sessions"]),
-        "anomalies": dict(sorted(Counter(a["kind"] for a in doc["anomalies"]).items())),
-        "first": min((s["start"] for s in doc["sessions"] if s["start"]), default=None),
-        "last": max((s["end"] for s in doc["sessions"] if s["end"]), default=None),
-    }
-
-
-__all__ = ["Run", "analyse", "iso", "CaptureNotice"]
+__all__ = ["Run", "analyse", "stream", "iso", "CaptureNotice", "CaptureEnd"]

@@ -334,11 +334,19 @@ def export(captures, ports, fmt, output, out_dir, tables, force, raw_csv, redact
         raise click.UsageError("--redact-qry goes with --redact")
     if output and output != "-":
         ex._check_target(output, force)       # fail before the (long) analysis
+    if fmt == "jsonl":
+        from .analyze import stream
+        from .redact import Redactor
+        _check_paths(captures)
+        written = ex.stream_jsonl(lambda emit: stream(captures, ports, emit=emit), output,
+                                  force, wanted, stdout=sys.stdout,
+                                  redactor=Redactor(redact_qry) if redact else None)
+        if output != "-":
+            click.echo(f"wrote {output}" + (" (redacted)" if redact else ""), err=True)
+        return
     doc = _redacted(_analyse(captures, ports), redact, redact_qry)
     if fmt == "json":
         written = ex.write_json(doc, output, force, wanted, stdout=sys.stdout)
-    elif fmt == "jsonl":
-        written = ex.write_jsonl(doc, output, force, wanted, stdout=sys.stdout)
     elif fmt == "csv":
         written = ex.write_csv(doc, out_dir, force, wanted, raw_csv)
     else:

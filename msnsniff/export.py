@@ -81,24 +81,29 @@ def write_json(doc, path, force, tables=None, stdout=None):
     return [path]
 
 
-def jsonl_lines(doc, tables=None):
-    for t in TABLES:
-        if tables and t not in tables:
-            continue
-        for r in public_rows(doc.get(t, [])):
-            yield to_json({"table": t, **r})
+def stream_jsonl(run_analysis, path, force, tables=None, stdout=None, redactor=None):
+    """JSON Lines written as the capture is read: each row as soon as its connection
+    is finished (``run_analysis(emit)`` drives the analysis), then a summary record."""
+    def lines(f):
+        def emit(table, row):
+            if tables and table not in tables:
+                return
+            row = {k: v for k, v in row.items() if not k.startswith("_")}
+            if redactor is not None:
+                row = redactor.row(table, row)
+            f.write(to_json({"table": table, **row}) + "\n")
+        summary = run_analysis(emit)
+        if redactor is not None:
+            summary["redacted"] = redactor.info()
+        f.write(to_json({"table": "summary", **summary}) + "\n")
 
-
-def write_jsonl(doc, path, force, tables=None, stdout=None):
     if path == "-":
-        for line in jsonl_lines(doc, tables):
-            stdout.write(line + "\n")
+        lines(stdout)
         return [path]
     _check_target(path, force)
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
-            for line in jsonl_lines(doc, tables):
-                f.write(line + "\n")
+            lines(f)
     return [path]
 
 

@@ -21,31 +21,49 @@ def _ticket_parts(ticket: str) -> list[str]:
     return parts
 
 
-def secrets(doc: dict, qry: bool = False) -> set[str]:
-    found: set[str] = set()
-    for s in doc.get("sessions", []):
-        if s.get("ticket"):
-            found.update(_ticket_parts(s["ticket"]))
-        if s.get("sb_cookie"):
-            found.add(s["sb_cookie"])
-        prof = s.get("profile") or {}
-        for k, v in (prof.get("headers") or {}).items():
-            if k.lower() == "mspauth" and v:
-                found.add(v)
-        if s.get("kind") == "dispatch" and s.get("policy") and s.get("auth_method") == "MD5":
-            pass    # an MD5 salt is not a secret
-    for n in doc.get("notifications", []):
-        f = n.get("fields") or {}
-        if f.get("cookie"):
-            found.add(f["cookie"])
-    for i in doc.get("invitations", []):
-        if i.get("auth_cookie"):
-            found.add(i["auth_cookie"])
-    if qry:
-        for c in doc.get("challenges", []):
-            if c.get("response"):
-                found.add(c["response"])
-    return {x for x in found if x and len(x) >= 4}
+class Redactor:
+    """Collects the secrets a row carries in its known secret fields, and masks every
+    string of a row by value against all secrets seen so far.  For a whole document,
+    ``collect`` every row first; a stream is masked row by row (the secret fields of a
+    row always name the secrets that row quotes elsewhere)."""
+
+    def __init__(self, qry: bool = False):
+        self.qry = qry
+        self.found: set[str] = set()
+        self._sorted: list[str] = []
+
+    def collect(self, table: str, r: dict):
+        new = []
+        if table == "sessions":
+            if r.get("ticket"):
+                new += _ticket_parts(r["ticket"])
+            if r.get("sb_cookie"):
+                new.append(r["sb_cookie"])
+            for k, v in ((r.get("profile") or {}).get("headers") or {}).items():
+                if k.lower() == "mspauth" and v:
+                    new.append(v)
+        elif table == "notifications":
+            cookie = (r.get("fields") or {}).get("cookie")
+            if cookie:
+                new.append(cookie)
+        elif table == "invitations" and r.get("auth_cookie"):
+            new.append(r["auth_cookie"])
+        elif table == "challenges" and self.qry and r.get("response"):
+            new.append(r["response"])
+        new = [x for x in new if len(x) >= 4 and x not in self.found]
+        if new:
+            self.found.update(new)
+            self._sorted = sorted(self.found, key=len, reverse=True)   # longest first
+
+    def mask(self, r: dict) -> dict:
+        return {k: (v if k.startswith("_") else _mask(v, self._sorted)) for k, v in r.items()}
+
+    def row(self, table: str, r: dict) -> dict:
+        self.collect(table, r)
+        return self.mask(r)
+
+    def info(self) -> dict:
+        return {"on": True, "qry_answers": self.qry, "secrets_masked": len(self.found)}
 
 
 def _mask(value, secrets_sorted):
@@ -62,18 +80,20 @@ def _mask(value, secrets_sorted):
 
 
 def redact_document(doc: dict, qry: bool = False) -> dict:
-    found = sorted(secrets(doc, qry), key=len, reverse=True)   # longest first
+    red = Redactor(qry)
+    for k, v in doc.items():
+        if isinstance(v, list):
+            for r in v:
+                red.collect(k, r)
     out = {}
     for k, v in doc.items():
         if k.startswith("_"):
             out[k] = v
         elif isinstance(v, list):
-            out[k] = [{a: (b if a.startswith("_") else _mask(b, found)) for a, b in r.items()}
-                      for r in v]
+            out[k] = [red.mask(r) for r in v]
         else:
-            out[k] = _mask(v, found)
-    out.setdefault("summary", {})["redacted"] = {"on": True, "qry_answers": qry,
-                                                 "secrets_masked": len(found)}
+            out[k] = _mask(v, red._sorted)
+    out["summary"] = dict(out.get("summary", {}), redacted=red.info())
     return out
 
 

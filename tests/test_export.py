@@ -135,11 +135,21 @@ def test_jsonl_line_count_and_tables(tmp_path):
     out = tmp_path / "a.jsonl"
     assert invoke("export", MAIN, "--format", "jsonl", "-o", str(out)).exit_code == 0
     lines = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) == sum(len(d[t]) for t in TABLES)
-    assert lines[0]["table"] == "sessions" and lines[0]["id"] == 1
+    assert len(lines) == sum(len(d[t]) for t in TABLES) + 1
+    assert lines[-1]["table"] == "summary" and lines[-1]["sessions"] == 9
+    # streamed: rows leave as their connection finishes (carol's switchboard is the
+    # first connection with rows to close); the sessions table, linked at the end, last
+    assert lines[0]["session"] == 7 and lines[-2]["table"] == "sessions"
+    assert [x["id"] for x in lines if x["table"] == "sessions"] == list(range(1, 10))
+    by_table = {}
+    for x in lines[:-1]:
+        by_table.setdefault(x.pop("table"), []).append(x)
+    for t in TABLES:
+        key = lambda r: json.dumps(r, sort_keys=True)
+        assert sorted(by_table.get(t, []), key=key) == sorted(d[t], key=key), t
     r = invoke("export", MAIN, "--format", "jsonl", "-o", "-", "--tables", "contacts,groups")
     rows = [json.loads(l) for l in r.stdout.splitlines()]
-    assert {x["table"] for x in rows} == {"contacts", "groups"} and len(rows) == 10
+    assert {x["table"] for x in rows} == {"contacts", "groups", "summary"} and len(rows) == 11
 
 
 def test_several_captures_say_where_each_record_came_from():
