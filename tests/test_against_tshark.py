@@ -46,7 +46,7 @@ def ep(ip, port):
 
 def our_streams(path):
     r = Reassembler()
-    events, conns, out = [], {}, {}
+    events, out = [], {}
     for s in read_segments(path):
         conn = r.lookup(s)
         if conn is None:

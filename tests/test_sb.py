@@ -160,7 +160,7 @@ def test_transfer_cut_by_the_end_of_the_capture_is_incomplete(tmp_path):
     import struct
     from msnsniff.analyze import analyse
     data = open(cap(MAIN), "rb").read()
-    off, seen = 24, 0
+    off = 24
     while True:                      # stop right after the first 2045-byte file block
         n = struct.unpack_from("<I", data, off + 8)[0]
         rec = data[off + 16:off + 16 + n]
