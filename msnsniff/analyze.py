@@ -99,12 +99,12 @@ class Summary:
         elif table == "anomalies":
             self.anomalies[r["kind"]] += 1
 
-    def as_dict(self, run: Run) -> dict:
+    def as_dict(self, stats_list) -> dict:
         caps = [{"file": path, "format": st.format, "packets": st.packets, "bytes": st.bytes,
                  "tcp_segments": st.tcp_segments, "ip_fragments": st.ip_fragments,
                  "snapped": st.snapped, "bad_headers": st.bad_headers,
                  "truncated": st.truncated, "notices": st.notices()}
-                for path, st in run.stats]
+                for path, st in stats_list]
         return {"captures": caps, "sessions": sum(self.kinds.values()),
                 "sessions_by_kind": dict(sorted(self.kinds.items())),
                 "accounts": sorted(self.accounts), "messages": self.messages,
@@ -113,46 +113,78 @@ class Summary:
                 "first": self.first, "last": self.last}
 
 
-def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress=None) -> dict:
-    """Analyse the captures, calling ``emit(table, row)`` for every finished row (rows
-    carry exactly the schema's columns, plus internal ``_`` keys).  Returns the summary."""
-    run = Run(paths, ports, limits, progress=progress)
-    summary = Summary()
+class Rows:
+    """The sink the model hands finished rows to: gives each row exactly the schema's
+    columns (plus internal ``_`` keys) and its capture, counts it in the summary, then
+    passes it to ``emit`` or keeps it (at most ``max_rows`` per table; the rest are
+    counted in ``dropped``, so a long live run keeps flat memory)."""
 
-    def sink(table, row):
-        row["capture"] = run.current        # rows leave before their file's events end
-        names = [c[0] for c in TABLES[table]]
-        out = {n: row.get(n) for n in names}
+    def __init__(self, capture, emit=None, max_rows: int | None = None):
+        self.capture = capture                  # a name, or a callable giving the name
+        self.emit = emit
+        self.max_rows = max_rows
+        self.summary = Summary()
+        self.doc: dict = {t: [] for t in TABLE_NAMES}
+        self.dropped: Counter = Counter()
+
+    def __call__(self, table, row):
+        row["capture"] = self.capture() if callable(self.capture) else self.capture
+        out = {n: row.get(n) for n in _COLUMNS[table]}
         out.update((k, v) for k, v in row.items() if k.startswith("_"))
-        summary.add(table, out)
-        emit(table, out)
+        self.summary.add(table, out)
+        if self.emit is not None:
+            self.emit(table, out)
+        elif self.max_rows is not None and len(self.doc[table]) >= self.max_rows:
+            self.dropped[table] += 1
+        else:
+            self.doc[table].append(out)
 
-    model = Analysis(limits, sink)
+    def document(self, stats_list) -> dict:
+        doc = self.doc
+        for t in TABLE_NAMES:
+            doc[t].sort(key=lambda r: (r.get("session") is None, r.get("session") or 0,
+                                       r.get("time") or ""))
+        doc["sessions"].sort(key=lambda r: r["id"])
+        doc["summary"] = self.summary.as_dict(stats_list)
+        if self.dropped:
+            doc["summary"]["rows_not_kept"] = dict(self.dropped)
+        return doc
+
+
+_COLUMNS = {t: [c[0] for c in cols] for t, cols in TABLES.items()}
+
+
+def _drive(run: Run, rows: Rows, limits: Limits):
+    model = Analysis(limits, rows)
     for ev in run.events():
         t = type(ev)
         if t is CaptureEnd:
             model.finish()                  # correlate within one capture, not across
-            model = Analysis(limits, sink)
+            model = Analysis(limits, rows)
         elif t is CaptureNotice:
-            sink("anomalies", {"time": None, "session": None, "direction": None,
+            rows("anomalies", {"time": None, "session": None, "direction": None,
                                "kind": "capture", "detail": ev.text, "offset": None,
                                "length": 0})
         else:
             model.apply(ev)
-    return summary.as_dict(run)
+
+
+def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress=None) -> dict:
+    """Analyse the captures, calling ``emit(table, row)`` for every finished row as the
+    captures are read.  Returns the summary."""
+    run = Run(paths, ports, limits, progress=progress)
+    rows = Rows(lambda: run.current, emit)
+    _drive(run, rows, limits)
+    return rows.summary.as_dict(run.stats)
 
 
 def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None) -> dict:
     """The analysis document for one or more captures: a list per table (rows grouped
     by session, in session order) and the summary."""
-    doc: dict = {t: [] for t in TABLE_NAMES}
-    summary = stream(paths, ports, limits, lambda t, r: doc[t].append(r), progress)
-    for t in TABLE_NAMES:
-        doc[t].sort(key=lambda r: (r.get("session") is None, r.get("session") or 0,
-                                   r.get("time") or ""))
-    doc["sessions"].sort(key=lambda r: r["id"])
-    doc["summary"] = summary
-    return doc
+    run = Run(paths, ports, limits, progress=progress)
+    rows = Rows(lambda: run.current)
+    _drive(run, rows, limits)
+    return rows.document(run.stats)
 
 
-__all__ = ["Run", "analyse", "stream", "iso", "CaptureNotice", "CaptureEnd"]
+__all__ = ["Run", "Rows", "analyse", "stream", "iso", "CaptureNotice", "CaptureEnd"]

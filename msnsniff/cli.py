@@ -173,13 +173,18 @@ def commands(captures, ports, fmt, verbs, connections, table_format, redact, red
 def read(captures, ports, fmt, account, table_format, redact, redact_qry):
     """Every MSN session in the capture, as readable tables."""
     from .export import write_json
-    from .report import read_sections, summary_rows
 
     doc = _redacted(_analyse(captures, ports), redact, redact_qry)
     if fmt == "json":
         write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
         return
-    out = sys.stdout
+    write_report(doc, sys.stdout, account, table_format)
+
+
+def write_report(doc, out, account=None, table_format="simple"):
+    """The `read` tables (also printed by `live` when it stops)."""
+    from .report import read_sections, summary_rows
+
     shown = 0
     for title, columns, rows in read_sections(doc, account):
         if columns is None:
@@ -357,6 +362,15 @@ def export(captures, ports, fmt, output, out_dir, tables, force, raw_csv, redact
 
 
 # ---------------------------------------------------------------- entry point
+def _register_live():
+    from .cli_live import interfaces, live
+    cli.add_command(live)
+    cli.add_command(interfaces)
+
+
+_register_live()
+
+
 def main(argv=None):
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:

@@ -100,6 +100,9 @@ class Pipeline:
         # open a new "connection"; only a new SYN does
         self.closed: OrderedDict = OrderedDict()
         self.late_segments = 0
+        # called with (ip or None, port) for every endpoint the pipeline starts to
+        # follow beyond its ports (the live capture widens its kernel filter with it)
+        self.on_follow = None
         self.segments = 0
 
     # ------------------------------------------------------------ selection
@@ -120,6 +123,8 @@ class Pipeline:
         self.announced.move_to_end((ip, int(port)))
         if len(self.announced) > self.limits.max_announced:
             self.announced.popitem(last=False)
+        if self.on_follow is not None:
+            self.on_follow(ip, int(port))
 
     def _open(self, seg: Segment, out: list):
         flags = seg.flags
@@ -149,6 +154,8 @@ class Pipeline:
             client_is_src, known = True, False
         conn = self.reasm.open(seg, client_is_src, known, out)
         conn.info = _ConnState(conn.id, self.limits)
+        if by_content and self.on_follow is not None:
+            self.on_follow(*conn.server)
         out.append(ConnectionOpened(seg.ts, conn.id, -1, fmt_ep(conn.client), fmt_ep(conn.server),
                                     seg.ts))
         return conn

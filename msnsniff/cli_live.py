@@ -1,0 +1,183 @@
+"""`msnsniff live` and `msnsniff interfaces`: the same pipeline as `read`, fed by packet
+sockets instead of a file, printing one line per event as traffic flows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import click
+
+from .cli import CONTEXT, _ports, write_report
+from .emit import safe_text, to_json
+from .errors import MsnsniffError
+
+# rows kept per table for the closing report and --export; beyond it rows are only
+# printed (and counted), so a long run keeps flat memory
+MAX_REPORT_ROWS = 100_000
+
+
+class _Stop:
+    """First Ctrl-C / SIGTERM: stop cleanly and report.  Second: quit at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        if self.requested:
+            os._exit(130)
+        self.requested = True
+
+
+@click.command(context_settings=CONTEXT)
+@click.option("-i", "--interface", "ifaces", multiple=True, metavar="IFACE",
+              help="Interface to capture on (repeatable; default: all, like tcpdump -i any).")
+@click.option("--port", "ports", type=int, multiple=True, callback=_ports,
+              help="Also treat this TCP port as MSNP (repeatable; 1863 always is).")
+@click.option("--bpf", metavar="EXPR",
+              help="Kernel filter instead of the default (announced switchboards and "
+                   "transfers are still added to it).")
+@click.option("--write", "write_path", metavar="FILE.pcap",
+              help="Also save every captured packet (read it later with `msnsniff read`).")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop after this many seconds.")
+@click.option("--format", "fmt", type=click.Choice(["text", "jsonl"]), default="text",
+              show_default=True, help="Event lines for people, or JSON records.")
+@click.option("--export", "export_dir", metavar="DIR",
+              help="When stopping, export the analysis into DIR.")
+@click.option("--export-format", type=click.Choice(["csv", "json", "jsonl", "sqlite"]),
+              default="csv", show_default=True, help="Format of --export.")
+@click.option("--stats", "stats_every", type=float, default=None, is_flag=False,
+              flag_value=10.0, metavar="[SECONDS]",
+              help="Print a statistics line to stderr every SECONDS (default 10).")
+@click.option("--no-typing", is_flag=True, help="Do not show typing notifications.")
+@click.option("--no-summary", is_flag=True, help="Do not print the session summary at the end.")
+def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, export_format,
+         stats_every, no_typing, no_summary):
+    """Decode MSNP traffic from network interfaces as it happens.
+
+    Needs root or CAP_NET_RAW.  Stops on --count, --duration, Ctrl-C or SIGTERM, then
+    prints the session summary (as `read` does).  A second Ctrl-C quits at once.
+    """
+    from .analyze import Rows
+    from .live import LiveSource, default_filter
+    from .livefmt import LiveFormatter
+    from .model import Analysis
+    from .pipeline import Pipeline
+
+    if sys.platform != "linux":
+        raise MsnsniffError("live capture is implemented for Linux packet sockets only")
+    if export_dir and os.path.exists(export_dir) and not os.path.isdir(export_dir):
+        raise MsnsniffError(f"{export_dir}: exists and is not a directory")
+    src = LiveSource(ifaces, bpf or default_filter(ports), write_path)
+    src.open()
+    name = "live:" + ",".join(src.ifaces)
+    rows = Rows(name, max_rows=MAX_REPORT_ROWS)
+    analysis = Analysis(sink=rows)
+    pipe = Pipeline(ports)
+    pipe.on_follow = src.widen
+    printer = LiveFormatter(analysis, typing=not no_typing)
+    stop = _Stop()
+    old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    out = sys.stdout
+
+    recent: dict = {}
+
+    def show(events):
+        for ev in events:
+            analysis.apply(ev)
+            rec = printer.record(ev)
+            if rec is None:
+                continue
+            if fmt == "jsonl":
+                out.write(to_json(rec) + "\n")
+                continue
+            # the same message seen on several connections of one conversation (sender's
+            # and receivers') is printed once for people; jsonl keeps every record
+            if rec["event"] in ("message", "invitation", "typing", "participant"):
+                key = (rec["event"], rec.get("sender") or rec.get("passport"), rec["text"])
+                if ev.ts - recent.get(key, -10.0) < 2.0:
+                    continue
+                recent[key] = ev.ts
+                if len(recent) > 1000:
+                    recent.clear()
+            out.write(f"{rec['time'][11:23]}  {safe_text(rec['text'])}\n")
+        out.flush()
+
+    click.echo(f"capturing on {', '.join(src.ifaces)} (filter: {bpf or 'default MSNP filter'})"
+               + (f", writing {write_path}" if write_path else ""), err=True)
+    started = time.monotonic()
+    next_stats = started + (stats_every or 0)
+    try:
+        while not stop.requested:
+            for seg in src.read(0.2):
+                show(pipe.feed(seg))
+            if count and src.stats.packets >= count:
+                break
+            now = time.monotonic()
+            if duration and now - started >= duration:
+                break
+            if stats_every and now >= next_stats:
+                next_stats = now + stats_every
+                _stats_line(src, pipe, started)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        src.close()
+    show(pipe.finish())
+    analysis.finish()
+    doc = rows.document([(name, src.stats)])
+    if src.truncated:
+        doc["summary"]["truncated_packets"] = src.truncated
+    if not no_summary and fmt == "text":
+        write_report(doc, out)
+    if fmt == "jsonl":
+        out.write(to_json({"event": "summary", **doc["summary"]}) + "\n")
+    if export_dir:
+        _export(doc, export_dir, export_format)
+
+
+def _stats_line(src, pipe, started):
+    try:
+        import resource
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    except ImportError:      # pragma: no cover - not Linux
+        rss = 0
+    click.echo(f"[stats] {time.monotonic() - started:.0f}s packets {src.stats.packets} "
+               f"tcp {src.stats.tcp_segments} open connections {len(pipe.reasm.conns)} "
+               f"followed endpoints {len(src.followed)} peak RSS {rss} MB", err=True)
+
+
+def _export(doc, export_dir, fmt):
+    from . import export as ex
+    os.makedirs(export_dir, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if fmt == "csv":
+        written = ex.write_csv(doc, os.path.join(export_dir, f"msnsniff-{stamp}"), False)
+    elif fmt == "json":
+        written = ex.write_json(doc, os.path.join(export_dir, f"msnsniff-{stamp}.json"), False)
+    elif fmt == "jsonl":
+        path = os.path.join(export_dir, f"msnsniff-{stamp}.jsonl")
+
+        def replay(emit):
+            for t, rs in doc.items():
+                if isinstance(rs, list):
+                    for r in rs:
+                        emit(t, r)
+            return dict(doc["summary"])
+        written = ex.stream_jsonl(replay, path, False)
+    else:
+        written = ex.write_sqlite(doc, os.path.join(export_dir, f"msnsniff-{stamp}.db"), False)
+    click.echo(f"exported: {', '.join(written)}", err=True)
+
+
+@click.command(context_settings=CONTEXT)
+def interfaces():
+    """List the network interfaces live capture can use."""
+    from .live import interfaces as ifs
+    for idx, name in ifs():
+        click.echo(f"{idx:>3}  {name}")
+    click.echo("  -  any  (all interfaces; the default)")

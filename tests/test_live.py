@@ -1,0 +1,132 @@
+"""`msnsniff live` on loopback for real: a subprocess captures while the real-socket
+MSNP8 exchange of captures/make_captures.py runs (switchboard on port 1864, MSNFTP on
+6891), then stops on --duration, --count or SIGINT."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import CAPTURES
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or sys.platform != "linux",
+                                reason="live capture needs root on Linux")
+
+
+def scenario():
+    sys.path.insert(0, CAPTURES)
+    try:
+        import make_captures
+    finally:
+        sys.path.remove(CAPTURES)
+    return make_captures
+
+
+def start_live(*args):
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", "live", "-i", "lo", *args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()                  # "capturing on lo …" once the socket is open
+    assert line.startswith("capturing on lo"), line + p.stderr.read()
+    return p
+
+
+def test_live_events_and_write_then_read_gives_the_same_analysis(tmp_path):
+    pcap = tmp_path / "live.pcap"
+    exp = tmp_path / "exp"
+    p = start_live("--duration", "4", "--format", "jsonl", "--write", str(pcap),
+                   "--export", str(exp), "--export-format", "json")
+    scenario().scenario_session()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    recs = [json.loads(l) for l in out.splitlines()]
+    signins = [r for r in recs if r["event"] == "sign-in"]
+    assert [r["account"] for r in signins] == ["alice@hotmail.com", "bob@hotmail.com",
+                                               "carol@hotmail.com"]
+    for prof in (r for r in recs if r["event"] == "profile"):
+        sess = [r for r in signins if r["session"] == prof["session"]][0]
+        assert prof["client_port"] == int(sess["address"].rsplit(":", 1)[1])   # corrected
+        assert prof["port_byteswapped"] is True and prof["nat"] is False
+    sync = [r for r in recs if r["event"] == "contact-list" and r.get("contacts") is not None]
+    assert [(r["account"], r["contacts"], r["groups"]) for r in sync] == [
+        ("alice@hotmail.com", 4, 3)]
+    pres = [(r["passport"], r["status"]) for r in recs if r["event"] == "presence"]
+    assert ("bob@hotmail.com", "BSY") in pres and ("carol@hotmail.com", "FLN") in pres
+    chats = [(r["sender"], r["message"]) for r in recs if r["event"] == "message"]
+    assert chats[0] == ("alice@hotmail.com", "Hi Bob, are you there?")
+    assert ("carol@hotmail.com", "こんにちは 👋 everyone") in chats
+    ends = [(r["how"], r["received"]) for r in recs if r["event"] == "transfer-end"]
+    assert ends == [("BYE", 3000), ("CCL", 2045)]
+    assert recs[-1]["event"] == "summary" and recs[-1]["sessions"] == 9
+
+    # the packets written during the live run give the same analysis with `read`
+    res = subprocess.run([sys.executable, "-m", "msnsniff", "read", str(pcap), "--format", "json"],
+                         capture_output=True, text=True, check=True)
+    from_file = json.loads(res.stdout)
+    live_doc = json.loads(open(next(exp.glob("*.json")), encoding="utf-8").read())
+    for t in ("sessions", "contacts", "groups", "presence", "messages", "participants",
+              "invitations", "transfers", "challenges", "errors", "anomalies"):
+        strip = lambda rows: [{k: v for k, v in r.items() if k != "capture"} for r in rows]
+        assert strip(from_file[t]) == strip(live_doc[t]), t
+    assert len(from_file["messages"]) > 20 and from_file["anomalies"] == []
+
+
+def test_count_stops_and_text_lines_are_readable(tmp_path):
+    p = start_live("--count", "30", "--no-summary")
+    scenario().scenario_compat_failures()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    lines = out.splitlines()
+    assert any("error     mallory@hotmail.com: 911 Authentication failed (answers USR 4)" in l
+               for l in lines)
+    assert all(l[2] == ":" and l[5] == ":" for l in lines)           # HH:MM:SS.mmm  text
+
+
+def test_sigint_stops_cleanly_with_the_summary():
+    p = start_live()
+    scenario().scenario_ipv6()
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert "sign-in   alice@hotmail.com “Alice”" in out
+    assert "=== Capture summary" in out and "notification 1" in out
+    assert "Traceback" not in err
+
+
+def test_permission_error_without_cap_net_raw():
+    """The capture process without CAP_NET_RAW (what an unprivileged user has): the
+    capability is removed from its bounding set, so even uid 0 cannot open a packet
+    socket.  (A real other uid cannot run this machine's Python at all: it lives under
+    /root.)"""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv not available")
+    res = subprocess.run(["setpriv", "--bounding-set=-net_raw,-net_admin",
+                          "--inh-caps=-net_raw,-net_admin", sys.executable, "-m", "msnsniff",
+                          "live", "-i", "lo", "--duration", "1"], capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith("msnsniff: error: no permission to capture packets: run as root")
+    assert "setcap cap_net_raw,cap_net_admin=eip" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-i", "nosuch0"], "msnsniff: error: unknown interface 'nosuch0'; interfaces: "),
+    (["--bpf", "tcp and port foo"], "msnsniff: error: bad BPF expression: Failed to compile"),
+])
+def test_bad_interface_and_bpf(args, message):
+    res = subprocess.run([sys.executable, "-m", "msnsniff", "live", *args, "--duration", "1"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.startswith(message), res.stderr
+    if "interface" in message:
+        assert "lo" in res.stderr
+
+
+def test_interfaces_command():
+    res = subprocess.run([sys.executable, "-m", "msnsniff", "interfaces"], capture_output=True,
+                         text=True, check=True)
+    assert "  lo\n" in res.stdout and "any" in res.stdout
