@@ -30,6 +30,7 @@ class Run:
         self.stats: list[tuple[str, CaptureStats]] = []
         self.progress = progress
         self.late_segments = 0
+        self.commands = 0
         self.current = None
 
     def events(self):
@@ -40,12 +41,13 @@ class Run:
             self.current = path
             pipe = Pipeline(self.ports, self.limits, trace=self.trace)
             pipe.reasm.next_id = next_id
-            segs = read_segments(path, stats)
+            segs = read_segments(path, stats, pipe.follow)
             if self.progress is not None:
                 segs = self.progress(path, segs, stats)
             yield from pipe.run(segs)
             next_id = pipe.reasm.next_id
             self.late_segments += pipe.late_segments
+            self.commands += pipe.commands
             for notice in stats.notices():
                 yield CaptureNotice(path, notice)
             yield CaptureEnd(path)
@@ -103,7 +105,8 @@ class Summary:
         caps = [{"file": path, "format": st.format, "packets": st.packets, "bytes": st.bytes,
                  "tcp_segments": st.tcp_segments, "ip_fragments": st.ip_fragments,
                  "snapped": st.snapped, "bad_headers": st.bad_headers,
-                 "truncated": st.truncated, "notices": st.notices()}
+                 "truncated": st.truncated, "reader": st.reader, "skipped": st.skipped,
+                 "notices": st.notices()}
                 for path, st in stats_list]
         return {"captures": caps, "sessions": sum(self.kinds.values()),
                 "sessions_by_kind": dict(sorted(self.kinds.items())),
@@ -175,7 +178,7 @@ def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress
     run = Run(paths, ports, limits, progress=progress)
     rows = Rows(lambda: run.current, emit)
     _drive(run, rows, limits)
-    return rows.summary.as_dict(run.stats)
+    return dict(rows.summary.as_dict(run.stats), commands=run.commands)
 
 
 def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None) -> dict:
@@ -184,7 +187,9 @@ def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None) -> 
     run = Run(paths, ports, limits, progress=progress)
     rows = Rows(lambda: run.current)
     _drive(run, rows, limits)
-    return rows.document(run.stats)
+    doc = rows.document(run.stats)
+    doc["summary"]["commands"] = run.commands
+    return doc
 
 
 __all__ = ["Run", "Rows", "analyse", "stream", "iso", "CaptureNotice", "CaptureEnd"]

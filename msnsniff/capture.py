@@ -73,6 +73,9 @@ class CaptureStats:
     unsupported_link: dict = field(default_factory=dict)   # linktype -> packets
     truncated: str | None = None   # the file ends inside a record / block
     format: str = ""
+    reader: str = "python"      # python, or libpcap (BPF applied in C: packets that
+                                # cannot matter are never seen, so not counted)
+    skipped: int = 0            # TCP packets dropped by the cheap port/flag check
 
     def notices(self) -> list[str]:
         """One line per kind of damage or skipped input, for people."""
@@ -268,7 +271,36 @@ class _Reader:
         return b"".join(parts)
 
 
-def _iter_pcap(r: _Reader, magic: bytes, stats: CaptureStats) -> Iterator[Segment]:
+def _irrelevant(linktype: int, buf: bytes, follow) -> bool:
+    """True for a plain Ethernet/raw IPv4 TCP segment that cannot matter (see follow.py):
+    decided from a few fixed offsets, before any string is built.  Anything unusual
+    (VLAN, IPv6, options we do not expect, fragments) goes to the full parser."""
+    if linktype == 1:
+        if buf[12:14] != b"\x08\x00":
+            return False
+        off = 14
+    elif linktype in (101, 12, 14):
+        off = 0
+    else:
+        return False
+    if len(buf) < off + 40 or buf[off] >> 4 != 4 or buf[off + 9] != 6:
+        return False
+    if (buf[off + 6] & 0x3F) or buf[off + 7]:        # a fragment: let the parser count it
+        return False
+    t = off + (buf[off] & 0x0F) * 4
+    ports = follow.port_set
+    if (buf[t] << 8 | buf[t + 1]) in ports or (buf[t + 2] << 8 | buf[t + 3]) in ports:
+        return False
+    if buf[t + 13] & SYN:
+        return False
+    p = t + (buf[t + 12] >> 4) * 4
+    return buf[p:p + 4] not in _FIRST_WORDS
+
+
+_FIRST_WORDS = {b"USR ", b"ANS ", b"VER "}
+
+
+def _iter_pcap(r: _Reader, magic: bytes, stats: CaptureStats, follow=None) -> Iterator[Segment]:
     endian, unit, name = _PCAP_MAGICS[magic]
     stats.format = name
     hdr = r.read(20)
@@ -301,6 +333,9 @@ def _iter_pcap(r: _Reader, magic: bytes, stats: CaptureStats) -> Iterator[Segmen
             if seg is not None:
                 yield seg
             return
+        if follow is not None and _irrelevant(linktype, data, follow):
+            stats.skipped += 1
+            continue
         seg = parse_frame(linktype, data, sec + frac * unit, stats, frame)
         if seg is not None:
             yield seg
@@ -371,7 +406,14 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
                 stats.bad_headers += 1
                 continue
             lt, unit = interfaces[iface]
-            seg = parse_frame(lt, data, ((hi << 32) | lo) * unit, stats, frame)
+            ticks = (hi << 32) | lo
+            if unit < 1e-6:
+                # finer than µs: cut to µs as libpcap does, so both readers agree
+                sec, rest = divmod(ticks, round(1 / unit))
+                ts = sec + (rest * 1000000 // round(1 / unit)) * 1e-6
+            else:
+                ts = ticks * unit
+            seg = parse_frame(lt, data, ts, stats, frame)
             if seg is not None:
                 yield seg
         elif btype == 3 and len(body) >= 4:              # simple packet
@@ -403,11 +445,53 @@ def _open(path: str) -> BinaryIO:
         raise MsnsniffError(f"{path}: cannot open: {e.strerror or e}") from None
 
 
-def read_segments(path: str, stats: CaptureStats | None = None) -> Iterator[Segment]:
+def _libpcap():
+    """pcapy-ng (libpcap) when installed and not disabled (MSNSNIFF_READER=python)."""
+    import os
+    if os.environ.get("MSNSNIFF_READER", "auto") == "python":
+        return None
+    try:
+        import pcapy
+    except ImportError:
+        return None
+    return pcapy
+
+
+def _iter_libpcap(pcapy, handle, stats: CaptureStats, follow) -> Iterator[Segment]:
+    """libpcap reads the file and applies the follow filter in C; only packets that can
+    matter reach Python.  The filter is re-applied as soon as following widens, before
+    the next packet is read, so nothing of a newly followed connection is missed."""
+    stats.reader = "libpcap"
+    linktype = handle.datalink()
+    applied = -1
+    frame = 0
+    while True:
+        if follow.version != applied:
+            handle.setfilter(follow.bpf(vlan=linktype == 1))
+            applied = follow.version
+        try:
+            hdr, data = handle.next()
+        except pcapy.PcapError as e:
+            stats.truncated = f"{e} (after {frame} matching packets)"
+            return
+        if hdr is None:
+            return
+        frame += 1
+        stats.packets += 1
+        stats.bytes += len(data)
+        sec, usec = hdr.getts()
+        seg = parse_frame(linktype, data, sec + usec * 1e-6, stats, frame)
+        if seg is not None:
+            yield seg
+
+
+def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> Iterator[Segment]:
     """Stream the TCP segments of a pcap/pcapng file (``-`` = stdin).
 
-    Raises MsnsniffError (one line) when the file cannot be opened or is not a capture;
-    damage inside a readable capture is recorded in ``stats`` instead.
+    With ``follow`` (follow.Follow), packets that cannot matter are skipped as early as
+    possible: by libpcap's BPF when pcapy-ng is installed, else by a cheap check of a few
+    header bytes.  Raises MsnsniffError (one line) when the file cannot be opened or is
+    not a capture; damage inside a readable capture is recorded in ``stats`` instead.
     """
     stats = stats if stats is not None else CaptureStats()
     f = _open(path)
@@ -417,8 +501,20 @@ def read_segments(path: str, stats: CaptureStats | None = None) -> Iterator[Segm
         name = "standard input" if path == "-" else path
         if len(magic) < 4:
             raise MsnsniffError(f"{name}: empty or too short to be a capture file")
+        fast = _libpcap() if follow is not None and path != "-" else None
+        # nanosecond pcap stays in Python: libpcap would round the times to µs
+        if fast is not None and (magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
+                                 or magic == _PCAPNG_SHB):
+            try:
+                handle = fast.open_offline(path)
+            except fast.PcapError:
+                handle = None               # e.g. mixed link types: the Python reader copes
+            if handle is not None:
+                stats.format = _PCAP_MAGICS[magic][2] if magic in _PCAP_MAGICS else "pcapng"
+                yield from _iter_libpcap(fast, handle, stats, follow)
+                return
         if magic in _PCAP_MAGICS:
-            yield from _iter_pcap(r, magic, stats)
+            yield from _iter_pcap(r, magic, stats, follow)
         elif magic == _PCAPNG_SHB:
             r.prefix, r.offset = magic, 0
             yield from _iter_pcapng(r, stats)

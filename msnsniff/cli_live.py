@@ -63,7 +63,8 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     prints the session summary (as `read` does).  A second Ctrl-C quits at once.
     """
     from .analyze import Rows
-    from .live import LiveSource, default_filter
+    from .follow import Follow
+    from .live import LiveSource
     from .livefmt import LiveFormatter
     from .model import Analysis
     from .pipeline import Pipeline
@@ -72,13 +73,13 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
         raise MsnsniffError("live capture is implemented for Linux packet sockets only")
     if export_dir and os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise MsnsniffError(f"{export_dir}: exists and is not a directory")
-    src = LiveSource(ifaces, bpf or default_filter(ports), write_path)
+    pipe = Pipeline(ports)
+    pipe.follow = Follow(ports, user_bpf=bpf)
+    src = LiveSource(ifaces, pipe.follow, write_path)
     src.open()
     name = "live:" + ",".join(src.ifaces)
     rows = Rows(name, max_rows=MAX_REPORT_ROWS)
     analysis = Analysis(sink=rows)
-    pipe = Pipeline(ports)
-    pipe.on_follow = src.widen
     printer = LiveFormatter(analysis, typing=not no_typing)
     stop = _Stop()
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -115,6 +116,7 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
         while not stop.requested:
             for seg in src.read(0.2):
                 show(pipe.feed(seg))
+                src.refresh_filter()
             if count and src.stats.packets >= count:
                 break
             now = time.monotonic()
@@ -148,7 +150,7 @@ def _stats_line(src, pipe, started):
         rss = 0
     click.echo(f"[stats] {time.monotonic() - started:.0f}s packets {src.stats.packets} "
                f"tcp {src.stats.tcp_segments} open connections {len(pipe.reasm.conns)} "
-               f"followed endpoints {len(src.followed)} peak RSS {rss} MB", err=True)
+               f"followed endpoints {len(src.follow.endpoints)} peak RSS {rss} MB", err=True)
 
 
 def _export(doc, export_dir, fmt):

@@ -15,7 +15,7 @@ TCP segment whose payload starts with `USR `, `ANS ` or `VER ` (the first client
 of a switchboard or MSNFTP connection on any port).  When the traffic announces an
 endpoint (XFR/RNG/invitation) or a connection is recognised by content, the filter is
 replaced — atomically, no packet lost — by one that also passes that host and port.
-Past MAX_FOLLOWED endpoints it falls back to all TCP, selected in process.
+Past follow.MAX_ENDPOINTS_IN_BPF endpoints it falls back to all TCP, selected in process.
 """
 
 from __future__ import annotations
@@ -35,15 +35,6 @@ SO_ATTACH_FILTER = 26
 PACKET_OUTGOING = 4
 ARPHRD_LOOPBACK = 772
 LINKTYPE_RAW = 101
-MAX_FOLLOWED = 150
-
-_FIRST_LINES = " or ".join(
-    f"tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x{word.hex()}" for word in (b"USR ", b"ANS ", b"VER "))
-
-
-def default_filter(ports) -> str:
-    port_expr = " or ".join(f"port {p}" for p in sorted({1863, *ports}))
-    return f"tcp and ({port_expr} or (tcp[tcpflags] & tcp-syn != 0) or {_FIRST_LINES})"
 
 
 def interfaces() -> list[tuple[int, str]]:
@@ -68,11 +59,10 @@ def _compile(expr: str):
 class LiveSource:
     """Packet sockets on the chosen interfaces, yielding Segments."""
 
-    def __init__(self, ifaces, base_filter: str, write_path: str | None = None):
+    def __init__(self, ifaces, follow, write_path: str | None = None):
         self.ifaces = list(ifaces) or ["any"]
-        self.base = base_filter
-        self.followed: list[tuple[str, int]] = []
-        self.wide = False
+        self.follow = follow            # follow.Follow, shared with the pipeline
+        self.applied = follow.version
         self.socks: list[socket.socket] = []
         self.stats = CaptureStats(format="live")
         self.truncated = 0
@@ -87,7 +77,7 @@ class LiveSource:
             if i != "any" and i not in names:
                 raise MsnsniffError(f"unknown interface {i!r}; interfaces: "
                                     f"{', '.join(sorted(names))}")
-        prog = _compile(self.base)
+        prog = _compile(self.follow.bpf())
         for i in self.ifaces:
             try:
                 s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
@@ -116,21 +106,14 @@ class LiveSource:
         except (BlockingIOError, InterruptedError):
             pass
 
-    def widen(self, ip: str | None, port: int):
-        """Also pass the announced endpoint (ip None: the port on any host)."""
-        if self.wide or (ip, port) in self.followed:
+    def refresh_filter(self):
+        """Re-attach the kernel filter if following widened (atomic: no packet lost)."""
+        if self.follow.version == self.applied:
             return
-        self.followed.append((ip, port))
-        if len(self.followed) > MAX_FOLLOWED:
-            expr = "tcp"
-            self.wide = True
-        else:
-            extra = " or ".join(f"(host {h} and port {p})" if h else f"(port {p})"
-                                for h, p in self.followed)
-            expr = f"({self.base}) or (tcp and ({extra}))"
-        prog = _compile(expr)
+        self.applied = self.follow.version
+        prog = _compile(self.follow.bpf())
         for s in self.socks:
-            s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, prog)   # atomic replace
+            s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, prog)
 
     # ------------------------------------------------------------ packets
     def read(self, timeout: float) -> list:

@@ -20,7 +20,8 @@ from . import events as E
 from .capture import ACK, SYN, Segment
 from .config import DEFAULT_LIMITS, Limits
 from .decoder import ConnectionDecoder
-from .framing import Framer
+from .follow import Follow
+from .framing import Framer, RawCommand
 from .mime import header
 from .reassembly import Data, End, Gap, Reassembler, fmt_ep
 
@@ -100,9 +101,9 @@ class Pipeline:
         # open a new "connection"; only a new SYN does
         self.closed: OrderedDict = OrderedDict()
         self.late_segments = 0
-        # called with (ip or None, port) for every endpoint the pipeline starts to
-        # follow beyond its ports (the live capture widens its kernel filter with it)
-        self.on_follow = None
+        self.commands = 0           # framed MSNP commands (benchmarks check the count)
+        # what can matter, for the readers' filters (libpcap BPF, kernel BPF, Python)
+        self.follow = Follow(ports)
         self.segments = 0
 
     # ------------------------------------------------------------ selection
@@ -123,8 +124,7 @@ class Pipeline:
         self.announced.move_to_end((ip, int(port)))
         if len(self.announced) > self.limits.max_announced:
             self.announced.popitem(last=False)
-        if self.on_follow is not None:
-            self.on_follow(ip, int(port))
+        self.follow.add(ip, int(port))
 
     def _open(self, seg: Segment, out: list):
         flags = seg.flags
@@ -154,8 +154,8 @@ class Pipeline:
             client_is_src, known = True, False
         conn = self.reasm.open(seg, client_is_src, known, out)
         conn.info = _ConnState(conn.id, self.limits)
-        if by_content and self.on_follow is not None:
-            self.on_follow(*conn.server)
+        if by_content:
+            self.follow.add(*conn.server)
         out.append(ConnectionOpened(seg.ts, conn.id, -1, fmt_ep(conn.client), fmt_ep(conn.server),
                                     seg.ts))
         return conn
@@ -245,6 +245,8 @@ class Pipeline:
     def _items(self, conn, d, items, out):
         dec = conn.info.decoder
         for item in items:
+            if type(item) is RawCommand:
+                self.commands += 1
             if self.trace:
                 out.append(Framed(item.ts, conn.id, d, item))
             for ev in dec.handle(item, d):

@@ -206,6 +206,7 @@ def summary_rows(doc) -> list[dict]:
     rows = [{"field": "sessions", "value": ", ".join(f"{k} {v}" for k, v in
                                                       sm["sessions_by_kind"].items()) or "0"},
             {"field": "accounts", "value": sm["accounts"]},
+            {"field": "MSNP commands", "value": sm.get("commands")},
             {"field": "text messages", "value": sm["messages"]},
             {"field": "file transfers", "value": sm["transfers"]},
             {"field": "first / last", "value": f"{sm['first']} / {sm['last']}"},

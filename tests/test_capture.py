@@ -203,3 +203,22 @@ def test_ip_fragments_are_counted(tmp_path):
     assert list(read_segments(str(p), st)) == []
     assert st.ip_fragments == len(frags) == 4
     assert st.notices() == ["4 IP fragment(s) ignored (not reassembled)"]
+
+
+@pytest.mark.parametrize("name", ["msnp8_session.pcap", "vlan.pcap", "reordered.pcap",
+                                  "compat_failures.pcap", "ipv6.pcapng", "cooked_any.pcap",
+                                  "mid_session.pcap", "hostile.pcap"])
+def test_both_readers_give_the_same_analysis(name, monkeypatch):
+    """libpcap with BPF (pcapy-ng) and the pure-Python reader with its cheap check agree."""
+    pytest.importorskip("pcapy")
+    from msnsniff.analyze import analyse
+    fast = analyse([cap(name)])
+    monkeypatch.setenv("MSNSNIFF_READER", "python")
+    slow = analyse([cap(name)])
+    assert fast["summary"]["captures"][0]["reader"] == ("python" if name == "compat_failures.pcap"
+                                                      else "libpcap")
+    assert slow["summary"]["captures"][0]["reader"] == "python"
+    for t in fast:
+        if t != "summary":
+            assert fast[t] == slow[t], t
+    assert fast["summary"]["commands"] == slow["summary"]["commands"] > 0

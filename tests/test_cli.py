@@ -154,7 +154,8 @@ def test_truncated_capture_warns_but_decodes(tmp_path):
     p.write_bytes(data[:20000])
     r = run("read", str(p))
     assert r.exit_code == 0
-    assert "capture truncated: file ends inside" in r.output
+    # the message is the reader's: ours ("file ends inside record …") or libpcap's
+    assert "capture truncated: " in r.output
     assert "alice@hotmail.com" in r.output
 
 

@@ -1,0 +1,61 @@
+"""Which packets can matter: the set the pipeline follows, as a BPF expression (for
+libpcap on files and for the kernel on live sockets) and as a cheap Python check (for
+the pure-Python file reader).  Pure data; no I/O.
+
+A packet can matter when it is TCP and
+- one of its ports is 1863, a --port, or the server port of an endpoint the traffic
+  announced (XFR NS/SB, RNG, an accepted file-transfer invitation) or of a connection
+  recognised by its content;
+- it is a SYN (a flow recognised later by content then has its handshake);
+- its payload starts like the first client line of a switchboard or MSNFTP connection
+  on any port (`USR `, `ANS `, `VER `).
+Following is only ever widened, and ``version`` tells readers to re-apply the filter.
+"""
+
+from __future__ import annotations
+
+FIRST_WORDS = (b"USR ", b"ANS ", b"VER ")
+MAX_ENDPOINTS_IN_BPF = 150      # past it the BPF expression becomes plain "tcp"
+
+
+class Follow:
+    def __init__(self, ports=(), user_bpf: str | None = None):
+        self.ports = {1863, *ports}           # any host
+        self.endpoints: list[tuple[str | None, int]] = []
+        self.port_set = set(self.ports)       # ports for the Python check
+        self.user_bpf = user_bpf
+        self.version = 0
+
+    def add(self, ip: str | None, port: int):
+        if (ip, port) in self.endpoints or port in self.ports:
+            return
+        self.endpoints.append((ip, port))
+        self.port_set.add(port)
+        self.version += 1
+
+    def base_bpf(self) -> str:
+        if self.user_bpf:
+            return self.user_bpf
+        ports = " or ".join(f"port {p}" for p in sorted(self.ports))
+        words = " or ".join(f"tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x{w.hex()}"
+                            for w in FIRST_WORDS)
+        # A BPF load past the end of a packet rejects the packet outright, whatever the
+        # other alternatives say: the payload test must only run on segments that have
+        # 4 payload bytes (IPv4 only: libpcap cannot compute the IPv6 payload offset).
+        payload4 = "ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) >= 4"
+        return (f"tcp and ({ports} or (tcp[tcpflags] & tcp-syn != 0) "
+                f"or (ip and {payload4} and ({words})))")
+
+    def bpf(self, vlan: bool = False) -> str:
+        """The expression; ``vlan`` (Ethernet files) also matches one or two 802.1Q tags:
+        libpcap's `vlan` shifts every later offset, so `F or (vlan and F) or (vlan and F)`
+        reads untagged, single- and double-tagged frames."""
+        if not self.endpoints:
+            f = self.base_bpf()
+        elif len(self.endpoints) > MAX_ENDPOINTS_IN_BPF:
+            f = "tcp" if not self.user_bpf else f"({self.user_bpf}) or tcp"
+        else:
+            extra = " or ".join(f"(host {h} and port {p})" if h else f"(port {p})"
+                                for h, p in self.endpoints)
+            f = f"({self.base_bpf()}) or (tcp and ({extra}))"
+        return f"({f}) or (vlan and ({f})) or (vlan and ({f}))" if vlan else f
