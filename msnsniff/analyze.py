@@ -132,8 +132,10 @@ class Rows:
 
     def __call__(self, table, row):
         row["capture"] = self.capture() if callable(self.capture) else self.capture
-        out = {n: row.get(n) for n in _COLUMNS[table]}
-        out.update((k, v) for k, v in row.items() if k.startswith("_"))
+        names = _COLUMNS[table]
+        out = dict(zip(names, map(row.get, names)))
+        if "_data" in row:
+            out["_data"], out["_overflow"] = row["_data"], row["_overflow"]
         self.summary.add(table, out)
         if self.emit is not None:
             self.emit(table, out)
@@ -145,13 +147,27 @@ class Rows:
     def document(self, stats_list) -> dict:
         doc = self.doc
         for t in TABLE_NAMES:
-            doc[t].sort(key=lambda r: (r.get("session") is None, r.get("session") or 0,
-                                       r.get("time") or ""))
-        doc["sessions"].sort(key=lambda r: r["id"])
+            if t == "sessions":
+                doc[t].sort(key=_session_id)
+                continue
+            # rows arrive grouped by connection, in time order within it, connections in
+            # the order they finished: regroup by connection id (capture-level rows last)
+            groups: dict = {}
+            for r in doc[t]:
+                groups.setdefault(r["session"], []).append(r)
+            doc[t] = [r for k in sorted(groups, key=_none_last) for r in groups[k]]
         doc["summary"] = self.summary.as_dict(stats_list)
         if self.dropped:
             doc["summary"]["rows_not_kept"] = dict(self.dropped)
         return doc
+
+
+def _session_id(r):
+    return r["id"]
+
+
+def _none_last(k):
+    return (k is None, k or 0)
 
 
 _COLUMNS = {t: [c[0] for c in cols] for t, cols in TABLES.items()}

@@ -150,7 +150,7 @@ def _stats_line(src, pipe, started):
         rss = 0
     click.echo(f"[stats] {time.monotonic() - started:.0f}s packets {src.stats.packets} "
                f"tcp {src.stats.tcp_segments} open connections {len(pipe.reasm.conns)} "
-               f"followed endpoints {len(src.follow.endpoints)} peak RSS {rss} MB", err=True)
+               f"followed ports {len(src.follow.extra)} peak RSS {rss} MB", err=True)
 
 
 def _export(doc, export_dir, fmt):

@@ -1,4 +1,4 @@
-"""Typed decoder events: frozen, slotted, one class per meaning.
+"""Typed decoder events: slotted, one class per meaning, never mutated after creation.
 
 Every event carries ``ts`` (capture time, seconds), ``conn`` (connection id) and
 ``dir`` (0 = client to server, 1 = server to client).  Damage is an event too
@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_ev = dataclass(frozen=True, slots=True)
+# not frozen=True: a frozen dataclass's __init__ goes through object.__setattr__ for
+# every field, which made event creation the largest single cost of decoding a dense
+# capture (bench/RESULTS.md); events are treated as immutable by convention.
+_ev = dataclass(slots=True)
 
 
 @_ev

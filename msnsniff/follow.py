@@ -15,21 +15,26 @@ Following is only ever widened, and ``version`` tells readers to re-apply the fi
 from __future__ import annotations
 
 FIRST_WORDS = (b"USR ", b"ANS ", b"VER ")
-MAX_ENDPOINTS_IN_BPF = 150      # past it the BPF expression becomes plain "tcp"
+# Followed endpoints are filtered by port only: a handful of ports (1864, 6891, …)
+# covers any number of switchboards and transfers, and libpcap's optimiser takes
+# ~0.1 s on an expression with a hundred host clauses.  Past this many extra ports the
+# expression becomes plain "tcp" (selection then happens in Python).
+MAX_PORTS_IN_BPF = 40
 
 
 class Follow:
     def __init__(self, ports=(), user_bpf: str | None = None):
-        self.ports = {1863, *ports}           # any host
-        self.endpoints: list[tuple[str | None, int]] = []
-        self.port_set = set(self.ports)       # ports for the Python check
+        self.ports = {1863, *ports}           # the configured ports
+        self.extra: list[int] = []            # ports of endpoints followed since
+        self.port_set = set(self.ports)       # both, for the Python check
         self.user_bpf = user_bpf
         self.version = 0
 
     def add(self, ip: str | None, port: int):
-        if (ip, port) in self.endpoints or port in self.ports:
+        """Follow an endpoint (the pipeline still selects by host; filters use the port)."""
+        if port in self.port_set:
             return
-        self.endpoints.append((ip, port))
+        self.extra.append(port)
         self.port_set.add(port)
         self.version += 1
 
@@ -50,12 +55,11 @@ class Follow:
         """The expression; ``vlan`` (Ethernet files) also matches one or two 802.1Q tags:
         libpcap's `vlan` shifts every later offset, so `F or (vlan and F) or (vlan and F)`
         reads untagged, single- and double-tagged frames."""
-        if not self.endpoints:
+        if not self.extra:
             f = self.base_bpf()
-        elif len(self.endpoints) > MAX_ENDPOINTS_IN_BPF:
+        elif len(self.extra) > MAX_PORTS_IN_BPF:
             f = "tcp" if not self.user_bpf else f"({self.user_bpf}) or tcp"
         else:
-            extra = " or ".join(f"(host {h} and port {p})" if h else f"(port {p})"
-                                for h, p in self.endpoints)
+            extra = " or ".join(f"port {p}" for p in self.extra)
             f = f"({self.base_bpf()}) or (tcp and ({extra}))"
         return f"({f}) or (vlan and ({f})) or (vlan and ({f}))" if vlan else f

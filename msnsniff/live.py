@@ -14,8 +14,9 @@ Filter trade-off (documented in README): the default kernel filter passes TCP po
 TCP segment whose payload starts with `USR `, `ANS ` or `VER ` (the first client line
 of a switchboard or MSNFTP connection on any port).  When the traffic announces an
 endpoint (XFR/RNG/invitation) or a connection is recognised by content, the filter is
-replaced — atomically, no packet lost — by one that also passes that host and port.
-Past follow.MAX_ENDPOINTS_IN_BPF endpoints it falls back to all TCP, selected in process.
+replaced — atomically, no packet lost — by one that also passes that port (follow.py
+builds the expressions, shared with the libpcap file reader).  Past
+follow.MAX_PORTS_IN_BPF extra ports it falls back to all TCP, selected in process.
 """
 
 from __future__ import annotations

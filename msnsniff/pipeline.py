@@ -36,14 +36,14 @@ _CLIENT_VERBS = {b"VER", b"CVR", b"ANS", b"CAL", b"PNG", b"SYN", b"CHG", b"QRY",
                  b"CCL"}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConnectionOpened(E.Event):
     client: str
     server: str
     start: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ConnectionClosed(E.Event):
     kind: str
     reason: str
@@ -53,7 +53,7 @@ class ConnectionClosed(E.Event):
     dup_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Framed(E.Event):
     """Framer output for the protocol trace (only with ``trace=True``)."""
     item: object
