@@ -15,6 +15,11 @@ import sys
 
 from tabulate import tabulate
 
+try:        # tabulate measures wide characters with wcwidth when it is installed
+    from wcwidth import wcswidth
+except ImportError:  # pragma: no cover - depends on the environment
+    wcswidth = len
+
 FORMATS = ("table", "csv", "json", "jsonl")
 LIST_SEP = "; "      # how list values are joined in table and CSV cells
 
@@ -125,5 +130,32 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
             w.writerow([csv_cell(r.get(c), raw_csv) for c in columns])
         return
     table = [[cell(r.get(c)) for c in columns] for r in rows]
-    out.write(tabulate(table, headers=headers or columns, tablefmt=tablefmt,
-                       disable_numparse=True) + "\n")
+    out.write(render_table(table, headers or columns, tablefmt) + "\n")
+
+
+def _width(s: str) -> int:
+    return len(s) if s.isascii() else max(wcswidth(s), 0)
+
+
+def render_table(table, headers, tablefmt="simple") -> str:
+    """tabulate's "simple" and "plain" layouts, exactly, but several times faster (a
+    dense capture's report is megabytes of tables); other styles go to tabulate."""
+    if tablefmt not in ("simple", "plain"):
+        return tabulate(table, headers=headers, tablefmt=tablefmt, disable_numparse=True)
+    widths = [_width(h) + 2 for h in headers]
+    cell_widths = []
+    for row in table:
+        ws = [_width(c) for c in row]
+        cell_widths.append(ws)
+        for i, w in enumerate(ws):
+            if w > widths[i]:
+                widths[i] = w
+
+    def line(cells, ws):
+        return "  ".join(c + " " * (widths[i] - ws[i]) for i, c in enumerate(cells)).rstrip()
+
+    lines = [line(headers, [_width(h) for h in headers])]
+    if tablefmt == "simple":
+        lines.append("  ".join("-" * w for w in widths))
+    lines.extend(line(row, ws) for row, ws in zip(table, cell_widths))
+    return "\n".join(lines)

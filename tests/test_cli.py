@@ -173,3 +173,24 @@ def test_network_text_cannot_reach_the_terminal(command):
         assert "\\x1b[2J\\x1b[31mALICE\\x1b[0m\\x07" in out
     if command == "chats":
         assert "\\x1b]0;pwned\\x07\\x1b[2J@SUM(1+1)" in out
+
+
+@pytest.mark.parametrize("name", ["msnp8_session.pcap", "hostile.pcap", "compat_failures.pcap"])
+def test_fast_tables_are_exactly_tabulates(name, monkeypatch):
+    """read's tables come from our own renderer for the default styles (speed): the
+    output must be byte for byte what tabulate prints."""
+    import io
+    import msnsniff.emit as emit_mod
+    from msnsniff.analyze import analyse
+    from msnsniff.cli import write_report
+    from tabulate import tabulate
+    d = analyse([cap(name)])
+    for style in ("simple", "plain"):
+        fast = io.StringIO()
+        write_report(d, fast, table_format=style)
+        monkeypatch.setattr(emit_mod, "render_table", lambda t, h, f: tabulate(
+            t, headers=h, tablefmt=f, disable_numparse=True))
+        slow = io.StringIO()
+        write_report(d, slow, table_format=style)
+        monkeypatch.undo()
+        assert fast.getvalue() == slow.getvalue()
