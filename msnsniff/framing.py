@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from .config import DEFAULT_LIMITS, Limits
-from .protocol import KNOWN_VERBS, PAYLOAD_MIN_ARGS, VERB_RE, trid_of
+from .protocol import KNOWN_VERBS, PAYLOAD_MIN_ARGS, trid_of
 
 
 class RawCommand:
@@ -99,8 +99,13 @@ class Framer:
     # ------------------------------------------------------------ input
     def feed(self, data: bytes, ts: float = 0.0) -> list:
         self.fed += len(data)
-        self.buf += data
         out: list = []
+        if self.state == LINE and not self.buf and not self.ftp:
+            used = self._fast(data, ts, out)
+            if used == len(data):
+                return out
+            data = data[used:]
+        self.buf += data
         self._run(ts, out)
         return out
 
@@ -260,20 +265,22 @@ class Framer:
         line = raw[:-1]
         if line.endswith(b"\r"):
             line = line[:-1]
+        self._command(line, raw, off, ts, out)
+
+    def _command(self, line: bytes, raw: bytes, off: int, ts, out):
+        """One line (``raw`` with its line end, ``line`` without): a command, or
+        undecodable bytes.  A payload command sets the PAYLOAD state."""
         parts = line.split(b" ")
         verb_b = parts[0]
-        try:
-            verb = verb_b.decode("ascii")
-        except UnicodeDecodeError:
-            verb = ""
-        if not VERB_RE.match(verb):
+        if len(verb_b) != 3 or not (verb_b.isalpha() and verb_b.isupper() or verb_b.isdigit()):
             self.undecodable += len(raw)
             reason = "empty line" if not line else "not an MSNP command line"
             out.append(Undecodable(off, raw, reason, ts))
             return
+        verb = verb_b.decode("ascii")
         bad = False
         try:
-            params = [p.decode("utf-8") for p in parts[1:]]
+            params = line[4:].decode("utf-8").split(" ") if len(parts) > 1 else []
         except UnicodeDecodeError:
             params = [p.decode("utf-8", "replace") for p in parts[1:]]
             bad = True
@@ -308,3 +315,35 @@ class Framer:
             self.file_left = int(params[0])
             if self.file_left:
                 self.state = BLOCK_HDR
+
+    def _fast(self, data: bytes, ts, out) -> int:
+        """The common case, straight from a segment's bytes without buffering: whole
+        lines and whole payloads.  Returns how much was consumed; the rest (a partial
+        line or payload, or anything unusual) goes through the buffered machinery."""
+        pos, n = 0, len(data)
+        maxl = self.limits.max_line + 2
+        while pos < n and self.state == LINE:
+            i = data.find(b"\n", pos)
+            if i < 0 or i - pos > maxl:
+                break
+            raw = data[pos:i + 1]
+            line = raw[:-1]
+            if line[-1:] == b"\r":
+                line = line[:-1]
+            off = self.base
+            self.base += len(raw)
+            pos = i + 1
+            self._command(line, raw, off, ts, out)
+            if self.state == PAYLOAD and n - pos >= self.need:
+                need = self.need
+                cmd = self.cmd
+                cmd.payload = data[pos:pos + need]
+                cmd.length += need
+                self.decoded += need
+                self.base += need
+                pos += need
+                self.need = 0
+                self.cmd = None
+                self.state = LINE
+                out.append(cmd)
+        return pos
