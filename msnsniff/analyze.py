@@ -197,15 +197,57 @@ def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress
     return dict(rows.summary.as_dict(run.stats), commands=run.commands)
 
 
-def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None) -> dict:
-    """The analysis document for one or more captures: a list per table (rows grouped
-    by session, in session order) and the summary."""
-    run = Run(paths, ports, limits, progress=progress)
-    rows = Rows(lambda: run.current)
+def _analyse_one(path, ports, limits, progress=None):
+    """One capture's rows (ids from 1), its reader statistics and command count."""
+    run = Run([path], ports, limits, progress=progress)
+    rows = Rows(path)
     _drive(run, rows, limits)
-    doc = rows.document(run.stats)
-    doc["summary"]["commands"] = run.commands
-    return doc
+    return rows.doc, run.stats[0][1], run.commands
+
+
+def _analyse_job(args):           # a top-level function: it runs in worker processes
+    return _analyse_one(*args)
+
+
+_ID_LINKS = {"sessions": ("id", "redirected_to_session", "redirected_from_session",
+                          "linked_session"),
+             "transfers": ("session", "invitation_session")}
+
+
+def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None,
+            jobs: int = 1) -> dict:
+    """The analysis document for one or more captures: a list per table (rows grouped
+    by session, in session order) and the summary.  Each capture is analysed on its own
+    (``jobs`` > 1: in that many processes) and the results are merged in the order the
+    captures were given, connection ids renumbered to follow on — so the document is
+    the same whatever ``jobs`` is."""
+    paths = list(paths)
+    if jobs > 1 and len(paths) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(min(jobs, len(paths))) as ex:
+            parts = list(ex.map(_analyse_job, [(p, ports, limits) for p in paths]))
+    else:
+        parts = [_analyse_one(p, ports, limits, progress) for p in paths]
+    merged = Rows(None)
+    offset = 0
+    stats_list = []
+    commands = 0
+    for path, (doc, stats, n) in zip(paths, parts):
+        stats_list.append((path, stats))
+        commands += n
+        for t in TABLE_NAMES:
+            links = _ID_LINKS.get(t, ("session",))
+            for r in doc[t]:
+                if offset:
+                    for k in links:
+                        if r.get(k) is not None:
+                            r[k] += offset
+                merged.summary.add(t, r)
+                merged.doc[t].append(r)
+        offset += len(doc["sessions"])
+    out = merged.document(stats_list)
+    out["summary"]["commands"] = commands
+    return out
 
 
 __all__ = ["Run", "Rows", "analyse", "stream", "iso", "CaptureNotice", "CaptureEnd"]

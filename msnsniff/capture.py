@@ -76,6 +76,7 @@ class CaptureStats:
     reader: str = "python"      # python, or libpcap (BPF applied in C: packets that
                                 # cannot matter are never seen, so not counted)
     skipped: int = 0            # TCP packets dropped by the cheap port/flag check
+    position: int = 0           # bytes of the file read so far (for progress bars)
 
     def notices(self) -> list[str]:
         """One line per kind of damage or skipped input, for people."""
@@ -325,6 +326,7 @@ def _iter_pcap(r: _Reader, magic: bytes, stats: CaptureStats, follow=None) -> It
         data = r.read(incl)
         frame += 1
         stats.packets += 1
+        stats.position = r.offset
         stats.bytes += len(data)
         if len(data) < incl:
             stats.truncated = (f"file ends inside record {frame} "
@@ -370,6 +372,7 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
                                    f"{blen}; reading stopped")
                 return
             body = r.read(blen - 8)
+        stats.position = r.offset
         if first and btype != 0x0A0D0D0A:
             raise MsnsniffError("not a pcapng file: it does not start with a section header")
         first = False
@@ -463,6 +466,11 @@ def _iter_libpcap(pcapy, handle, stats: CaptureStats, follow) -> Iterator[Segmen
     the next packet is read, so nothing of a newly followed connection is missed."""
     stats.reader = "libpcap"
     linktype = handle.datalink()
+    import os
+    try:
+        fd = handle.getfd()
+    except Exception:  # noqa: BLE001 - progress is optional
+        fd = None
     applied = -1
     frame = 0
     while True:
@@ -479,6 +487,8 @@ def _iter_libpcap(pcapy, handle, stats: CaptureStats, follow) -> Iterator[Segmen
         frame += 1
         stats.packets += 1
         stats.bytes += len(data)
+        if fd is not None and not frame & 255:
+            stats.position = os.lseek(fd, 0, os.SEEK_CUR)
         sec, usec = hdr.getts()
         seg = parse_frame(linktype, data, sec + usec * 1e-6, stats, frame)
         if seg is not None:

@@ -42,28 +42,84 @@ def _redacted(doc, redact, qry):
     return redact_document(doc, qry)
 
 
-def capture_args(f):
+def capture_args(f, jobs=True):
     f = click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")(f)
     f = click.option("--port", "ports", type=int, multiple=True, callback=_ports,
                      help="Also treat this TCP port as MSNP (repeatable; 1863 always is).")(f)
+    f = click.option("--no-progress", is_flag=True,
+                     help="No progress bar (it is shown on a terminal's stderr only).")(f)
+    if jobs:
+        f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1,
+                         show_default=True,
+                         help="Analyse several captures in this many processes.")(f)
     return f
 
 
-def _check_paths(paths):
+def trace_args(f):
+    return capture_args(f, jobs=False)
+
+
+def _check_paths(paths) -> list[str]:
+    """The capture paths, globs expanded (for shells that did not), each checked."""
+    import glob
     import os
+    out = []
     for p in paths:
         if p == "-":
+            out.append(p)
+            continue
+        if not os.path.exists(p) and any(c in p for c in "*?["):
+            found = sorted(glob.glob(p))
+            if not found:
+                raise MsnsniffError(f"{p}: no capture file matches")
+            out.extend(found)
             continue
         if os.path.isdir(p):
             raise MsnsniffError(f"{p}: is a directory, not a capture file")
         if not os.path.exists(p):
             raise MsnsniffError(f"{p}: no such file")
+        out.append(p)
+    return out
 
 
-def _analyse(captures, ports):
+def progress_bar(no_progress):
+    """A progress wrapper for file input when stderr is a terminal (bytes read of the
+    file, rate, ETA); never on pipes, so machine-readable output stays clean."""
+    if no_progress or not sys.stderr.isatty():
+        return None
+    import os
+    import time
+
+    from .capture import file_size
+
+    def wrap(path, segs, stats):
+        size = file_size(path)
+        if not size:
+            yield from segs
+            return
+        start = time.monotonic()
+
+        def rate(_):
+            secs = max(time.monotonic() - start, 1e-6)
+            return f"{stats.position / secs / 1e6:.0f} MB/s"
+        with click.progressbar(length=size, label=os.path.basename(path), file=sys.stderr,
+                               item_show_func=rate, show_eta=True) as bar:
+            done = 0
+            n = 0
+            for seg in segs:
+                yield seg
+                n += 1
+                if not n & 1023 and stats.position > done:
+                    bar.update(stats.position - done)
+                    done = stats.position
+            bar.update(size - done)
+    return wrap
+
+
+def _analyse(captures, ports, no_progress=True, jobs=1):
     from .analyze import analyse
-    _check_paths(captures)
-    return analyse(captures, ports)
+    return analyse(_check_paths(captures), ports, progress=progress_bar(no_progress),
+                   jobs=jobs)
 
 
 class UserError(click.ClickException):
@@ -101,7 +157,7 @@ def cli(ctx, debug):
 
 # ---------------------------------------------------------------- commands
 @cli.command(context_settings=CONTEXT)
-@capture_args
+@trace_args
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 @click.option("--verb", "verbs", multiple=True, help="Only these verbs (repeatable, e.g. MSG).")
@@ -110,18 +166,19 @@ def cli(ctx, debug):
 @click.option("--table-format", default="simple", show_default=True,
               help="tabulate table style (plain, simple, github, grid, …).")
 @redact_options
-def commands(captures, ports, fmt, verbs, connections, table_format, redact, redact_qry):
+def commands(captures, ports, no_progress, fmt, verbs, connections, table_format, redact,
+             redact_qry):
     """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
     from .analyze import CaptureNotice, Run
     from .events import Anomaly
     from .pipeline import ConnectionOpened, Framed
     from .report import TRACE_COLUMNS, Trace
 
-    _check_paths(captures)
+    captures = _check_paths(captures)
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
     verbs_u = {v.upper() for v in verbs}
-    run = Run(captures, ports, trace=True)
+    run = Run(captures, ports, trace=True, progress=progress_bar(no_progress))
     trace = Trace(redact=redact, redact_qry=redact_qry)
 
     def rows():
@@ -170,11 +227,11 @@ def commands(captures, ports, fmt, verbs, connections, table_format, redact, red
 @click.option("--table-format", default="simple", show_default=True,
               help="tabulate table style (plain, simple, github, grid, …).")
 @redact_options
-def read(captures, ports, fmt, account, table_format, redact, redact_qry):
+def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact, redact_qry):
     """Every MSN session in the capture, as readable tables."""
     from .export import write_json
 
-    doc = _redacted(_analyse(captures, ports), redact, redact_qry)
+    doc = _redacted(_analyse(captures, ports, no_progress, jobs), redact, redact_qry)
     if fmt == "json":
         write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
         return
@@ -232,13 +289,13 @@ def for_account(doc, account):
 @click.option("--no-typing", is_flag=True, help="Hide typing notifications.")
 @click.option("--table-format", default="plain", show_default=True, help="tabulate table style.")
 @redact_options
-def chats(captures, ports, fmt, account, with_, since, until, no_typing, table_format, redact,
-          redact_qry):
+def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until, no_typing,
+          table_format, redact, redact_qry):
     """Switchboard conversations as transcripts: who said what to whom."""
     from .report import conversation_title, conversations
 
     since, until = _time_arg(since, "--since"), _time_arg(until, "--until")
-    doc = _redacted(_analyse(captures, ports), redact, redact_qry)
+    doc = _redacted(_analyse(captures, ports, no_progress, jobs), redact, redact_qry)
     convs = list(conversations(doc, account, with_, since, until, not no_typing))
     columns = ["time", "sender", "text"]
     if fmt == "table":
@@ -278,12 +335,12 @@ def _time_arg(value, name):
               help="Write the transferred files into DIR (names sanitised, never overwritten).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
-def files(captures, ports, extract_dir, fmt):
+def files(captures, ports, no_progress, jobs, extract_dir, fmt):
     """MSNFTP file transfers: names, sizes, completeness, hashes; optionally the files."""
     from .extract import write_file
     from .report import TRANSFER_COLUMNS
 
-    doc = _analyse(captures, ports)
+    doc = _analyse(captures, ports, no_progress, jobs)
     rows = doc["transfers"]
     if extract_dir:
         for t in rows:
@@ -314,7 +371,8 @@ def files(captures, ports, extract_dir, fmt):
 @click.option("--raw-csv", is_flag=True,
               help="Do not neutralise CSV cells that spreadsheets would run as formulas.")
 @redact_options
-def export(captures, ports, fmt, output, out_dir, tables, force, raw_csv, redact, redact_qry):
+def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, force, raw_csv,
+           redact, redact_qry):
     """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
     SQLite.  The columns are documented in docs/schema.md."""
     from . import export as ex
@@ -342,14 +400,16 @@ def export(captures, ports, fmt, output, out_dir, tables, force, raw_csv, redact
     if fmt == "jsonl":
         from .analyze import stream
         from .redact import Redactor
-        _check_paths(captures)
-        written = ex.stream_jsonl(lambda emit: stream(captures, ports, emit=emit), output,
+        captures = _check_paths(captures)
+        bar = progress_bar(no_progress)
+        written = ex.stream_jsonl(lambda emit: stream(captures, ports, emit=emit, progress=bar),
+                                  output,
                                   force, wanted, stdout=sys.stdout,
                                   redactor=Redactor(redact_qry) if redact else None)
         if output != "-":
             click.echo(f"wrote {output}" + (" (redacted)" if redact else ""), err=True)
         return
-    doc = _redacted(_analyse(captures, ports), redact, redact_qry)
+    doc = _redacted(_analyse(captures, ports, no_progress, jobs), redact, redact_qry)
     if fmt == "json":
         written = ex.write_json(doc, output, force, wanted, stdout=sys.stdout)
     elif fmt == "csv":

@@ -1,6 +1,7 @@
 """The command line end to end (CliRunner and real subprocesses), exact values."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -194,3 +195,48 @@ def test_fast_tables_are_exactly_tabulates(name, monkeypatch):
         write_report(d, slow, table_format=style)
         monkeypatch.undo()
         assert fast.getvalue() == slow.getvalue()
+
+
+def test_jobs_and_globs_give_the_same_document(tmp_path):
+    caps = [cap("msnp8_session.pcap"), cap("compat_failures.pcap"), cap("hostile.pcap")]
+    one = json.loads(run("read", *caps, "--format", "json").stdout)
+    many = json.loads(run("read", *caps, "--format", "json", "--jobs", "3").stdout)
+    assert one == many
+    assert [s["id"] for s in one["sessions"]] == list(range(1, 15))
+    # ids follow on across captures and the links move with them
+    alice_sb = [s for s in one["sessions"] if s["kind"] == "switchboard"
+                and s["passport"] == "alice@hotmail.com"][0]
+    assert alice_sb["linked_session"] == 2
+    hostile_sb = [s for s in one["sessions"] if s["capture"] == caps[2]
+                  and s["kind"] == "switchboard"][0]
+    assert hostile_sb["id"] == 14 and hostile_sb["linked_session"] == 13
+    # a quoted glob is expanded by msnsniff itself (sorted)
+    g = json.loads(run("read", os.path.join(os.path.dirname(caps[0]), "c*_any.pcap"),
+                       "--format", "json").stdout)
+    assert [c["file"].rsplit("/", 1)[1] for c in g["summary"]["captures"]] == [
+        "cooked2_any.pcap", "cooked_any.pcap"]
+    r = run("read", str(tmp_path / "*.pcap"))
+    assert r.exit_code == 2 and "no capture file matches" in r.output
+
+
+def test_progress_bar_on_a_terminal_only():
+    import pty
+    master, slave = pty.openpty()
+    res = subprocess.run([sys.executable, "-m", "msnsniff", "read", MAIN], stdout=subprocess.PIPE,
+                         stderr=slave, timeout=60)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        err += chunk
+    os.close(master)
+    assert res.returncode == 0
+    assert b"msnp8_session.pcap" in err and b"100%" in err and b"MB/s" in err
+    assert b"msnp8_session.pcap  [" not in res.stdout          # never in the output itself
+    quiet = subprocess.run([sys.executable, "-m", "msnsniff", "read", MAIN], capture_output=True)
+    assert b"%" not in quiet.stderr                            # not a terminal: no bar
