@@ -152,7 +152,9 @@ class Pipeline:
             client_is_src, known = by_port_dst, False
         else:
             client_is_src, known = True, False
-        conn = self.reasm.open(seg, client_is_src, known, out)
+        evicted: list = []          # a connection closed to make room (connection cap)
+        conn = self.reasm.open(seg, client_is_src, known, evicted)
+        self._stream_events(evicted, out)
         conn.info = _ConnState(conn.id, self.limits)
         if by_content:
             self.follow.add(*conn.server)
@@ -237,6 +239,12 @@ class Pipeline:
                     out.append(ConnectionClosed(
                         ev.ts, conn.id, -1, st.decoder.kind, ev.reason, h0.delivered,
                         h1.delivered, h0.gap_bytes + h1.gap_bytes, h0.dup_bytes + h1.dup_bytes))
+                    if ev.reason.startswith("evicted"):
+                        out.append(E.Anomaly(ev.ts, conn.id, -1, "connection cap",
+                                             f"closed early: more than "
+                                             f"{self.limits.max_connections} connections open "
+                                             "at once; its buffered bytes were flushed and "
+                                             "later segments start a new connection"))
                     if h0.early_bytes or h1.early_bytes:
                         out.append(E.Anomaly(ev.ts, conn.id, -1, "unplaceable bytes",
                                              f"{h0.early_bytes + h1.early_bytes} bytes arrived "

@@ -144,6 +144,8 @@ class Reassembler:
 
     # ------------------------------------------------------------ segment input
     def feed(self, conn: Connection, seg: Segment, events: list) -> None:
+        if conn.closed:             # a finished connection takes nothing more
+            return
         ts = seg.ts
         self.now = ts
         conn.last = ts
@@ -153,10 +155,11 @@ class Reassembler:
         half.segments += 1
         flags = seg.flags
         if flags & SYN:
-            if half.isn is None or half.delivered == 0:
+            # the SYN fixes the stream's start, unless bytes were already placed (a
+            # retransmitted or late SYN must not move the stream under them)
+            if half.offset == 0 and not half.pending:
                 half.isn = seg.seq
                 half.next_seq = (seg.seq + 1) & 0xFFFFFFFF
-                half.offset = 0
             seq = (seg.seq + 1) & 0xFFFFFFFF
         else:
             seq = seg.seq
@@ -180,8 +183,8 @@ class Reassembler:
             self._maybe_close(conn)
             return
         if half.fin_off is not None and not half.ended and half.offset >= half.fin_off:
-            half.ended = True
-            events.append(End(conn, d, "fin", ts))
+            # (bytes buffered beyond a FIN contradict it: they are delivered, not kept)
+            self._finish(conn, d, "fin", ts, events)
             self._maybe_close(conn)
         self._tick += 1
         if self._tick >= 4096:

