@@ -192,23 +192,15 @@ class Reassembler:
             self.evict_idle(ts, events)
 
     def _data(self, conn, d, half, off, payload, missing, ts, events):
-        end = off + len(payload)
         if off < 0 and half.delivered == 0 and half.isn is None:
             # bytes from before the first one we saw (capture began mid-stream and
             # packets were reordered): they cannot be placed any more; counted.
             half.early_bytes += min(len(payload), -off)
-        if end + missing <= half.offset:
-            half.dup_bytes += len(payload)
-            return
-        if off < half.offset:
-            cut = half.offset - off
-            if cut >= len(payload):
-                half.dup_bytes += len(payload)
-                missing -= cut - len(payload)
-                payload = b""
-            else:
-                half.dup_bytes += cut
-                payload = payload[cut:]
+        if off <= half.offset:
+            trimmed = self._trim(half, off, payload, missing)
+            if trimmed is None:
+                return
+            payload, missing = trimmed
             off = half.offset
         if off == half.offset:
             self._deliver(conn, d, half, payload, missing, ts, events)
@@ -255,20 +247,25 @@ class Reassembler:
                 return
             payload, missing = pending.pop(k)
             half.pending_bytes -= len(payload)
-            end = k + len(payload)
-            if end + missing <= half.offset:
-                half.dup_bytes += len(payload)
-                continue
-            if k < half.offset:
-                cut = half.offset - k
-                if cut >= len(payload):
-                    half.dup_bytes += len(payload)
-                    missing -= cut - len(payload)
-                    payload = b""
-                else:
-                    half.dup_bytes += cut
-                    payload = payload[cut:]
-            self._deliver(conn, d, half, payload, missing, ts, events)
+            trimmed = self._trim(half, k, payload, missing)
+            if trimmed is not None:
+                self._deliver(conn, d, half, *trimmed, ts, events)
+
+    @staticmethod
+    def _trim(half, off, payload, missing):
+        """Cut what precedes the next offset to deliver (a retransmission or overlap,
+        counted in dup_bytes); None when nothing new is left."""
+        if off + len(payload) + missing <= half.offset:
+            half.dup_bytes += len(payload)
+            return None
+        cut = half.offset - off
+        if cut <= 0:
+            return payload, missing
+        if cut >= len(payload):
+            half.dup_bytes += len(payload)
+            return b"", missing - (cut - len(payload))
+        half.dup_bytes += cut
+        return payload[cut:], missing
 
     # ------------------------------------------------------------ endings
     def _finish(self, conn, d, reason, ts, events):
