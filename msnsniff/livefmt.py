@@ -51,7 +51,7 @@ class LiveFormatter:
         p = s.profile if s else None
         if not p:
             return None
-        reading = {True: "byte-swapped", False: "plain", None: "matches neither"}[
+        reading = {True: "byte-swapped", False: "plain", None: "cannot tell"}[
             p["port_byteswapped"]]
         nat = {True: "yes", False: "no", None: "unknown"}[p["nat"]]
         return {"event": "profile", "account": self._who(ev.conn),

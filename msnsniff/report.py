@@ -143,7 +143,7 @@ def profile_rows(s) -> list[dict]:
             {"field": "observed client", "value": p["observed_client"]},
             {"field": "matching reading", "value": {True: "byte-swapped (real MSN server)",
                                                     False: "plain (revival server)",
-                                                    None: "neither"}[p["port_byteswapped"]]},
+                                                    None: "cannot tell (neither or both)"}[p["port_byteswapped"]]},
             {"field": "NAT", "value": {True: "yes", False: "no", None: "unknown"}[p["nat"]]}]
     for k, v in p["headers"].items():
         if k.lower() not in ("mime-version", "content-type", "clientip", "clientport"):

@@ -49,8 +49,11 @@ def test_live_events_and_write_then_read_gives_the_same_analysis(tmp_path):
                                                "carol@hotmail.com"]
     for prof in (r for r in recs if r["event"] == "profile"):
         sess = [r for r in signins if r["session"] == prof["session"]][0]
-        assert prof["client_port"] == int(sess["address"].rsplit(":", 1)[1])   # corrected
-        assert prof["port_byteswapped"] is True and prof["nat"] is False
+        port = int(sess["address"].rsplit(":", 1)[1])
+        assert prof["client_port"] == port                                     # corrected
+        # (a port with two equal bytes reads the same both ways: null, 1 in 256)
+        assert prof["port_byteswapped"] is ((port >> 8) != (port & 0xFF) or None)
+        assert prof["nat"] is False
     sync = [r for r in recs if r["event"] == "contact-list" and r.get("contacts") is not None]
     assert [(r["account"], r["contacts"], r["groups"]) for r in sync] == [
         ("alice@hotmail.com", 4, 3)]

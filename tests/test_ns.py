@@ -204,3 +204,25 @@ def test_syn_shortfall_in_a_truncated_capture_is_reported(tmp_path):
     assert [c["passport"] for c in d["contacts"]] == ["bob@hotmail.com"]
     assert one(d["anomalies"], kind="undecodable")["detail"] == (
         "7 bytes incomplete at end of stream: b'LST car'")
+
+
+def test_profile_port_readings_edge_cases():
+    """A port whose two bytes are equal reads the same both ways (cannot tell); a
+    different address or port is NAT; ClientPort 0 (HTTP gateway) is unknown."""
+    from msnsniff import events as E
+    from msnsniff.model import Analysis
+    from msnsniff.pipeline import ConnectionOpened
+
+    def profile(client, ip, port):
+        a = Analysis()
+        a.apply(ConnectionOpened(0.0, 1, -1, client, "10.0.0.2:1863", 0.0))
+        a.apply(E.Profile(1.0, 1, 1, {"ClientIP": ip, "ClientPort": str(port)}))
+        return a.sessions[1].profile
+    p = profile("10.0.0.1:23130", "10.0.0.1", 23130)                 # 0x5A5A
+    assert (p["port_byteswapped"], p["client_port"], p["nat"]) == (None, 23130, False)
+    p = profile("192.168.1.5:3407", "203.0.113.7", 20237)            # reference §11.2
+    assert (p["port_byteswapped"], p["client_port"], p["nat"]) == (True, 3407, True)
+    p = profile("192.168.1.5:50000", "203.0.113.7", 1234)
+    assert (p["port_byteswapped"], p["client_port"], p["nat"]) == (None, 53764, True)
+    p = profile("10.0.0.1:40000", "10.0.0.1", 0)
+    assert (p["port_byteswapped"], p["nat"]) == (None, None)

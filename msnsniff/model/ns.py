@@ -72,22 +72,17 @@ class NsFold:
         obs_ip = obs_ip.strip("[]")
         obs_port = int(obs_port) if obs_port.isdigit() else None
         swapped = byteswap16(reported) if reported is not None else None
-        if reported is None or obs_port is None or reported == 0:
-            port_bs = None
-        elif swapped == obs_port and reported != obs_port:
-            port_bs = True
-        elif reported == obs_port:
-            port_bs = False
-        else:
-            port_bs = None
-        if port_bs is False:
-            client_port = reported
-        else:
-            client_port = swapped           # what real MSN servers meant (§2.9)
-        if ip is None or obs_port is None or reported in (None, 0):
-            nat = None
-        else:
-            nat = not (ip == obs_ip and port_bs is not None)
+        known = reported not in (None, 0) and obs_port is not None   # 0: HTTP gateway
+        as_swapped = known and swapped == obs_port
+        as_plain = known and reported == obs_port
+        # which reading matches the source port seen on the wire; a port whose two
+        # bytes are equal reads the same both ways, so it cannot tell (null)
+        port_bs = True if as_swapped and not as_plain else (
+            False if as_plain and not as_swapped else None)
+        # the corrected port: the matching reading, else what real servers meant (§2.9)
+        client_port = obs_port if (as_swapped or as_plain) else swapped
+        nat = None if ip is None or not known else not (
+            ip == obs_ip and (as_swapped or as_plain))
         s.profile = {"client_ip_reported": ip, "client_port_reported": reported,
                      "client_port": client_port, "client_port_byteswapped": swapped,
                      "observed_client": s.client, "port_byteswapped": port_bs, "nat": nat,
