@@ -2,6 +2,13 @@ import functools
 import os
 
 import pytest
+from hypothesis import settings
+
+# CI runs the property tests on a fixed sequence of examples so a run is repeatable;
+# developers get fresh random examples every time (and .hypothesis/ keeps failures).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CAPTURES = os.path.join(os.path.dirname(HERE), "captures")
