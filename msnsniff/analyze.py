@@ -173,13 +173,13 @@ def _none_last(k):
 _COLUMNS = {t: [c[0] for c in cols] for t, cols in TABLES.items()}
 
 
-def _drive(run: Run, rows: Rows, limits: Limits):
-    model = Analysis(limits, rows)
+def _drive(run: Run, rows: Rows, limits: Limits, on_session=None):
+    model = Analysis(limits, rows, on_session)
     for ev in run.events():
         t = type(ev)
         if t is CaptureEnd:
             model.finish()                  # correlate within one capture, not across
-            model = Analysis(limits, rows)
+            model = Analysis(limits, rows, on_session)
         elif t is CaptureNotice:
             rows("anomalies", {"time": None, "session": None, "direction": None,
                                "kind": "capture", "detail": ev.text, "offset": None,
@@ -188,12 +188,15 @@ def _drive(run: Run, rows: Rows, limits: Limits):
             model.apply(ev)
 
 
-def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress=None) -> dict:
+def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress=None,
+           on_session=None) -> dict:
     """Analyse the captures, calling ``emit(table, row)`` for every finished row as the
-    captures are read.  Returns the summary."""
+    captures are read (and ``on_session(row)`` as each connection finishes, before its
+    sessions row is final).  Returns the summary."""
     run = Run(paths, ports, limits, progress=progress)
     rows = Rows(lambda: run.current, emit)
-    _drive(run, rows, limits)
+    hook = None if on_session is None else (lambda r: on_session(dict(r, capture=run.current)))
+    _drive(run, rows, limits, hook)
     return dict(rows.summary.as_dict(run.stats), commands=run.commands)
 
 

@@ -231,38 +231,59 @@ def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact,
     """Every MSN session in the capture, as readable tables."""
     from .export import write_json
 
-    doc = _redacted(_analyse(captures, ports, no_progress, jobs), redact, redact_qry)
-    if fmt == "json":
-        write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
+    if fmt == "json" or redact or jobs > 1:
+        doc = _redacted(_analyse(captures, ports, no_progress, jobs), redact, redact_qry)
+        if fmt == "json":
+            write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
+        else:
+            write_report(doc, sys.stdout, account, table_format)
         return
-    write_report(doc, sys.stdout, account, table_format)
+    # tables: printed as each connection finishes (flat memory on big captures)
+    from .analyze import stream
+    from .report import StreamingReport
+
+    out = sys.stdout
+    report = StreamingReport(lambda *sec: _write_section(out, table_format, *sec), account)
+    summary = stream(_check_paths(captures), ports, emit=report.row,
+                     progress=progress_bar(no_progress), on_session=report.session)
+    _write_tail(out, report.connections, {"summary": summary}, account, report.shown,
+                table_format)
+
+
+def _write_section(out, table_format, title, columns, rows):
+    if columns is None:
+        out.write(f"\n=== {title}\n")
+        return
+    out.write(f"\n-- {title}\n")
+    if rows:
+        emit(rows, columns, "table", out, tablefmt=table_format,
+             headers=[c.removesuffix("_s") for c in columns])
+    else:
+        out.write("(none)\n")
+
+
+def _write_tail(out, conns, doc, account, shown, table_format):
+    from .report import CONNECTION_COLUMNS, summary_rows
+    if account and not shown:
+        out.write(f"\nno session of {account} in the capture\n")
+    if conns:
+        out.write("\n=== Connections\n")
+        emit(sorted(conns, key=lambda c: c["id"]), CONNECTION_COLUMNS, "table", out,
+             tablefmt=table_format)
+    out.write("\n=== Capture summary\n")
+    emit(summary_rows(doc), ["field", "value"], "table", out, tablefmt=table_format)
 
 
 def write_report(doc, out, account=None, table_format="simple"):
-    """The `read` tables (also printed by `live` when it stops)."""
-    from .report import read_sections, summary_rows
+    """The `read` tables for a whole document (`live` prints it when it stops)."""
+    from .report import read_sections
 
     shown = 0
     for title, columns, rows in read_sections(doc, account):
-        if columns is None:
-            shown += 1
-            out.write(f"\n=== {title}\n")
-            continue
-        out.write(f"\n-- {title}\n")
-        if rows:
-            emit(rows, columns, "table", out, tablefmt=table_format,
-                 headers=[c.removesuffix("_s") for c in columns])
-        else:
-            out.write("(none)\n")
-    if account and not shown:
-        out.write(f"\nno session of {account} in the capture\n")
+        shown += columns is None
+        _write_section(out, table_format, title, columns, rows)
     conns = [s for s in doc["sessions"] if not account or s["passport"] == account]
-    if conns:
-        out.write("\n=== Connections\n")
-        emit(conns, ["id", "kind", "passport", "client", "server", "start", "end",
-                     "close_reason"], "table", out, tablefmt=table_format)
-    out.write("\n=== Capture summary\n")
-    emit(summary_rows(doc), ["field", "value"], "table", out, tablefmt=table_format)
+    _write_tail(out, conns, doc, account, shown, table_format)
 
 
 def for_account(doc, account):

@@ -201,6 +201,40 @@ def read_sections(doc, account=None):
             yield "errors", ["time", "code", "name", "trid", "request"], err
 
 
+CONNECTION_COLUMNS = ["id", "kind", "passport", "client", "server", "start", "end",
+                      "close_reason"]
+
+
+class StreamingReport:
+    """`read` tables printed as each connection finishes, so memory holds only the rows
+    of open connections (plus one short line per finished connection for the closing
+    connections table).  ``row`` and ``session`` are the analysis callbacks."""
+
+    def __init__(self, write_section, account=None):
+        self.write_section = write_section      # (title, columns, rows) -> None
+        self.account = account
+        self.pending: dict = {}
+        self.connections: list[dict] = []
+        self.shown = 0
+
+    def row(self, table, r):
+        if table != "sessions" and r.get("session") is not None:
+            self.pending.setdefault(r["session"], {}).setdefault(table, []).append(r)
+
+    def session(self, s):
+        rows = self.pending.pop(s["id"], {})
+        if self.account and s["passport"] != self.account:
+            return
+        self.connections.append({c: s.get(c) for c in CONNECTION_COLUMNS})
+        doc = {"sessions": [s], **{t: rows.get(t, []) for t in
+                                   ("contacts", "groups", "presence", "challenges", "errors",
+                                    "list_changes")}}
+        for section in read_sections(doc, self.account):
+            if section[1] is None:
+                self.shown += 1
+            self.write_section(*section)
+
+
 def summary_rows(doc) -> list[dict]:
     sm = doc["summary"]
     rows = [{"field": "sessions", "value": ", ".join(f"{k} {v}" for k, v in

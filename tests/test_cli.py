@@ -240,3 +240,21 @@ def test_progress_bar_on_a_terminal_only():
     assert b"msnp8_session.pcap  [" not in res.stdout          # never in the output itself
     quiet = subprocess.run([sys.executable, "-m", "msnsniff", "read", MAIN], capture_output=True)
     assert b"%" not in quiet.stderr                            # not a terminal: no bar
+
+
+@pytest.mark.parametrize("name", ["msnp8_session.pcap", "compat_failures.pcap", "mid_session.pcap"])
+def test_streamed_read_has_the_same_tables_as_the_whole_document(name):
+    """`read` prints each session when its connection finishes (flat memory); the
+    sections are those of the whole-document report, in finishing order.  Only the
+    dispatch's forward link to a later connection cannot be printed yet."""
+    import io
+    from msnsniff.analyze import analyse
+    from msnsniff.cli import write_report
+    streamed = run("read", cap(name)).output
+    whole = io.StringIO()
+    write_report(analyse([cap(name)]), whole)
+    blocks = lambda text: sorted(b for b in text.split("\n=== ") if "· dispatch ·" not in b)
+    assert blocks(streamed) == blocks(whole.getvalue())
+    if name == "msnp8_session.pcap":
+        assert "redirected to     127.0.0.2:1863" in streamed
+        assert "redirect continues in session  2" in whole.getvalue()

@@ -284,6 +284,7 @@ def test_internal_error_points_to_debug(monkeypatch, capsys):
     def boom(*a, **k):
         raise RuntimeError("something unexpected")
     monkeypatch.setattr(msnsniff.analyze, "analyse", boom)
+    monkeypatch.setattr(msnsniff.analyze, "stream", boom)
     with pytest.raises(SystemExit) as e:
         cli.main(["read", cap("msnp8_session.pcap")])
     assert e.value.code == 1

@@ -34,7 +34,7 @@ MAX_LINKS = 65536     # remembered cookies / invitation offers (oldest forgotten
 
 
 class Analysis(NsFold, SbFold, FtpFold):
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, sink=None):
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, sink=None, on_session=None):
         self.limits = limits
         self.sessions: dict[int, Session] = {}       # open connections
         self.session_rows: dict[int, dict] = {}      # finished connections
@@ -44,6 +44,8 @@ class Analysis(NsFold, SbFold, FtpFold):
         self.rings: OrderedDict = OrderedDict()      # RNG cookie -> (NS id, SB session id)
         self.offers: OrderedDict = OrderedDict()     # ("auth", cookie) / ("port", p) -> invitation
         self.by_ip: dict[str, set] = {}              # client ip -> passports seen there
+        self.redirects: OrderedDict = OrderedDict()  # (NS address, client ip) -> dispatch id
+        self.on_session = on_session                 # called with each finished session row
         self.finished = False
 
     # ------------------------------------------------------------ plumbing
@@ -93,7 +95,19 @@ class Analysis(NsFold, SbFold, FtpFold):
 
     # ------------------------------------------------------------ connection events
     def on_open(self, ev):
-        self.sessions[ev.conn] = Session(ev.conn, ev.client, ev.server, ev.start)
+        s = self.sessions[ev.conn] = Session(ev.conn, ev.client, ev.server, ev.start)
+        # the connection a dispatch server just sent this client to (XFR … NS)
+        ds = self.redirects.pop((ev.server, s.client_ip), None)
+        if ds is not None:
+            s.redirected_from = ds
+            row = self.session_rows.get(ds)
+            if row is not None:
+                row["redirected_to_session"] = ev.conn
+            elif ds in self.sessions:
+                self.sessions[ds].redirected_to = ev.conn
+
+    def note_redirect(self, s):
+        self._remember(self.redirects, (s.redirect_target, s.client_ip), s.id)
 
     def on_close(self, ev):
         s = self._s(ev)
@@ -158,7 +172,9 @@ class Analysis(NsFold, SbFold, FtpFold):
                 "phones": c["phones"] or None})
         if s.transfer is not None:
             self.sink("transfers", self._transfer_row(s))
-        self.session_rows[s.id] = s.row()
+        row = self.session_rows[s.id] = s.row()
+        if self.on_session is not None:
+            self.on_session(row)
 
     @staticmethod
     def _settle_message(r, me):
@@ -186,24 +202,8 @@ class Analysis(NsFold, SbFold, FtpFold):
         self.finished = True
         for s in list(self.sessions.values()):
             self._finalise(s)
-        rows = self.session_rows
-        for ds in rows.values():
-            if ds["kind"] != "dispatch" or not ds["redirected_to"]:
-                continue
-            cip = ds["client"].rpartition(":")[0]
-            for sid in sorted(rows):
-                ns = rows[sid]
-                if (ns["kind"] == "notification" and ns["server"] == ds["redirected_to"]
-                        and ns["client"].rpartition(":")[0] == cip
-                        and ns["start"] >= iso(ds["_redirect_ts"])
-                        and ns["redirected_from_session"] is None):
-                    ds["redirected_to_session"] = sid
-                    ns["redirected_from_session"] = ds["id"]
-                    break
-        for sid in sorted(rows):
-            r = rows[sid]
-            r.pop("_redirect_ts", None)
-            self.sink("sessions", r)
+        for sid in sorted(self.session_rows):
+            self.sink("sessions", self.session_rows[sid])
 
     def document(self) -> dict:
         """The whole analysis document (rows grouped by session, in session order)."""

@@ -38,6 +38,7 @@ class NsFold:
         s = self._s(ev)
         s.kind = "dispatch"
         s.redirect_target, s.redirect_ts = ev.target, ev.ts
+        self.note_redirect(s)
 
     def on_login_ok(self, ev):
         s = self._s(ev)

@@ -60,6 +60,8 @@ class Session:
         self.ticket = None
         self.redirect_target = None
         self.redirect_ts = None
+        self.redirected_to = None        # dispatch: the NS connection that followed
+        self.redirected_from = None      # NS: the dispatch connection that sent it
         self.profile = None
         self.logout = None
         self.list_version = None
@@ -102,15 +104,16 @@ class Session:
             "login_time": iso(self.login_time), "verified": self.verified,
             "extra_flag": self.extra_flag, "server_versions": self.server_versions,
             "policy": self.policy, "ticket": self.ticket,
-            "redirected_to": self.redirect_target, "redirected_to_session": None,
-            "redirected_from_session": None, "profile": self.profile,
+            "redirected_to": self.redirect_target,
+            "redirected_to_session": self.redirected_to,
+            "redirected_from_session": self.redirected_from, "profile": self.profile,
             "list_version": self.list_version, "syn": self.syn,
             "settings": self.settings or None, "phones": self.phones or None,
             "logout": self.logout, "participants": None, "sb_role": self.sb_how,
             "sb_cookie": self.sb_cookie, "sb_session_id": self.sb_session_id,
             "linked_session": self.linked_ns, "owner_from": self.owner_from,
             "bytes_c2s": self.bytes_c2s, "bytes_s2c": self.bytes_s2c,
-            "gap_bytes": self.gap_bytes, "_redirect_ts": self.redirect_ts,
+            "gap_bytes": self.gap_bytes,
         }
         if self.kind == "switchboard":
             people = dict(self.participants)
