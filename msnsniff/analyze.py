@@ -173,13 +173,13 @@ def _none_last(k):
 _COLUMNS = {t: [c[0] for c in cols] for t, cols in TABLES.items()}
 
 
-def _drive(run: Run, rows: Rows, limits: Limits, on_session=None):
-    model = Analysis(limits, rows, on_session)
+def _drive(run: Run, rows: Rows, limits: Limits, on_session=None, streaming=False):
+    model = Analysis(limits, rows, on_session, streaming)
     for ev in run.events():
         t = type(ev)
         if t is CaptureEnd:
             model.finish()                  # correlate within one capture, not across
-            model = Analysis(limits, rows, on_session)
+            model = Analysis(limits, rows, on_session, streaming)
         elif t is CaptureNotice:
             rows("anomalies", {"time": None, "session": None, "direction": None,
                                "kind": "capture", "detail": ev.text, "offset": None,
@@ -196,7 +196,7 @@ def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress
     run = Run(paths, ports, limits, progress=progress)
     rows = Rows(lambda: run.current, emit)
     hook = None if on_session is None else (lambda r: on_session(dict(r, capture=run.current)))
-    _drive(run, rows, limits, hook)
+    _drive(run, rows, limits, hook, streaming=True)
     return dict(rows.summary.as_dict(run.stats), commands=run.commands)
 
 

@@ -137,13 +137,16 @@ def test_jsonl_line_count_and_tables(tmp_path):
     lines = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == sum(len(d[t]) for t in TABLES) + 1
     assert lines[-1]["table"] == "summary" and lines[-1]["sessions"] == 9
-    # streamed: rows leave as their connection finishes (carol's switchboard is the
-    # first connection with rows to close); the sessions table, linked at the end, last
-    assert lines[0]["session"] == 7 and lines[-2]["table"] == "sessions"
-    assert [x["id"] for x in lines if x["table"] == "sessions"] == list(range(1, 10))
+    # streamed: rows leave as their connection finishes — the dispatch connection's
+    # session row first; the one forward link that is only known later (dispatch ->
+    # NS) is in the NS row
+    assert (lines[0]["table"], lines[0]["id"], lines[0]["redirected_to_session"]) == (
+        "sessions", 1, None)
+    assert sorted(x["id"] for x in lines if x["table"] == "sessions") == list(range(1, 10))
     by_table = {}
     for x in lines[:-1]:
         by_table.setdefault(x.pop("table"), []).append(x)
+    d["sessions"][0]["redirected_to_session"] = None
     for t in TABLES:
         key = lambda r: json.dumps(r, sort_keys=True)
         assert sorted(by_table.get(t, []), key=key) == sorted(d[t], key=key), t

@@ -34,7 +34,8 @@ MAX_LINKS = 65536     # remembered cookies / invitation offers (oldest forgotten
 
 
 class Analysis(NsFold, SbFold, FtpFold):
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, sink=None, on_session=None):
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, sink=None, on_session=None,
+                 stream_sessions: bool = False):
         self.limits = limits
         self.sessions: dict[int, Session] = {}       # open connections
         self.session_rows: dict[int, dict] = {}      # finished connections
@@ -46,6 +47,10 @@ class Analysis(NsFold, SbFold, FtpFold):
         self.by_ip: dict[str, set] = {}              # client ip -> passports seen there
         self.redirects: OrderedDict = OrderedDict()  # (NS address, client ip) -> dispatch id
         self.on_session = on_session                 # called with each finished session row
+        # streaming consumers take each sessions row when its connection finishes (the
+        # dispatch -> NS forward link is then only in the NS row); a whole document
+        # keeps them for the end, when every link is known
+        self.stream_sessions = stream_sessions
         self.finished = False
 
     # ------------------------------------------------------------ plumbing
@@ -172,9 +177,13 @@ class Analysis(NsFold, SbFold, FtpFold):
                 "phones": c["phones"] or None})
         if s.transfer is not None:
             self.sink("transfers", self._transfer_row(s))
-        row = self.session_rows[s.id] = s.row()
+        row = s.row()
         if self.on_session is not None:
             self.on_session(row)
+        if self.stream_sessions:
+            self.sink("sessions", row)
+        else:
+            self.session_rows[s.id] = row
 
     @staticmethod
     def _settle_message(r, me):
