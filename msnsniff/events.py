@@ -127,7 +127,7 @@ class HotmailMessage(Event):
 # ---------------------------------------------------------------- lists (§2.2, §2.3)
 @_ev
 class ListSync(Event):
-    client_version: int | None
+    client_version: int | None   # the version the client had (its SYN request)
     version: int | None
     contacts: int | None     # None: "up to date" reply
     groups: int | None

@@ -42,7 +42,7 @@ SESSION_COLS = [
     C(("redirected_from_session", "integer", False, "NS: the dispatch connection that sent it here", "1")),
     C(("profile", "object", False, "initial profile: client_ip_reported, client_port_reported, client_port (corrected), client_port_byteswapped, observed_client, port_byteswapped, nat, login_time, headers", '{"client_port": 52677, …}')),
     C(("list_version", "integer", False, "contact list version at the end of the capture", "47")),
-    C(("syn", "object", False, "SYN reply: version, contacts_declared, groups_declared", '{"version": 42, …}')),
+    C(("syn", "object", False, "SYN: client_version (requested), version, contacts_declared, groups_declared", '{"version": 42, …}')),
     C(("settings", "object", False, "GTC and BLP values", '{"GTC": "A", "BLP": "AL"}')),
     C(("phones", "object", False, "own phone numbers (PRP)", '{"PHH": "555 1234"}')),
     C(("logout", "object", False, "OUT: by (client/server), reason, meaning, time", '{"by": "client", …}')),

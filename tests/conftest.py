@@ -40,6 +40,23 @@ def one(rows, **kw):
     return found[0]
 
 
+def cut_after(tmp_path, marker: bytes, name="msnp8_session.pcap") -> str:
+    """A copy of a sample pcap cut right after the first record containing ``marker``
+    (a capture that stopped there)."""
+    import struct
+    data = open(cap(name), "rb").read()
+    off = 24
+    while off < len(data):
+        n = struct.unpack_from("<I", data, off + 8)[0]
+        rec = data[off + 16:off + 16 + n]
+        off += 16 + n
+        if marker in rec:
+            break
+    out = tmp_path / f"cut-{name}"
+    out.write_bytes(data[:off])
+    return str(out)
+
+
 def raw_segments(name):
     from msnsniff.capture import read_segments
     return list(read_segments(cap(name)))

@@ -66,7 +66,8 @@ def test_revival_server_plain_port(doc):
 def test_contact_list(doc):
     d = doc(MAIN)
     ns = alice_ns(d)
-    assert ns["syn"] == {"version": 42, "contacts_declared": 4, "groups_declared": 3}
+    assert ns["syn"] == {"client_version": 0, "version": 42, "contacts_declared": 4,
+                         "groups_declared": 3}
     assert ns["list_version"] == 47            # after ADD/ADG/REM/REA/ADD 0 RL
     assert ns["settings"] == {"GTC": "A", "BLP": "AL"}
     assert ns["phones"] == {"PHH": "555 1234", "MOB": "Y"}
@@ -185,19 +186,9 @@ def test_mid_session_capture_still_has_list_and_presence(doc):
 def test_syn_shortfall_in_a_truncated_capture_is_reported(tmp_path):
     """Cut the real capture right after the packet holding the first half of the SYN
     reply: 4 contacts announced, 1 received (and the cut line reported)."""
-    import struct
-    from conftest import cap
+    from conftest import cut_after
     from msnsniff.analyze import analyse
-    data = open(cap(MAIN), "rb").read()
-    off = 24
-    while True:
-        n = struct.unpack_from("<I", data, off + 8)[0]
-        rec = data[off + 16:off + 16 + n]
-        off += 16 + n
-        if b"SYN 8 42 4 3" in rec:
-            break
-    p = tmp_path / "cut.pcap"
-    p.write_bytes(data[:off])
+    p = cut_after(tmp_path, b"SYN 8 42 4 3")
     d = analyse([str(p)])
     mism = one(d["anomalies"], kind="count mismatch")
     assert mism["detail"] == "SYN announced 4 contacts and 3 groups; received 1 and 3"

@@ -153,25 +153,26 @@ def test_mid_session_start_begins_at_first_byte_seen():
     assert b"".join(stream_of(ev)) == expect
 
 
-def test_rst_ends_both_directions():
+def _png_sent():
+    """A connection whose client sent its SYN (ISN 100) and `PNG\\r\\n`."""
     r = Reassembler()
     ev = []
     c = Segment(1.0, "10.0.0.1", 4000, "10.0.0.2", 1863, 100, 0, SYN, b"")
     conn = r.open(c, True, True, ev)
     r.feed(conn, c, ev)
     r.feed(conn, Segment(1.1, "10.0.0.1", 4000, "10.0.0.2", 1863, 101, 0, ACK, b"PNG\r\n"), ev)
+    return r, ev, conn
+
+
+def test_rst_ends_both_directions():
+    r, ev, conn = _png_sent()
     r.feed(conn, Segment(1.2, "10.0.0.2", 1863, "10.0.0.1", 4000, 900, 0, RST, b""), ev)
     assert sorted((e.dir, e.reason) for e in ev if isinstance(e, End)) == [(0, "rst"), (1, "rst")]
     assert conn.closed
 
 
 def test_fin_with_unseen_bytes_before_it_reports_them():
-    r = Reassembler()
-    ev = []
-    c = Segment(1.0, "10.0.0.1", 4000, "10.0.0.2", 1863, 100, 0, SYN, b"")
-    conn = r.open(c, True, True, ev)
-    r.feed(conn, c, ev)
-    r.feed(conn, Segment(1.1, "10.0.0.1", 4000, "10.0.0.2", 1863, 101, 0, ACK, b"PNG\r\n"), ev)
+    r, ev, conn = _png_sent()
     # bytes 106..115 were never captured; the FIN comes at 116
     r.feed(conn, Segment(1.2, "10.0.0.1", 4000, "10.0.0.2", 1863, 116, 0, FIN | ACK, b""), ev)
     r.flush(ev)

@@ -157,18 +157,9 @@ def test_hostile_file_names():
 
 
 def test_transfer_cut_by_the_end_of_the_capture_is_incomplete(tmp_path):
-    import struct
+    from conftest import cut_after
     from msnsniff.analyze import analyse
-    data = open(cap(MAIN), "rb").read()
-    off = 24
-    while True:                      # stop right after the first 2045-byte file block
-        n = struct.unpack_from("<I", data, off + 8)[0]
-        rec = data[off + 16:off + 16 + n]
-        off += 16 + n
-        if b"\x00\xfd\x07" in rec:
-            break
-    p = tmp_path / "cut.pcap"
-    p.write_bytes(data[:off])
+    p = cut_after(tmp_path, b"\x00\xfd\x07")      # right after the first 2045-byte block
     t = one(analyse([str(p)])["transfers"])
     assert (t["name"], t["status"], t["received"], t["missing_bytes"], t["end"]) == (
         "notes.txt", "incomplete", 2045, 955, None)

@@ -40,6 +40,7 @@ class NsDecoder:
         self.syn = None                  # [expected contacts, expected groups, got c, got g]
         self.last_contact = None         # BPR inside a SYN applies to the preceding LST
         self.chg_trids: set = set()
+        self.syn_request = None          # list version the client asked to sync from
 
     # ------------------------------------------------------------ entry points
     def client(self, cmd, ts) -> list:
@@ -116,10 +117,14 @@ class NsDecoder:
         return [E.Logout(ts, self.conn, 0, None)]
 
     def c_SYN(self, cmd, ts):
-        return []       # the reply carries everything; the request version is in pending
+        self.syn_request = _int(_p(cmd.params, 1))      # the reply says what changed
+        return []
 
-    c_ADD = c_REM = c_REA = c_ADG = c_RMG = c_REG = c_GTC = c_BLP = c_PRP = c_SYN
-    c_XFR = c_SYN
+    def _reply_carries_it(self, cmd, ts):
+        return []       # the server's reply (with the new list version) is what counts
+
+    c_ADD = c_REM = c_REA = c_ADG = c_RMG = c_REG = c_GTC = c_BLP = c_PRP = _reply_carries_it
+    c_XFR = _reply_carries_it
 
     def c_MSG(self, cmd, ts):
         return [E.Anomaly(ts, self.conn, 0, "protocol", "client sent MSG to the NS "
@@ -158,9 +163,10 @@ class NsDecoder:
         p = cmd.params
         if len(p) >= 4:
             self.syn = [_int(p[2]) or 0, _int(p[3]) or 0, 0, 0]
-            return [E.ListSync(ts, self.conn, 1, None, _int(p[1]), _int(p[2]), _int(p[3]))]
+            return [E.ListSync(ts, self.conn, 1, self.syn_request, _int(p[1]), _int(p[2]),
+                               _int(p[3]))]
         if len(p) >= 2:
-            return [E.ListSync(ts, self.conn, 1, None, _int(p[1]), None, None)]
+            return [E.ListSync(ts, self.conn, 1, self.syn_request, _int(p[1]), None, None)]
         return self._bad(cmd, ts, 1)
 
     def _setting(self, cmd, ts):

@@ -135,8 +135,8 @@ class NsFold:
     def on_list_sync(self, ev):
         s = self._s(ev)
         s.list_version = ev.version
-        s.syn = {"version": ev.version, "contacts_declared": ev.contacts,
-                 "groups_declared": ev.groups}
+        s.syn = {"client_version": ev.client_version, "version": ev.version,
+                 "contacts_declared": ev.contacts, "groups_declared": ev.groups}
 
     def on_setting(self, ev):
         self._s(ev).settings[ev.name] = ev.value

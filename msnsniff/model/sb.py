@@ -137,6 +137,3 @@ class SbFold:
             inv["cancel_code"] = header(f, "Cancel-Code") or None
             return f"CANCEL {cookie}: {inv['cancel_code'] or ''}".strip()
         return f"{cmd} {cookie}"
-
-    def on_ack(self, ev):
-        pass
