@@ -148,14 +148,14 @@ class LiveFormatter:
             self.last_typing[ev.conn] = sender
             return {"event": "typing", "sender": sender, "text": f"typing    {sender or 'unknown'} …"}
         if ct == "text/plain":
-            rows = s.rows.get("messages") if s else None
-            text = rows[-1]["text"] if rows else ev.body.decode("utf-8", "replace")
+            row = s.last_message if s else None
+            text = row["text"] if row else ev.body.decode("utf-8", "replace")
             return {"event": "message", "sender": sender, "recipients": sorted(present),
                     "message": text,
                     "text": f"chat      {sender or 'unknown'} → {rcpt}: {text}"}
         if ct == "text/x-msmsgsinvite":
-            rows = s.rows.get("messages") if s else None
-            text = rows[-1]["text"] if rows else "invitation"
+            row = s.last_message if s else None
+            text = row["text"] if row else "invitation"
             return {"event": "invitation", "sender": sender, "summary": text,
                     "text": f"invite    {sender or 'unknown'} → {rcpt}: {text}"}
         return {"event": "message-other", "sender": sender, "content_type": ct,

@@ -217,3 +217,26 @@ def test_profile_port_readings_edge_cases():
     assert (p["port_byteswapped"], p["client_port"], p["nat"]) == (None, 53764, True)
     p = profile("10.0.0.1:40000", "10.0.0.1", 0)
     assert (p["port_byteswapped"], p["nat"]) == (None, None)
+
+
+def test_rows_leave_before_a_long_connection_closes(monkeypatch):
+    """A notification session lasts as long as the user is signed in (hours in a live
+    run): its presence rows must not wait for the close."""
+    import msnsniff.model as M
+    from msnsniff import events as E
+    from msnsniff.pipeline import ConnectionOpened
+    got = []
+    a = M.Analysis(sink=lambda t, r: got.append((t, r.get("passport"), r.get("owner"))))
+    a.apply(ConnectionOpened(0.0, 1, -1, "10.0.0.1:4000", "10.0.0.2:1863", 0.0))
+    a.apply(E.Presence(1.0, 1, 1, "NLN", "bob@x.com", "AWY", "Bob", 0))      # owner not yet known
+    assert got == []
+    a.apply(E.LoginOk(2.0, 1, 1, "al@x.com", "Al", "1", "0"))
+    a.apply(E.Presence(3.0, 1, 1, "NLN", "eve@x.com", "NLN", "Eve", 0))
+    assert got == [("presence", "bob@x.com", "al@x.com"), ("presence", "eve@x.com", "al@x.com")]
+    # before an owner is known at most MAX_WAITING_ROWS wait; then they leave anyway
+    monkeypatch.setattr(M, "MAX_WAITING_ROWS", 3)
+    got.clear()
+    a.apply(ConnectionOpened(0.0, 2, -1, "10.0.0.9:4000", "10.0.0.2:1863", 0.0))
+    for i in range(4):
+        a.apply(E.Presence(4.0, 2, 1, "NLN", f"c{i}@x.com", "NLN", None, None))
+    assert [r[1] for r in got] == ["c0@x.com", "c1@x.com", "c2@x.com", "c3@x.com"]

@@ -31,6 +31,14 @@ from .session import Session, iso
 __all__ = ["Analysis", "TABLES", "iso"]
 
 MAX_LINKS = 65536     # remembered cookies / invitation offers (oldest forgotten first)
+# Rows that never change after they are made leave as soon as their connection's owner
+# is known, so a long-lived connection (a notification session of a live run lasts for
+# hours) holds no rows; challenges and invitations are completed by later commands and
+# wait for the close.  Before the owner is known at most this many rows wait; then the
+# owner is looked up by client address and they leave anyway.
+SETTLE_EARLY = frozenset({"presence", "list_changes", "notifications", "messages",
+                          "participants", "errors"})
+MAX_WAITING_ROWS = 10_000
 
 
 class Analysis(NsFold, SbFold, FtpFold):
@@ -69,7 +77,35 @@ class Analysis(NsFold, SbFold, FtpFold):
         return s
 
     def _add(self, conn, table, row):
-        self._s_id(conn).rows.setdefault(table, []).append(row)
+        s = self._s_id(conn)
+        if s.settled and table in SETTLE_EARLY:
+            self._settle(s, table, row)
+            return
+        s.rows.setdefault(table, []).append(row)
+        s.waiting += 1
+        if s.waiting > MAX_WAITING_ROWS and not s.settled:
+            self._owner(s)
+            self._settle_early(s)
+
+    def _settle(self, s, table, r):
+        """Give a row its final owner (and recipients) and hand it on."""
+        me = s.passport
+        if "owner" in r:
+            r["owner"] = me
+        if table == "presence" and r["command"] == "CHG" and r["passport"] is None:
+            r["passport"] = me
+        if table == "messages":
+            self._settle_message(r, me)
+        self.sink(table, r)
+
+    def _settle_early(self, s):
+        for table in TABLES:
+            if table in SETTLE_EARLY and table in s.rows:
+                rows = s.rows.pop(table)
+                s.waiting -= len(rows)
+                for r in rows:
+                    self._settle(s, table, r)
+        s.settled = True
 
     def _rows(self, conn, table) -> list:
         return self._s_id(conn).rows.get(table, [])
@@ -85,6 +121,8 @@ class Analysis(NsFold, SbFold, FtpFold):
         s.passport = passport
         if passport:
             self.by_ip.setdefault(s.client_ip, set()).add(passport)
+            if not s.settled:
+                self._settle_early(s)
 
     def _remember(self, table: OrderedDict, key, value):
         table[key] = value
@@ -157,13 +195,7 @@ class Analysis(NsFold, SbFold, FtpFold):
             self.by_ip.setdefault(s.client_ip, set()).add(me)
         for table in TABLES:
             for r in s.rows.get(table, ()):
-                if "owner" in r:
-                    r["owner"] = me
-                if table == "presence" and r["command"] == "CHG" and r["passport"] is None:
-                    r["passport"] = me
-                if table == "messages":
-                    self._settle_message(r, me)
-                self.sink(table, r)
+                self._settle(s, table, r)
         for gid in sorted(s.groups):
             self.sink("groups", {"session": s.id, "owner": me, "group_id": gid,
                                  "name": s.groups[gid]})

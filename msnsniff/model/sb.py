@@ -75,6 +75,7 @@ class SbFold:
             row["headers"] = {k: v for k, v in ev.headers.items()
                               if k.lower() not in ("mime-version",)}
             row["body_length"] = len(body)
+        s.last_message = row
         self._add(ev.conn, "messages", row)
 
     def _msg_row(self, ev, s, sender, recipients, ctype, kind, text, ack, sender_name=None):

@@ -82,8 +82,11 @@ class Session:
         self.linked_ns = None
         # MSNFTP
         self.transfer = None
-        # rows of other tables, by table, until the connection closes
+        # rows of other tables, by table, until they can be settled (see model/__init__)
         self.rows: dict[str, list] = {}
+        self.waiting = 0
+        self.settled = False
+        self.last_message = None         # the latest messages row (for live lines)
         self.bytes_c2s = 0
         self.bytes_s2c = 0
         self.gap_bytes = 0
