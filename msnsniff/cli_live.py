@@ -14,11 +14,6 @@ from .cli import CONTEXT, _ports, write_report
 from .emit import safe_text, to_json
 from .errors import MsnsniffError
 
-# rows kept per table for the closing report and --export; beyond it rows are only
-# printed (and counted), so a long run keeps flat memory
-MAX_REPORT_ROWS = 100_000
-
-
 class _Stop:
     """First Ctrl-C / SIGTERM: stop cleanly and report.  Second: quit at once."""
 
@@ -78,7 +73,8 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     src = LiveSource(ifaces, pipe.follow, write_path)
     src.open()
     name = "live:" + ",".join(src.ifaces)
-    rows = Rows(name, max_rows=MAX_REPORT_ROWS)
+    from .config import DEFAULT_LIMITS
+    rows = Rows(name, max_rows=DEFAULT_LIMITS.max_report_rows)
     analysis = Analysis(sink=rows)
     printer = LiveFormatter(analysis, typing=not no_typing)
     stop = _Stop()

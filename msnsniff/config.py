@@ -36,6 +36,15 @@ class Limits:
     max_candidate_flows: int = 65536
     # Endpoints announced in traffic (XFR/RNG/invitations) remembered for following.
     max_announced: int = 65536
+    # Switchboard cookies (XFR SB / RNG), invitation offers and dispatch redirects kept
+    # to tie connections together; the oldest is forgotten first.
+    max_links: int = 65536
+    # Rows of a connection waiting for its owner (the local account) to be known; past
+    # it the owner is looked up by client address and the rows leave anyway.
+    max_waiting_rows: int = 10_000
+    # live: rows kept per table for the closing report and --export (the rest are
+    # printed as they happen and counted in the summary's rows_not_kept).
+    max_report_rows: int = 100_000
 
 
 DEFAULT_LIMITS = Limits()

@@ -219,7 +219,7 @@ def test_profile_port_readings_edge_cases():
     assert (p["port_byteswapped"], p["nat"]) == (None, None)
 
 
-def test_rows_leave_before_a_long_connection_closes(monkeypatch):
+def test_rows_leave_before_a_long_connection_closes():
     """A notification session lasts as long as the user is signed in (hours in a live
     run): its presence rows must not wait for the close."""
     import msnsniff.model as M
@@ -233,8 +233,9 @@ def test_rows_leave_before_a_long_connection_closes(monkeypatch):
     a.apply(E.LoginOk(2.0, 1, 1, "al@x.com", "Al", "1", "0"))
     a.apply(E.Presence(3.0, 1, 1, "NLN", "eve@x.com", "NLN", "Eve", 0))
     assert got == [("presence", "bob@x.com", "al@x.com"), ("presence", "eve@x.com", "al@x.com")]
-    # before an owner is known at most MAX_WAITING_ROWS wait; then they leave anyway
-    monkeypatch.setattr(M, "MAX_WAITING_ROWS", 3)
+    # before an owner is known at most max_waiting_rows wait; then they leave anyway
+    from msnsniff.config import Limits
+    a.limits = Limits(max_waiting_rows=3)
     got.clear()
     a.apply(ConnectionOpened(0.0, 2, -1, "10.0.0.9:4000", "10.0.0.2:1863", 0.0))
     for i in range(4):

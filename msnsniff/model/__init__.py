@@ -30,15 +30,12 @@ from .session import Session, iso
 
 __all__ = ["Analysis", "TABLES", "iso"]
 
-MAX_LINKS = 65536     # remembered cookies / invitation offers (oldest forgotten first)
 # Rows that never change after they are made leave as soon as their connection's owner
 # is known, so a long-lived connection (a notification session of a live run lasts for
 # hours) holds no rows; challenges and invitations are completed by later commands and
-# wait for the close.  Before the owner is known at most this many rows wait; then the
-# owner is looked up by client address and they leave anyway.
+# wait for the close.  Before the owner is known at most Limits.max_waiting_rows wait.
 SETTLE_EARLY = frozenset({"presence", "list_changes", "notifications", "messages",
                           "participants", "errors"})
-MAX_WAITING_ROWS = 10_000
 
 
 class Analysis(NsFold, SbFold, FtpFold):
@@ -83,7 +80,7 @@ class Analysis(NsFold, SbFold, FtpFold):
             return
         s.rows.setdefault(table, []).append(row)
         s.waiting += 1
-        if s.waiting > MAX_WAITING_ROWS and not s.settled:
+        if s.waiting > self.limits.max_waiting_rows and not s.settled:
             self._owner(s)
             self._settle_early(s)
 
@@ -127,7 +124,7 @@ class Analysis(NsFold, SbFold, FtpFold):
     def _remember(self, table: OrderedDict, key, value):
         table[key] = value
         table.move_to_end(key)
-        if len(table) > MAX_LINKS:
+        if len(table) > self.limits.max_links:
             table.popitem(last=False)
 
     def _offer(self, inv):
