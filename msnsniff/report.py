@@ -217,18 +217,33 @@ class StreamingReport:
         self.connections: list[dict] = []
         self.shown = 0
 
+    # only what the tables print is kept, as tuples (a dict per row is ~4x the memory)
+    KEEP = {
+        "contacts": ("session", "passport", "friendly_name", "lists", "list_bits", "groups",
+                     "group_names", "phones"),
+        "groups": ("session", "group_id", "name"),
+        "list_changes": ("session", "time", "op", "list", "passport", "friendly_name",
+                         "group_id", "version", "by_server"),
+        "presence": ("session", "time", "command", "passport", "status", "status_name",
+                     "friendly_name", "client_id", "msnc_version", "capabilities"),
+        "challenges": ("session", "time", "challenge", "product_id", "response", "valid",
+                       "accepted"),
+        "errors": ("session", "time", "code", "name", "trid", "request"),
+    }
+
     def row(self, table, r):
-        if table != "sessions" and r.get("session") is not None:
-            self.pending.setdefault(r["session"], {}).setdefault(table, []).append(r)
+        keep = self.KEEP.get(table)
+        if keep is not None and r.get("session") is not None:
+            self.pending.setdefault(r["session"], {}).setdefault(table, []).append(
+                tuple(r.get(k) for k in keep))
 
     def session(self, s):
         rows = self.pending.pop(s["id"], {})
         if self.account and s["passport"] != self.account:
             return
         self.connections.append({c: s.get(c) for c in CONNECTION_COLUMNS})
-        doc = {"sessions": [s], **{t: rows.get(t, []) for t in
-                                   ("contacts", "groups", "presence", "challenges", "errors",
-                                    "list_changes")}}
+        doc = {"sessions": [s], **{t: [dict(zip(keep, v)) for v in rows.get(t, ())]
+                                   for t, keep in self.KEEP.items()}}
         for section in read_sections(doc, self.account):
             if section[1] is None:
                 self.shown += 1
