@@ -75,7 +75,8 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     name = "live:" + ",".join(src.ifaces)
     from .config import DEFAULT_LIMITS
     rows = Rows(name, max_rows=DEFAULT_LIMITS.max_report_rows)
-    analysis = Analysis(sink=rows)
+    # finished connections leave as rows (capped), nothing else of them is kept
+    analysis = Analysis(sink=rows, stream_sessions=True)
     printer = LiveFormatter(analysis, typing=not no_typing)
     stop = _Stop()
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
