@@ -18,7 +18,6 @@ class LiveFormatter:
         self.a = analysis
         self.typing = typing
         self.last_typing: dict[int, str] = {}
-        self.received: dict[int, int] = {}
 
     def _who(self, conn):
         s = self.a.sessions.get(conn)
@@ -27,6 +26,8 @@ class LiveFormatter:
     def record(self, ev) -> dict | None:
         h = _FORMATS.get(type(ev))
         if h is None:
+            if type(ev).__name__ == "ConnectionClosed":
+                self.last_typing.pop(ev.conn, None)
             return None
         rec = h(self, ev)
         if rec is None:

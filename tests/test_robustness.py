@@ -293,3 +293,34 @@ def test_internal_error_points_to_debug(monkeypatch, capsys):
                            "(run again with --debug for the traceback)")
     with pytest.raises(RuntimeError):
         cli.main(["--debug", "read", cap("msnp8_session.pcap")])
+
+
+def test_a_long_run_keeps_nothing_per_finished_connection():
+    """What `live` runs: 3,000 switchboard conversations through the pipeline and a
+    streaming model.  Afterwards nothing per connection is left but bounded caches."""
+    from msnsniff.model import Analysis
+    from msnsniff.pipeline import Pipeline
+    emitted = []
+    p = Pipeline()
+    a = Analysis(sink=lambda t, r: emitted.append(t), stream_sessions=True)
+    t = 0.0
+    for i in range(3000):
+        ip = f"10.1.{i >> 8}.{i & 255}"
+        pay = b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi"
+        c2s = [b"USR 1 u%d@x.com 1.2.3\r\n" % i, b"MSG 2 N %d\r\n" % len(pay) + pay, b"OUT\r\n"]
+        s2c = [b"USR 1 OK u%d@x.com U\r\n" % i, b"JOI v@x.com V\r\n"]
+        for pk in conversation(client=(ip, 40000), server=("10.9.9.9", 1864), t0=t, c2s=c2s,
+                               s2c=s2c):
+            for ev in p.feed(Segment(*pk)):
+                a.apply(ev)
+        # and the connection ends (FIN both ways, right after the last byte)
+        cfin, sfin = 1000 + sum(map(len, c2s)), 5000 + sum(map(len, s2c))
+        for seg in (Segment(t + 1, ip, 40000, "10.9.9.9", 1864, cfin, 0, FIN | ACK, b""),
+                    Segment(t + 1, "10.9.9.9", 1864, ip, 40000, sfin, 0, FIN | ACK, b"")):
+            for ev in p.feed(seg):
+                a.apply(ev)
+        t += 2
+    assert emitted.count("sessions") == 3000 and emitted.count("messages") == 3000
+    assert len(a.sessions) == 0 and len(a.session_rows) == 0 and len(p.reasm.conns) == 0
+    assert len(a.by_ip) == 3000 <= Limits().max_links
+    assert len(p.closed) <= Limits().max_connections

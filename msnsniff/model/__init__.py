@@ -49,7 +49,7 @@ class Analysis(NsFold, SbFold, FtpFold):
         self.grants: OrderedDict = OrderedDict()     # XFR SB cookie -> NS session id
         self.rings: OrderedDict = OrderedDict()      # RNG cookie -> (NS id, SB session id)
         self.offers: OrderedDict = OrderedDict()     # ("auth", cookie) / ("port", p) -> invitation
-        self.by_ip: dict[str, set] = {}              # client ip -> passports seen there
+        self.by_ip: OrderedDict = OrderedDict()      # client ip -> passports seen there
         self.redirects: OrderedDict = OrderedDict()  # (NS address, client ip) -> dispatch id
         self.on_session = on_session                 # called with each finished session row
         # streaming consumers take each sessions row when its connection finishes (the
@@ -113,11 +113,17 @@ class Analysis(NsFold, SbFold, FtpFold):
             s = self.sessions[conn] = Session(conn, "?:0", "?:0", 0.0)
         return s
 
+    def _note_ip(self, ip, passport):
+        """Remember which account used a client address (bounded, oldest forgotten)."""
+        if ip not in self.by_ip:
+            self._remember(self.by_ip, ip, set())
+        self.by_ip[ip].add(passport)
+
     def _learn(self, s, passport):
         """The connection's local account became known."""
         s.passport = passport
         if passport:
-            self.by_ip.setdefault(s.client_ip, set()).add(passport)
+            self._note_ip(s.client_ip, passport)
             if not s.settled:
                 self._settle_early(s)
 
@@ -189,7 +195,7 @@ class Analysis(NsFold, SbFold, FtpFold):
                 s.linked_ns = self.rings[s.sb_cookie][0]
         me = self._owner(s)
         if me:
-            self.by_ip.setdefault(s.client_ip, set()).add(me)
+            self._note_ip(s.client_ip, me)
         for table in TABLES:
             for r in s.rows.get(table, ()):
                 self._settle(s, table, r)
