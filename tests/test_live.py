@@ -138,3 +138,16 @@ def test_interfaces_command():
     res = subprocess.run([sys.executable, "-m", "msnsniff", "interfaces"], capture_output=True,
                          text=True, check=True)
     assert "  lo\n" in res.stdout and "any" in res.stdout
+
+
+def test_sigterm_and_stats_line():
+    p = start_live("--stats", "0.3", "--format", "jsonl")
+    scenario().scenario_ipv6()
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    stats = [l for l in err.splitlines() if l.startswith("[stats]")]
+    assert stats and "open connections" in stats[-1] and "peak RSS" in stats[-1]
+    recs = [json.loads(l) for l in out.splitlines()]
+    assert recs[-1]["event"] == "summary" and recs[-1]["sessions_by_kind"] == {"notification": 1}
