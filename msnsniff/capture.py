@@ -512,7 +512,15 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
         if len(magic) < 4:
             raise MsnsniffError(f"{name}: empty or too short to be a capture file")
         fast = _libpcap() if follow is not None and path != "-" else None
-        # nanosecond pcap stays in Python: libpcap would round the times to µs
+        # nanosecond pcap stays in Python: libpcap would round the times to µs; so does a
+        # pcap whose header claims a small snaplen: libpcap cuts every record to it, even
+        # records that are longer (such headers are often wrong)
+        if fast is not None and magic in _PCAP_MAGICS:
+            head = f.peek(20)[:20]          # the rest of the file header, not consumed
+            snaplen = (struct.unpack_from(_PCAP_MAGICS[magic][0] + "I", head, 12)[0]
+                       if len(head) >= 16 else 0)
+            if snaplen < 65535:
+                fast = None
         if fast is not None and (magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
                                  or magic == _PCAPNG_SHB):
             try:

@@ -124,7 +124,8 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
         out.write(to_json(list(rows)) + "\n")
         return
     if fmt == "csv":
-        w = csv.writer(out, lineterminator="\n")
+        # RFC 4180 line ends; the one CSV writer of every command and of `export`
+        w = csv.writer(out, lineterminator="\r\n")
         w.writerow(columns)
         for r in rows:
             w.writerow([csv_cell(r.get(c), raw_csv) for c in columns])

@@ -7,7 +7,6 @@ leaves no half file.  Column sets and types come from schema.py.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sqlite3
@@ -15,7 +14,7 @@ import tempfile
 from contextlib import contextmanager
 
 from . import __version__
-from .emit import csv_cell, to_json
+from .emit import emit, to_json
 from .errors import MsnsniffError
 from .schema import TABLES
 
@@ -123,10 +122,7 @@ def write_csv(doc, out_dir, force, tables=None, raw_csv=False):
         cols = [c[0] for c in TABLES[t]]
         with atomic_path(p) as tmp:
             with open(tmp, "w", encoding="utf-8", newline="") as f:
-                w = csv.writer(f, lineterminator="\r\n")
-                w.writerow(cols)
-                for r in doc.get(t, []):
-                    w.writerow([csv_cell(r.get(c), raw_csv) for c in cols])
+                emit(doc.get(t, []), cols, "csv", f, raw_csv=raw_csv)
     with atomic_path(meta) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(to_json(doc.get("summary", {})) + "\n")

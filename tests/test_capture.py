@@ -222,3 +222,14 @@ def test_both_readers_give_the_same_analysis(name, monkeypatch):
         if t != "summary":
             assert fast[t] == slow[t], t
     assert fast["summary"]["commands"] == slow["summary"]["commands"] > 0
+
+
+def test_header_snaplen_smaller_than_the_records(tmp_path):
+    """A pcap whose file header claims snaplen 64 while its records are longer: the
+    records' own lengths are what counts (the header field is often wrong)."""
+    import struct
+    data = bytearray(open(cap("msnp8_session.pcap"), "rb").read())
+    struct.pack_into("<I", data, 16, 64)
+    p = tmp_path / "snap.pcap"
+    p.write_bytes(bytes(data))
+    assert commands(str(p))[0] == commands(cap("msnp8_session.pcap"))[0]
