@@ -379,77 +379,16 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt):
     emit(rows, TRANSFER_COLUMNS, fmt)
 
 
-# ---------------------------------------------------------------- export
-@cli.command(context_settings=CONTEXT)
-@capture_args
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl", "sqlite"]),
-              required=True, help="csv: one file per table in --out DIR; json / jsonl / "
-              "sqlite: one file (-o FILE; '-' = stdout for json and jsonl).")
-@click.option("-o", "--output", "output", metavar="FILE", help="Output file (json, jsonl, sqlite).")
-@click.option("--out", "out_dir", metavar="DIR", help="Output directory (csv).")
-@click.option("--tables", metavar="T1,T2", help="Only these tables (see docs/schema.md).")
-@click.option("--force", is_flag=True, help="Overwrite existing output files.")
-@click.option("--raw-csv", is_flag=True,
-              help="Do not neutralise CSV cells that spreadsheets would run as formulas.")
-@redact_options
-def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, force, raw_csv,
-           redact, redact_qry):
-    """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
-    SQLite.  The columns are documented in docs/schema.md."""
-    from . import export as ex
-    from .schema import TABLE_NAMES
-
-    wanted = None
-    if tables:
-        wanted = [t.strip() for t in tables.split(",") if t.strip()]
-        bad = [t for t in wanted if t not in TABLE_NAMES]
-        if bad:
-            raise click.BadParameter(f"unknown table(s) {', '.join(bad)}; tables are "
-                                     f"{', '.join(TABLE_NAMES)}", param_hint="--tables")
-    if fmt == "csv":
-        if not out_dir or output:
-            raise click.UsageError("--format csv writes one file per table: give --out DIR")
-    else:
-        if not output or out_dir:
-            raise click.UsageError(f"--format {fmt} writes one file: give -o FILE")
-        if output == "-" and fmt == "sqlite":
-            raise click.UsageError("sqlite cannot be written to standard output")
-    if redact_qry and not redact:
-        raise click.UsageError("--redact-qry goes with --redact")
-    if output and output != "-":
-        ex._check_target(output, force)       # fail before the (long) analysis
-    if fmt == "jsonl":
-        from .analyze import stream
-        from .redact import Redactor
-        captures = _check_paths(captures)
-        bar = progress_bar(no_progress)
-        written = ex.stream_jsonl(lambda emit: stream(captures, ports, emit=emit, progress=bar),
-                                  output,
-                                  force, wanted, stdout=sys.stdout,
-                                  redactor=Redactor(redact_qry) if redact else None)
-        if output != "-":
-            click.echo(f"wrote {output}" + (" (redacted)" if redact else ""), err=True)
-        return
-    doc = _redacted(_analyse(captures, ports, no_progress, jobs), redact, redact_qry)
-    if fmt == "json":
-        written = ex.write_json(doc, output, force, wanted, stdout=sys.stdout)
-    elif fmt == "csv":
-        written = ex.write_csv(doc, out_dir, force, wanted, raw_csv)
-    else:
-        written = ex.write_sqlite(doc, output, force, wanted)
-    if output != "-":
-        click.echo(f"wrote {len(written)} file(s): {', '.join(written)}"
-                   + (" (redacted)" if redact else ""), err=True)
-
-
 # ---------------------------------------------------------------- entry point
-def _register_live():
+def _register():
+    from .cli_export import export
     from .cli_live import interfaces, live
+    cli.add_command(export)
     cli.add_command(live)
     cli.add_command(interfaces)
 
 
-_register_live()
+_register()
 
 
 def main(argv=None):
