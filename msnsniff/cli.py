@@ -303,7 +303,8 @@ def for_account(doc, account):
 @capture_args
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
-@click.option("--account", metavar="PASSPORT", help="Only conversations seen by this account.")
+@click.option("--account", metavar="PASSPORT",
+              help="Only conversations this account took part in (captured on its side).")
 @click.option("--with", "with_", metavar="PASSPORT", help="Only conversations with this person.")
 @click.option("--since", metavar="TIME", help="Only lines at or after this ISO 8601 time (UTC).")
 @click.option("--until", metavar="TIME", help="Only lines at or before this ISO 8601 time (UTC).")
@@ -312,7 +313,10 @@ def for_account(doc, account):
 @redact_options
 def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until, no_typing,
           table_format, redact, redact_qry):
-    """Switchboard conversations as transcripts: who said what to whom."""
+    """Switchboard conversations as transcripts: who said what to whom.
+
+    The connections of one conversation (the caller's and each invitee's) are merged
+    into one transcript; a message captured on several of them is shown once."""
     from .report import conversation_title, conversations
 
     since, until = _time_arg(since, "--since"), _time_arg(until, "--until")
@@ -329,8 +333,7 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
             else:
                 click.echo("(no messages)")
         return
-    flat = [dict(r, account=h["account"], participants=h["participants"])
-            for h, rows in convs for r in rows]
+    flat = [dict(r, participants=h["participants"]) for h, rows in convs for r in rows]
     emit(flat, ["time", "session", "account", "sender", "recipients", "kind", "text",
                 "font", "effects", "color", "ack"], fmt)
 

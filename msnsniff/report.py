@@ -275,27 +275,43 @@ def summary_rows(doc) -> list[dict]:
 
 # ---------------------------------------------------------------- chats
 def conversations(doc, account=None, with_=None, since=None, until=None, typing=True):
-    """Yield (header dict, transcript rows) per switchboard session."""
-    sessions = {s["id"]: s for s in doc["sessions"]}
-    msgs: dict[int, list] = {}
+    """Yield (header, rows) per conversation.  The switchboard connections of one
+    switchboard session (same server, same session id) are one conversation: a message
+    seen on the sender's connection and on every receiver's is shown once — the first
+    copy, which is the sender's own when it was captured."""
+    by_id = {s["id"]: s for s in doc["sessions"]}
+    groups: dict = {}
+    for s in doc["sessions"]:
+        if s["kind"] == "switchboard":
+            key = (s["server"], s["sb_session_id"]) if s["sb_session_id"] else s["id"]
+            groups.setdefault(key, []).append(s)
+    items: dict[int, list] = {}
     for m in doc["messages"]:
-        msgs.setdefault(m["session"], []).append(m)
+        items.setdefault(m["session"], []).append(m)
     for e in doc["participants"]:
-        msgs.setdefault(e["session"], []).append(dict(e, kind="event", sender=e["passport"],
-                                                      text=e["event"]))
-    for sid, s in sessions.items():
-        if s["kind"] != "switchboard":
+        items.setdefault(e["session"], []).append(dict(e, kind="event", sender=e["passport"],
+                                                       text=e["event"]))
+    for group in groups.values():
+        viewers = [s["passport"] or "unknown" for s in group]
+        people = sorted({p for s in group for p in (s["participants"] or [])})
+        if account and account not in viewers:
             continue
-        if account and s["passport"] != account:
+        if with_ and with_ not in people:
             continue
-        if with_ and with_ not in (s["participants"] or []):
-            continue
-        rows = []
-        last_typing = None
-        for m in sorted(msgs.get(sid, []), key=lambda m: m["time"]):
+        merged = len(group) > 1
+        pool = sorted((m for s in group for m in items.get(s["id"], ())),
+                      key=lambda m: (m["time"], m.get("direction") != "out"))
+        rows, seen, last_typing = [], {}, None
+        for m in pool:
             if (since and m["time"] < since) or (until and m["time"] > until):
                 continue
             kind = m["kind"]
+            if merged and kind == "event" and m["command"] == "IRO":
+                continue        # "was there" is the joiner's view; the JOI lines say it
+            key = (kind, m["sender"], m.get("content_type"), m["text"])
+            if merged and key in seen and _seconds(seen[key], m["time"]) < 5:
+                continue        # the same message (or join/leave) seen on another connection
+            seen[key] = m["time"]
             if kind == "typing":
                 if not typing or last_typing == m["sender"]:
                     continue
@@ -311,23 +327,33 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                     line = f"[invitation] {m['text']}"
                 else:
                     line = f"[{m['content_type']}] {m['text'] or ''}"
-            rows.append({"time": m["time"], "session": sid,
+            rows.append({"time": m["time"], "session": m["session"],
+                         "account": by_id[m["session"]]["passport"],
                          "sender": m["sender"] if m["sender"] else "unknown",
                          "recipients": m.get("recipients"), "kind": kind, "text": line,
                          "font": m.get("font"), "effects": m.get("effects"),
                          "color": m.get("color"), "ack": m.get("ack")})
-        head = {"session": sid, "account": s["passport"] or "unknown",
-                "participants": s["participants"], "start": s["start"], "end": s["end"],
-                "server": s["server"], "sb_session_id": s["sb_session_id"],
-                "role": s["sb_role"]}
+        head = {"sessions": [s["id"] for s in group], "accounts": viewers,
+                "participants": people, "server": group[0]["server"],
+                "sb_session_id": group[0]["sb_session_id"],
+                "start": min(s["start"] for s in group),
+                "end": max((s["end"] for s in group if s["end"]), default=None)}
         yield head, rows
+
+
+def _seconds(a: str, b: str) -> float:
+    from datetime import datetime
+    return abs((datetime.fromisoformat(b.replace("Z", "+00:00"))
+                - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds())
 
 
 def conversation_title(h) -> str:
     parts = ", ".join(h["participants"] or []) or "nobody known"
-    sid = f" · SB session {h['sb_session_id']}" if h["sb_session_id"] else ""
-    return (f"Conversation (session {h['session']}, seen by {h['account']}{sid}) · "
-            f"{parts} · {h['start']} – {h['end']}")
+    sid = f"SB session {h['sb_session_id']} at {h['server']}" if h["sb_session_id"] else \
+        f"switchboard {h['server']}"
+    seen = ", ".join(f"{a} ({i})" for a, i in zip(h["accounts"], h["sessions"]))
+    return (f"Conversation · {sid} · {parts} · {h['start']} – {h['end']} · "
+            f"seen by {seen}")
 
 
 TRANSFER_COLUMNS = ["session", "name", "sender", "receiver", "size", "received",

@@ -113,9 +113,31 @@ def test_chats_filters_json():
     rows = json.loads(r.stdout)
     assert {x["session"] for x in rows} == {5, 6, 7}
     r = run("chats", MAIN, "--account", "carol@hotmail.com", "--format", "jsonl",
-            "--since", "2026-11-25T02:59:09.570Z")
+            "--since", "2026-11-25T02:59:09.570Z", "--until", "2026-11-25T02:59:09.600Z")
     rows = [json.loads(l) for l in r.stdout.splitlines()]
-    assert [x["text"] for x in rows] == ["こんにちは 👋 everyone"]
+    # one conversation, its three connections merged: each line once, from the copy
+    # captured first (the sender's own connection for messages)
+    assert [(x["session"], x["account"], x["sender"], x["text"]) for x in rows] == [
+        (5, "alice@hotmail.com", "carol@hotmail.com", "* carol@hotmail.com joined"),
+        (7, "carol@hotmail.com", "carol@hotmail.com", "こんにちは 👋 everyone"),
+        (5, "alice@hotmail.com", "carol@hotmail.com", "* carol@hotmail.com left")]
+    assert rows[1]["recipients"] == ["alice@hotmail.com", "bob@hotmail.com"]
+    r = run("chats", MAIN, "--account", "dave@hotmail.com")
+    assert r.output.strip() == "no switchboard conversations found"
+
+
+def test_chats_merges_the_connections_of_one_conversation():
+    r = run("chats", MAIN, "--no-typing")
+    titles = [l for l in r.output.splitlines() if l.startswith("=== ")]
+    assert titles == ["=== Conversation · SB session 11752013 at 127.0.0.3:1864 · "
+                      "alice@hotmail.com, bob@hotmail.com, carol@hotmail.com · "
+                      "2026-11-25T02:59:09.436015Z – 2026-11-25T02:59:09.702941Z · seen by "
+                      "alice@hotmail.com (5), bob@hotmail.com (6), carol@hotmail.com (7)"]
+    texts = [l.split(None, 2)[2] for l in r.output.splitlines() if l.startswith("2026-")]
+    assert texts.count("Hi Bob, are you there?") == 1       # on 2 connections, shown once
+    assert texts.count("こんにちは 👋 everyone") == 1        # on 3 connections
+    assert texts.count("* carol@hotmail.com joined") == 1
+    assert len(texts) == 13
 
 
 def test_files_listing():
