@@ -6,7 +6,7 @@ from hypothesis import settings
 
 # CI runs the property tests on a fixed sequence of examples so a run is repeatable;
 # developers get fresh random examples every time (and .hypothesis/ keeps failures).
-settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
