@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 CAPABILITIES = (
     (0x00000001, "mobile device"),
     (0x00000002, "MSN Explorer 8"),
@@ -38,7 +40,12 @@ MSNC_CLIENTS = {0: "MSN Messenger 5.0 or older / third party", 1: "MSN Messenger
 
 def decode_client_id(value: int) -> tuple[int, list[str]]:
     """(MSNC version, capability names); unknown bits are named by their number."""
-    value &= 0xFFFFFFFF
+    version, names = _decode(value & 0xFFFFFFFF)
+    return version, list(names)
+
+
+@lru_cache(maxsize=4096)      # a capture repeats a handful of client ids thousands of times
+def _decode(value: int) -> tuple[int, tuple[str, ...]]:
     version = value >> 28
     names = [name for bit, name in CAPABILITIES if value & bit]
     rest = value & 0x0FFFFFFF & ~_KNOWN
@@ -48,7 +55,7 @@ def decode_client_id(value: int) -> tuple[int, list[str]]:
             names.append(f"bit {bit}")
         rest >>= 1
         bit += 1
-    return version, names
+    return version, tuple(names)
 
 
 def parse_client_id(s: str | None) -> int | None:

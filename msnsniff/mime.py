@@ -6,6 +6,8 @@ headers; bad UTF-8 shows as U+FFFD; bad %-escapes are kept.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .protocol import url_decode
 
 
@@ -79,7 +81,13 @@ CHARSETS = {0x0: "ANSI", 0x1: "DEFAULT", 0x2: "SYMBOL", 0x4D: "MAC", 0x80: "SHIF
 
 def parse_format(value: str) -> dict:
     """Decode `FN=…; EF=…; CO=…; CS=…; PF=…[; RL=1]` in any order and case."""
-    out: dict = {"font": None, "effects": [], "color": None, "charset": None,
+    f = _parse_format(value)
+    return dict(f, effects=list(f["effects"]))
+
+
+@lru_cache(maxsize=4096)      # a sender's format string repeats with every message
+def _parse_format(value: str) -> dict:
+    out: dict = {"font": None, "effects": (), "color": None, "charset": None,
                  "pitch_family": None, "rtl": False}
     for item in value.split(";"):
         key, sep, val = item.strip().partition("=")
@@ -90,7 +98,7 @@ def parse_format(value: str) -> dict:
         if key == "FN":
             out["font"] = url_decode(val)
         elif key == "EF":
-            out["effects"] = [_EFFECTS[c] for c in val.upper() if c in _EFFECTS]
+            out["effects"] = tuple(_EFFECTS[c] for c in val.upper() if c in _EFFECTS)
         elif key == "CO":
             try:
                 v = int(val, 16) if val else 0

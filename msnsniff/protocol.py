@@ -6,6 +6,7 @@ Pure data plus tiny helpers; reference sections are given where each fact comes 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 # §1.2: payload commands (MSNP8 set + later versions, so newer traffic never
@@ -52,6 +53,11 @@ def url_decode(s: str) -> str:
     visible (U+FFFD), never raise."""
     if "%" not in s:
         return s
+    return _url_decode(s)
+
+
+@lru_cache(maxsize=8192)      # the same names come back in every ILN/NLN/LST
+def _url_decode(s: str) -> str:
     return unquote_to_bytes(s).decode("utf-8", "replace")
 
 
