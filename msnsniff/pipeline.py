@@ -23,7 +23,7 @@ from .decoder import ConnectionDecoder
 from .follow import Follow
 from .framing import Framer, RawCommand
 from .mime import header
-from .reassembly import Data, End, Gap, Reassembler, fmt_ep
+from .reassembly import Data, End, Gap, Reassembler, flow_key, fmt_ep
 
 MSNP_PORT = 1863
 
@@ -128,8 +128,7 @@ class Pipeline:
 
     def _open(self, seg: Segment, out: list):
         flags = seg.flags
-        key = (min((seg.src, seg.sport), (seg.dst, seg.dport)),
-               max((seg.src, seg.sport), (seg.dst, seg.dport)))
+        key = flow_key(seg)
         by_port_dst = self._is_server_ep(seg.dst, seg.dport)
         by_port_src = self._is_server_ep(seg.src, seg.sport)
         selected = by_port_dst or by_port_src
@@ -178,8 +177,7 @@ class Pipeline:
                 raw = []
                 conn = None
         if conn is None:
-            key = (min((seg.src, seg.sport), (seg.dst, seg.dport)),
-                   max((seg.src, seg.sport), (seg.dst, seg.dport)))
+            key = flow_key(seg)
             if key in self.closed:
                 if not seg.flags & SYN:
                     self.late_segments += 1
