@@ -173,6 +173,19 @@ def profile(c, s, passport, split=None, port_override=None):
     msg(s, c, "MSG Hotmail Hotmail", payload, split=split)
 
 
+def open_switchboard(a, an, sb_l, trid, cookie, friendly, callee, session, name):
+    """Alice asks her NS for a switchboard (XFR SB), signs in to it and calls ``callee``:
+    returns her switchboard sockets (client, server)."""
+    talk(a, an, f"XFR {trid} SB")
+    talk(an, a, f"XFR {trid} SB {SB[0]}:{SB[1]} CKI {cookie}")
+    sa, ss = connect(sb_l, ALICE_IP, name)
+    talk(sa, ss, f"USR 1 alice@hotmail.com {cookie}")
+    talk(ss, sa, f"USR 1 OK alice@hotmail.com {friendly}")
+    talk(sa, ss, f"CAL 2 {callee}")
+    talk(ss, sa, f"CAL 2 RINGING {session}")
+    return sa, ss
+
+
 # ---------------------------------------------------------------- scenarios
 def scenario_session():
     """The main capture: DS -> NS login, contact list, presence, challenge, a
@@ -241,13 +254,9 @@ def scenario_session():
     talk(an, a, "NLN BSY bob@hotmail.com Bob 268435492")
 
     # --- alice asks for a switchboard and calls bob
-    talk(a, an, "XFR 16 SB")
-    talk(an, a, f"XFR 16 SB {SB[0]}:{SB[1]} CKI 17262740.1062764410.32308")
-    sa, ss_a = connect(sb_l, ALICE_IP, "alice-sb")
-    talk(sa, ss_a, "USR 1 alice@hotmail.com 17262740.1062764410.32308")
-    talk(ss_a, sa, "USR 1 OK alice@hotmail.com Alice%20in%20Wonderland")
-    talk(sa, ss_a, "CAL 2 bob@hotmail.com")
-    talk(ss_a, sa, "CAL 2 RINGING 11752013")
+    sa, ss_a = open_switchboard(a, an, sb_l, 16, "17262740.1062764410.32308",
+                                "Alice%20in%20Wonderland", "bob@hotmail.com", 11752013,
+                                "alice-sb")
     talk(bn, b, f"RNG 11752013 {SB[0]}:{SB[1]} CKI 849102291.520491113 alice@hotmail.com "
                 "Alice%20in%20Wonderland")
     sb_, ss_b = connect(sb_l, BOB_IP, "bob-sb")
@@ -416,13 +425,8 @@ def scenario_hostile():
                  "LST quote@hotmail.com %22Quoted%22%2C%20comma%0Anew%20line 11 0",
                  "LST bad@hotmail.com Bad%FF%FEUTF8%E2%28 11 0"]:
         talk(an, a, line)
-    talk(a, an, "XFR 6 SB")
-    talk(an, a, f"XFR 6 SB {SB[0]}:{SB[1]} CKI 999.888.777")
-    sa, ss = connect(sb_l, ALICE_IP, "h-sb")
-    talk(sa, ss, "USR 1 alice@hotmail.com 999.888.777")
-    talk(ss, sa, "USR 1 OK alice@hotmail.com ALICE")
-    talk(sa, ss, "CAL 2 mallory@hotmail.com")
-    talk(ss, sa, "CAL 2 RINGING 4242")
+    sa, ss = open_switchboard(a, an, sb_l, 6, "999.888.777", "ALICE", "mallory@hotmail.com",
+                              4242, "h-sb")
     talk(ss, sa, "JOI mallory@hotmail.com %3D2%2B5%2Bcmd%7C'%20%2FC%20calc'!A0")
     evil = text("\x1b]0;pwned\x07\x1b[2J@SUM(1+1)*cmd|' /C calc'!A0\r\nsecond, \"line\"",
                 "FN=%1B%5B5m; EF=B; CO=0; CS=0; PF=0")
