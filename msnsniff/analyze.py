@@ -22,8 +22,10 @@ class Run:
     connection ids stay unique across files."""
 
     def __init__(self, paths, ports=(), limits: Limits = DEFAULT_LIMITS, trace=False,
-                 progress=None):
+                 progress=None, split=False):
         self.paths = list(paths)
+        # read and decode in a child process while this one builds the model (stages.py)
+        self.split = split
         self.ports = ports
         self.limits = limits
         self.trace = trace
@@ -34,11 +36,33 @@ class Run:
         self.current = None
 
     def events(self):
+        if self.split:
+            from . import stages
+            if stages.available():
+                evs = stages.events(self._events, self._state, self._set_state)
+            else:
+                evs = self._events()
+        else:
+            evs = self._events()
+        for ev in evs:
+            if type(ev) is CaptureStart:
+                self.current = ev.path
+                continue
+            yield ev
+
+    def _state(self):
+        return self.stats, self.late_segments, self.commands
+
+    def _set_state(self, state):
+        self.stats, self.late_segments, self.commands = state
+
+    def _events(self):
         next_id = 1
         for path in self.paths:
             stats = CaptureStats()
             self.stats.append((path, stats))
             self.current = path
+            yield CaptureStart(path)
             pipe = Pipeline(self.ports, self.limits, trace=self.trace)
             pipe.reasm.next_id = next_id
             segs = read_segments(path, stats, pipe.follow)
@@ -51,6 +75,15 @@ class Run:
             for notice in stats.notices():
                 yield CaptureNotice(path, notice)
             yield CaptureEnd(path)
+
+
+class CaptureStart:
+    """The events that follow come from this capture file."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path):
+        self.path = path
 
 
 class CaptureEnd:
@@ -189,20 +222,20 @@ def _drive(run: Run, rows: Rows, limits: Limits, on_session=None, streaming=Fals
 
 
 def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress=None,
-           on_session=None) -> dict:
+           on_session=None, split=False) -> dict:
     """Analyse the captures, calling ``emit(table, row)`` for every finished row as the
     captures are read (and ``on_session(row)`` as each connection finishes, before its
     sessions row is final).  Returns the summary."""
-    run = Run(paths, ports, limits, progress=progress)
+    run = Run(paths, ports, limits, progress=progress, split=split)
     rows = Rows(lambda: run.current, emit)
     hook = None if on_session is None else (lambda r: on_session(dict(r, capture=run.current)))
     _drive(run, rows, limits, hook, streaming=True)
     return dict(rows.summary.as_dict(run.stats), commands=run.commands)
 
 
-def _analyse_one(path, ports, limits, progress=None):
+def _analyse_one(path, ports, limits, progress=None, split=False):
     """One capture's rows (ids from 1), its reader statistics and command count."""
-    run = Run([path], ports, limits, progress=progress)
+    run = Run([path], ports, limits, progress=progress, split=split)
     rows = Rows(path)
     _drive(run, rows, limits)
     return rows.doc, run.stats[0][1], run.commands
@@ -218,7 +251,7 @@ _ID_LINKS = {"sessions": ("id", "redirected_to_session", "redirected_from_sessio
 
 
 def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None,
-            jobs: int = 1) -> dict:
+            jobs: int = 1, split=False) -> dict:
     """The analysis document for one or more captures: a list per table (rows grouped
     by session, in session order) and the summary.  Each capture is analysed on its own
     (``jobs`` > 1: in that many processes) and the results are merged in the order the
@@ -230,7 +263,7 @@ def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None,
         with ProcessPoolExecutor(min(jobs, len(paths))) as ex:
             parts = list(ex.map(_analyse_job, [(p, ports, limits) for p in paths]))
     else:
-        parts = [_analyse_one(p, ports, limits, progress) for p in paths]
+        parts = [_analyse_one(p, ports, limits, progress, split) for p in paths]
     merged = Rows(None)
     offset = 0
     stats_list = []

@@ -49,14 +49,41 @@ def capture_args(f, jobs=True):
     f = click.option("--no-progress", is_flag=True,
                      help="No progress bar (it is shown on a terminal's stderr only).")(f)
     if jobs:
-        f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1,
-                         show_default=True,
-                         help="Analyse several captures in this many processes.")(f)
+        f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+                         help="Processes to use.  Several captures: analysed side by side "
+                              "in this many processes.  One capture: with 2 or more, one "
+                              "process reads and decodes while another builds the report. "
+                              " [default: 2 stages for captures over 8 MB on a machine "
+                              "with 2+ CPUs, else 1]")(f)
     return f
 
 
 def trace_args(f):
-    return capture_args(f, jobs=False)
+    return capture_args(f)
+
+
+SPLIT_MIN_BYTES = 8 << 20   # below this the second process costs more than it saves
+
+
+def plan_jobs(jobs, paths) -> tuple[int, bool]:
+    """(processes for analysing several captures side by side, whether one run of the
+    pipeline is cut into two stage processes — see stages.py)."""
+    import os
+    if jobs is not None:
+        return jobs, jobs > 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return 1, False
+    from .capture import file_size
+    total = 0
+    for p in paths:
+        if p == "-":
+            return 1, True              # a pipe: its length is unknown, assume long
+        total += file_size(p) or 0
+    return 1, total >= SPLIT_MIN_BYTES
 
 
 def _check_paths(paths) -> list[str]:
@@ -116,10 +143,11 @@ def progress_bar(no_progress):
     return wrap
 
 
-def _analyse(captures, ports, no_progress=True, jobs=1):
+def _analyse(captures, ports, no_progress=True, jobs=None):
     from .analyze import analyse
-    return analyse(_check_paths(captures), ports, progress=progress_bar(no_progress),
-                   jobs=jobs)
+    paths = _check_paths(captures)
+    pool, split = plan_jobs(jobs, paths)
+    return analyse(paths, ports, progress=progress_bar(no_progress), jobs=pool, split=split)
 
 
 class UserError(click.ClickException):
@@ -140,6 +168,13 @@ class Group(click.Group):
             return super().invoke(ctx)
         except MsnsniffError as e:
             raise UserError(str(e)) from None
+        except BrokenPipeError:
+            # click would turn it into exit code 1; main() makes it a quiet exit 0
+            raise _OutputClosed() from None
+
+
+class _OutputClosed(Exception):
+    """Standard output was closed by its reader (``| head``)."""
 
 
 @click.group(cls=Group, context_settings=CONTEXT)
@@ -166,7 +201,7 @@ def cli(ctx, debug):
 @click.option("--table-format", default="simple", show_default=True,
               help="tabulate table style (plain, simple, github, grid, …).")
 @redact_options
-def commands(captures, ports, no_progress, fmt, verbs, connections, table_format, redact,
+def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_format, redact,
              redact_qry):
     """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
     from .analyze import CaptureNotice, Run
@@ -178,7 +213,8 @@ def commands(captures, ports, no_progress, fmt, verbs, connections, table_format
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
     verbs_u = {v.upper() for v in verbs}
-    run = Run(captures, ports, trace=True, progress=progress_bar(no_progress))
+    run = Run(captures, ports, trace=True, progress=progress_bar(no_progress),
+              split=plan_jobs(jobs, captures)[1])
     trace = Trace(redact=redact, redact_qry=redact_qry)
 
     def rows():
@@ -231,8 +267,10 @@ def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact,
     """Every MSN session in the capture, as readable tables."""
     from .export import write_json
 
-    if fmt == "json" or redact or jobs > 1:
-        doc = _redacted(_analyse(captures, ports, no_progress, jobs), redact, redact_qry)
+    paths = _check_paths(captures)
+    pool, split = plan_jobs(jobs, paths)
+    if fmt == "json" or redact or pool > 1 and len(paths) > 1:
+        doc = _redacted(_analyse(paths, ports, no_progress, jobs), redact, redact_qry)
         if fmt == "json":
             write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
         else:
@@ -244,8 +282,8 @@ def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact,
 
     out = sys.stdout
     report = StreamingReport(lambda *sec: _write_section(out, table_format, *sec), account)
-    summary = stream(_check_paths(captures), ports, emit=report.row,
-                     progress=progress_bar(no_progress), on_session=report.session)
+    summary = stream(paths, ports, emit=report.row, progress=progress_bar(no_progress),
+                     on_session=report.session, split=split)
     _write_tail(out, report.connections, {"summary": summary}, account, report.shown,
                 table_format)
 
@@ -413,8 +451,12 @@ def main(argv=None):
     except MsnsniffError as e:
         UserError(str(e)).show()
         sys.exit(2)
-    except BrokenPipeError:
-        sys.stderr.close()          # output piped into head & co.: not an error
+    except (BrokenPipeError, _OutputClosed):
+        # output piped into head & co.: not an error.  Point stdout at /dev/null so the
+        # interpreter's final flush of the lost output does not fail again (exit 120)
+        import os
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         sys.exit(0)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

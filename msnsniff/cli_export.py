@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .cli import (CONTEXT, _analyse, _check_paths, _redacted, capture_args, progress_bar,
-                  redact_options)
+from .cli import (CONTEXT, _analyse, _check_paths, _redacted, capture_args, plan_jobs,
+                  progress_bar, redact_options)
 
 
 @click.command(context_settings=CONTEXT)
@@ -54,7 +54,9 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
         from .redact import Redactor
         captures = _check_paths(captures)
         bar = progress_bar(no_progress)
-        written = ex.stream_jsonl(lambda emit: stream(captures, ports, emit=emit, progress=bar),
+        split = plan_jobs(jobs, captures)[1]
+        written = ex.stream_jsonl(lambda emit: stream(captures, ports, emit=emit, progress=bar,
+                                                      split=split),
                                   output,
                                   force, wanted, stdout=sys.stdout,
                                   redactor=Redactor(redact_qry) if redact else None)

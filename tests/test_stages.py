@@ -1,0 +1,100 @@
+"""Two stage processes (msnsniff/stages.py): reading + decoding in a child, the model
+and report in the parent.  Whatever the split, the output is the same, errors stay one
+line, and an early end of the output stops both processes."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import cap
+from msnsniff.analyze import analyse
+from msnsniff.cli import cli, plan_jobs
+
+CAPS = ["msnp8_session.pcap", "compat_failures.pcap", "hostile.pcap", "reordered.pcap",
+        "mid_session.pcap", "ipv6.pcapng", "sb_one_direction.pcap"]
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+@pytest.mark.parametrize("name", CAPS)
+def test_split_gives_the_same_tables_trace_and_document(name):
+    path = cap(name)
+    for args in (["read"], ["read", "--format", "json"], ["commands", "--format", "jsonl"],
+                 ["chats", "--format", "json"]):
+        one = run(*args, path, "-j", "1")
+        two = run(*args, path, "-j", "2")
+        assert one.exit_code == 0 and two.exit_code == 0, two.output
+        assert one.stdout == two.stdout
+    doc = analyse([path], split=True)
+    assert doc == analyse([path], split=False)
+    assert doc["summary"]["commands"] > 0
+
+
+def test_split_streams_several_captures_and_standard_input(tmp_path):
+    caps = [cap(n) for n in CAPS[:3]]
+    out = tmp_path / "two.jsonl"
+    assert run("export", *caps, "--format", "jsonl", "-o", str(tmp_path / "one.jsonl"),
+               "-j", "1").exit_code == 0
+    assert run("export", *caps, "--format", "jsonl", "-o", str(out), "-j", "2").exit_code == 0
+    one = (tmp_path / "one.jsonl").read_text().splitlines()
+    assert one == out.read_text().splitlines()
+    # rows name the capture they came from, also when computed in the child
+    files = {json.loads(line).get("capture") for line in one}
+    assert set(caps) <= files
+    data = open(caps[0], "rb").read()
+    r1 = run("read", "-", "-j", "1", input=data)
+    r2 = run("read", "-", "-j", "2", input=data)
+    assert r2.exit_code == 0 and r1.stdout == r2.stdout
+    assert "alice@hotmail.com" in r2.stdout
+
+
+def test_errors_in_the_reading_process_are_one_line(tmp_path):
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"junk" * 1000)
+    r = subprocess.run([sys.executable, "-m", "msnsniff", "read", "-j", "2", str(junk)],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr == (f"msnsniff: error: {junk}: not a pcap or pcapng capture file "
+                        "(starts with 6a756e6b)\n")
+    assert r.stdout == ""
+
+
+def test_closed_output_stops_both_processes(tmp_path):
+    # a long capture: many copies of the sample's records in one pcap
+    data = open(cap("msnp8_session.pcap"), "rb").read()
+    big = tmp_path / "long.pcap"
+    with open(big, "wb") as f:
+        f.write(data)
+        for _ in range(300):
+            f.write(data[24:])
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", "read", "-j", "2", str(big)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    p.stdout.close()                    # like `| head -1`
+    assert p.wait(timeout=60) == 0
+    assert first == b"\n"
+    assert p.stderr.read() == b""
+    time.sleep(0.2)
+    left = subprocess.run(["pgrep", "-f", str(big)], capture_output=True)
+    assert left.stdout == b""           # the reading process is gone too
+
+
+def test_plan_jobs(tmp_path, monkeypatch):
+    small = cap("msnp8_session.pcap")
+    assert plan_jobs(1, [small]) == (1, False)
+    assert plan_jobs(3, [small]) == (3, True)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    assert plan_jobs(None, [small]) == (1, False)          # too small to be worth it
+    big = tmp_path / "big.pcap"
+    big.write_bytes(b"\0" * (9 << 20))
+    assert plan_jobs(None, [big]) == (1, True)
+    assert plan_jobs(None, ["-"]) == (1, True)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert plan_jobs(None, [big]) == (1, False)            # one CPU: one process
