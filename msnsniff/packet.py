@@ -123,13 +123,50 @@ def _ip_offset(linktype: int, buf: bytes) -> int:
 _IPV6_EXT = {0, 43, 60, 51}   # hop-by-hop, routing, destination options, AH
 
 
+def _ip4(b: bytes, _cache={}) -> str:
+    """Dotted text of a 4-byte address (the few addresses of a capture repeat: cached,
+    bounded)."""
+    text = _cache.get(b)
+    if text is None:
+        if len(_cache) > 65536:
+            _cache.clear()
+        text = _cache[b] = f"{b[0]}.{b[1]}.{b[2]}.{b[3]}"
+    return text
+
+
 def _fmt_ip6(b: bytes) -> str:
     import ipaddress
     return str(ipaddress.IPv6Address(b))
 
 
+_IP4_TCP = struct.Struct(">BxH2xHxB2x4s4s")      # IPv4 header fields we use
+_TCP = struct.Struct(">HHIIBB")
+
+
 def parse_frame(linktype: int, buf: bytes, ts: float, stats: CaptureStats, frame: int = 0):
     """Return a Segment for a TCP packet, or None (counted in ``stats``)."""
+    if linktype == 1 and buf[12:14] == b"\x08\x00" and len(buf) >= 54:
+        # the common case, Ethernet + IPv4 + TCP, in two struct calls (the general
+        # parser below handles everything else, and every damaged header)
+        vihl, total, frag, proto, s, d = _IP4_TCP.unpack_from(buf, 14)
+        ihl = (vihl & 0x0F) * 4
+        if vihl >> 4 == 4 and proto == 6 and not frag & 0x3FFF and ihl >= 20 \
+                and total >= ihl:
+            t = 14 + ihl
+            end = 14 + total
+            n = len(buf)
+            if t + 20 <= n:
+                sport, dport, seq, ack, doff, flags = _TCP.unpack_from(buf, t)
+                doff = (doff >> 4) * 4
+                if doff >= 20 and t + doff <= end:
+                    missing = 0
+                    if end > n:
+                        missing = end - n
+                        end = n
+                        stats.snapped += 1
+                    stats.tcp_segments += 1
+                    return Segment(ts, _ip4(s), sport, _ip4(d), dport, seq, ack, flags,
+                                   buf[t + doff:end], frame, missing)
     off = _ip_offset(linktype, buf)
     if off < 0:
         if off == -2:

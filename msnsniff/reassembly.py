@@ -171,10 +171,18 @@ class Reassembler:
             rel -= 0x100000000
         off = half.offset + rel
         if payload or seg.missing:
-            if not half.ended:
-                self._data(conn, d, half, off, payload, seg.missing, ts, events)
-            else:
+            if half.ended:
                 half.dup_bytes += len(payload)
+            elif off == half.offset and not half.pending and not seg.missing:
+                # the common case, the next bytes in order with nothing buffered: what
+                # _data would do, without its checks
+                events.append(Data(conn, d, off, payload, ts))
+                n = len(payload)
+                half.offset += n
+                half.delivered += n
+                half.next_seq = (half.next_seq + n) & 0xFFFFFFFF
+            else:
+                self._data(conn, d, half, off, payload, seg.missing, ts, events)
         if flags & FIN and half.fin_off is None:
             half.fin_off = off + len(payload) + seg.missing
         if flags & RST:

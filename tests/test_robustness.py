@@ -112,6 +112,48 @@ def test_url_decoding_never_raises(s):
         assert out == s
 
 
+_FRAME = bytes.fromhex(
+    "0011223344550066778899aa0800"                      # Ethernet, IPv4
+    "45000035123440004006b1e60a000001c6336414"          # IPv4: 20 bytes, TCP, 53 total
+    "c350074712345678000000015018faf000000000"          # TCP 50000 -> 1863, PSH|ACK
+    + b"VER 1 MSNP8\r\n".hex()                          # 13 payload bytes
+    + "0000")                                           # and 2 bytes of link padding
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(_FRAME) - 1), st.integers(0, 255)), max_size=4),
+       st.integers(14, len(_FRAME)))
+def test_ethernet_ipv4_fast_path_equals_the_general_parser(flips, cut):
+    """packet.parse_frame's Ethernet+IPv4 shortcut gives exactly what the general parser
+    gives for the same IP packet (raw-IP link type), damaged headers included."""
+    from msnsniff.packet import CaptureStats, parse_frame
+    buf = bytearray(_FRAME)
+    for i, v in flips:
+        if i >= 12:                                     # keep the Ethernet addresses
+            buf[i] = v
+    buf = bytes(buf[:cut])
+    s1, s2 = CaptureStats(), CaptureStats()
+    a = parse_frame(1, buf, 1.5, s1, 7)
+    if buf[12:14] != b"\x08\x00":
+        return
+    b = parse_frame(101, buf[14:], 1.5, s2, 7)
+    fields = ("ts", "src", "sport", "dst", "dport", "seq", "ack", "flags", "payload",
+              "frame", "missing")
+    assert (a is None) == (b is None)
+    if a is not None:
+        assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
+    assert s1 == s2
+
+
+def test_ethernet_ipv4_fast_path_reads_the_sample_frame():
+    from msnsniff.packet import CaptureStats, parse_frame
+    st_ = CaptureStats()
+    seg = parse_frame(1, _FRAME, 2.0, st_)
+    assert (seg.src, seg.sport, seg.dst, seg.dport) == ("10.0.0.1", 50000, "198.51.100.20", 1863)
+    assert (seg.seq, seg.ack, seg.flags) == (0x12345678, 1, 0x18)
+    assert seg.payload == b"VER 1 MSNP8\r\n" and st_.tcp_segments == 1  # padding is not payload
+
+
 @given(st.integers(0, 2**32 - 1))
 def test_client_id_decoding(v):
     version, caps = decode_client_id(v)
