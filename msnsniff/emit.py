@@ -13,12 +13,18 @@ import json
 import re
 import sys
 
-from tabulate import tabulate
 
-try:        # tabulate measures wide characters with wcwidth when it is installed
-    from wcwidth import wcswidth
-except ImportError:  # pragma: no cover - depends on the environment
-    wcswidth = len
+def wcswidth(s: str) -> int:
+    """Display width of non-ASCII text, as tabulate measures it (with wcwidth when it
+    is installed).  Imported on first use: tabulate and wcwidth take ~25 ms to import,
+    which every run paid before reading a byte, and the default styles need neither."""
+    global wcswidth
+    try:
+        from wcwidth import wcswidth as w
+    except ImportError:  # pragma: no cover - depends on the environment
+        w = len
+    wcswidth = w
+    return w(s)
 
 FORMATS = ("table", "csv", "json", "jsonl")
 LIST_SEP = "; "      # how list values are joined in table and CSV cells
@@ -154,6 +160,7 @@ def render_table(table, headers, tablefmt="simple") -> str:
     """tabulate's "simple" and "plain" layouts, exactly, but several times faster (a
     dense capture's report is megabytes of tables); other styles go to tabulate."""
     if tablefmt not in ("simple", "plain"):
+        from tabulate import tabulate
         return tabulate(table, headers=headers, tablefmt=tablefmt, disable_numparse=True)
     widths = [_width(h) + 2 for h in headers]
     ascii_only = True

@@ -21,6 +21,10 @@ from .config import DEFAULT_LIMITS, Limits
 from .protocol import KNOWN_VERBS, PAYLOAD_MIN_ARGS, trid_of
 
 
+# verb bytes -> str, for the verbs seen so far (3 upper-case letters or 3 digits: bounded)
+_VERBS: dict = {}
+
+
 class RawCommand:
     """One MSNP command as framed: verb, TrID, raw string arguments, payload bytes."""
 
@@ -270,24 +274,28 @@ class Framer:
     def _command(self, line: bytes, raw: bytes, off: int, ts, out):
         """One line (``raw`` with its line end, ``line`` without): a command, or
         undecodable bytes.  A payload command sets the PAYLOAD state."""
-        parts = line.split(b" ")
-        verb_b = parts[0]
-        if len(verb_b) != 3 or not (verb_b.isalpha() and verb_b.isupper() or verb_b.isdigit()):
-            self.undecodable += len(raw)
-            reason = "empty line" if not line else "not an MSNP command line"
-            out.append(Undecodable(off, raw, reason, ts))
-            return
-        verb = verb_b.decode("ascii")
+        verb = _VERBS.get(line[:3])
+        if verb is None or len(line) > 3 and line[3] != 0x20:
+            verb_b = line.split(b" ", 1)[0]
+            if len(verb_b) != 3 or not (verb_b.isalpha() and verb_b.isupper()
+                                        or verb_b.isdigit()):
+                self.undecodable += len(raw)
+                reason = "empty line" if not line else "not an MSNP command line"
+                out.append(Undecodable(off, raw, reason, ts))
+                return
+            verb = _VERBS[verb_b] = verb_b.decode("ascii")     # at most 18,576 of them
         bad = False
         try:
-            params = line[4:].decode("utf-8").split(" ") if len(parts) > 1 else []
+            params = line[4:].decode("utf-8").split(" ") if len(line) > 3 else []
         except UnicodeDecodeError:
-            params = [p.decode("utf-8", "replace") for p in parts[1:]]
+            params = [p.decode("utf-8", "replace") for p in line[4:].split(b" ")]
             bad = True
         self.lines += 1
-        self.decoded += len(raw)
-        cmd = RawCommand(verb, trid_of(verb, params), params, None, off, len(raw), ts=ts)
-        cmd.bad_utf8 = bad
+        length = len(raw)
+        self.decoded += length
+        cmd = RawCommand(verb, trid_of(verb, params), params, None, off, length, None, ts)
+        if bad:
+            cmd.bad_utf8 = True
         if self.lines == 1 and verb == "VER" and params[:1] == ["MSNFTP"]:
             self.ftp = True
         min_args = PAYLOAD_MIN_ARGS.get(verb)

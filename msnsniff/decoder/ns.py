@@ -44,32 +44,33 @@ class NsDecoder:
 
     # ------------------------------------------------------------ entry points
     def client(self, cmd, ts) -> list:
-        out = []
         if cmd.trid is not None:
             self.pending[cmd.trid] = cmd.verb
             if len(self.pending) > MAX_PENDING:
                 self.pending.popitem(last=False)
-        h = getattr(self, "c_" + cmd.verb, None)
+        h = _CLIENT.get(cmd.verb)
         if h is None:
-            out.append(E.NsOther(ts, self.conn, 0, cmd.verb, tuple(cmd.params)))
-        else:
-            out.extend(h(cmd, ts))
-        return out
+            return [E.NsOther(ts, self.conn, 0, cmd.verb, tuple(cmd.params))]
+        return h(self, cmd, ts)
 
     def server(self, cmd, ts) -> list:
-        out = []
-        if self.syn and not (cmd.verb in SYN_LINE_VERBS and cmd.trid is None
-                             and not (cmd.verb == "BPR" and len(cmd.params) > 2)):
-            out.extend(self._end_syn(ts))
-        if cmd.verb.isdigit():
-            out.extend(self._error(cmd, ts))
-            return out
-        h = getattr(self, "s_" + cmd.verb, None)
-        if h is None:
-            out.append(E.NsOther(ts, self.conn, 1, cmd.verb, tuple(cmd.params)))
+        verb = cmd.verb
+        if self.syn and not (verb in SYN_LINE_VERBS and cmd.trid is None
+                             and not (verb == "BPR" and len(cmd.params) > 2)):
+            out = self._end_syn(ts)
         else:
-            out.extend(h(cmd, ts))
-        return out
+            out = None
+        h = _SERVER.get(verb)
+        if h is not None:
+            res = h(self, cmd, ts)
+        elif verb.isdigit():
+            res = self._error(cmd, ts)
+        else:
+            res = [E.NsOther(ts, self.conn, 1, verb, tuple(cmd.params))]
+        if out:
+            out.extend(res)
+            return out
+        return res
 
     def close(self, ts) -> list:
         return self._end_syn(ts) if self.syn else []
@@ -344,3 +345,8 @@ class NsDecoder:
                                  f"SYN announced {exp_c} contacts and {exp_g} groups; "
                                  f"received {got_c} and {got_g}"))
         return out
+
+
+# handler tables, built once: a dict lookup instead of getattr("c_" + verb) per command
+_CLIENT = {n[2:]: f for n, f in vars(NsDecoder).items() if n.startswith("c_")}
+_SERVER = {n[2:]: f for n, f in vars(NsDecoder).items() if n.startswith("s_")}
