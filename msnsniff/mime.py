@@ -28,9 +28,10 @@ def split_payload(payload: bytes) -> tuple[dict, bytes]:
 def parse_fields(block: bytes) -> dict:
     """`Name: value` lines -> dict (keeps the first of repeated names)."""
     out: dict = {}
-    for raw in block.split(b"\n"):
-        line = raw.rstrip(b"\r").decode("utf-8", "replace")
-        name, sep, value = line.partition(":")
+    # one decode for the whole block: a newline byte is never inside a UTF-8 sequence,
+    # so this is line-by-line decoding exactly, bad bytes included
+    for line in block.decode("utf-8", "replace").split("\n"):
+        name, sep, value = line.rstrip("\r").partition(":")
         if not sep or not name.strip():
             continue
         name = name.strip()
@@ -48,9 +49,23 @@ def header(headers: dict, name: str, default: str = "") -> str:
     return default
 
 
+@lru_cache(maxsize=256)
+def _media_type(ct: str) -> tuple[str, str | None]:
+    parts = [p.strip() for p in ct.split(";")]
+    charset = None
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        if k.strip().lower() == "charset":
+            charset = v.strip().strip('"') or None
+    return parts[0].lower() if parts else "", charset
+
+
 def media_type(headers: dict) -> tuple[str, str | None]:
-    """(`type/subtype` lower-cased, charset or None) from Content-Type."""
+    """(`type/subtype` lower-cased, charset or None) from Content-Type (the few
+    Content-Type values of a capture repeat: parsed once each)."""
     ct = header(headers, "Content-Type")
+    if len(ct) <= 200:
+        return _media_type(ct)
     parts = [p.strip() for p in ct.split(";")]
     charset = None
     for p in parts[1:]:

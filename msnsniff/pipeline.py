@@ -77,6 +77,10 @@ def _side(data: bytes) -> int | None:
     return None
 
 
+# events that may announce an endpoint to follow (see _items)
+_ANNOUNCING = frozenset({E.Redirect, E.SwitchboardGranted, E.Ring, E.Message})
+
+
 class _ConnState:
     __slots__ = ("framers", "decoder", "first_data", "closed")
 
@@ -249,21 +253,25 @@ class Pipeline:
                                              "before the first byte seen of a mid-session stream"))
 
     def _items(self, conn, d, items, out):
-        dec = conn.info.decoder
+        handle = conn.info.decoder.handle
+        trace = self.trace
         for item in items:
             if type(item) is RawCommand:
                 self.commands += 1
-            if self.trace:
+            if trace:
                 out.append(Framed(item.ts, conn.id, d, item))
-            for ev in dec.handle(item, d):
-                out.append(ev)
+            evs = handle(item, d)
+            out.extend(evs)
+            for ev in evs:
                 t = type(ev)
-                if t is E.Redirect:
-                    self.announce(ev.target, "notification")
-                elif t is E.SwitchboardGranted or t is E.Ring:
-                    self.announce(ev.address, "switchboard")
-                elif t is E.Message and ev.content_type == "text/x-msmsgsinvite":
-                    self._announce_invite(ev)
+                if t in _ANNOUNCING:
+                    if t is E.Redirect:
+                        self.announce(ev.target, "notification")
+                    elif t is E.Message:
+                        if ev.content_type == "text/x-msmsgsinvite":
+                            self._announce_invite(ev)
+                    else:
+                        self.announce(ev.address, "switchboard")
 
     def _announce_invite(self, ev):
         from .mime import parse_fields
