@@ -9,12 +9,13 @@ the analysis document.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import chain
 
 from .capture import CaptureStats, read_segments
 from .config import DEFAULT_LIMITS, Limits
-from .model import Analysis, iso
 from .pipeline import Pipeline
 from .schema import TABLES, TABLE_NAMES
+from .timefmt import iso
 
 
 class Run:
@@ -203,12 +204,24 @@ def _none_last(k):
     return (k is None, k or 0)
 
 
+_NOTHING = object()
+
 _COLUMNS = {t: [c[0] for c in cols] for t, cols in TABLES.items()}
 
 
 def _drive(run: Run, rows: Rows, limits: Limits, on_session=None, streaming=False):
+    events = run.events()
+    # the first event starts the reading process when the run is split (stages.py):
+    # only then import the model, which that process never needs (~15 ms of start-up
+    # on the critical path otherwise)
+    first = next(events, _NOTHING)
+    from .model import Analysis
     model = Analysis(limits, rows, on_session, streaming)
-    for ev in run.events():
+    if first is _NOTHING:
+        events = ()
+    else:
+        events = chain((first,), events)
+    for ev in events:
         t = type(ev)
         if t is CaptureEnd:
             model.finish()                  # correlate within one capture, not across

@@ -265,11 +265,10 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_
 @redact_options
 def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact, redact_qry):
     """Every MSN session in the capture, as readable tables."""
-    from .export import write_json
-
     paths = _check_paths(captures)
     pool, split = plan_jobs(jobs, paths)
     if fmt == "json" or redact or pool > 1 and len(paths) > 1:
+        from .export import write_json
         doc = _redacted(_analyse(paths, ports, no_progress, jobs), redact, redact_qry)
         if fmt == "json":
             write_json(for_account(doc, account), "-", False, stdout=sys.stdout)

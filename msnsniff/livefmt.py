@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import events as E
 from .challenge import verify
 from .clientid import decode_client_id
-from .model import iso
+from .timefmt import iso
 from .protocol import FTP_BYE_CODES, STATUS_NAMES
 
 

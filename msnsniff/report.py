@@ -9,7 +9,7 @@ from collections import Counter
 from .emit import cell
 from .framing import FileAbort, FileData, RawCommand, Undecodable
 from .mime import media_type, split_payload
-from .model import iso
+from .timefmt import iso
 from .protocol import display_params
 
 # ---------------------------------------------------------------- commands (trace)
