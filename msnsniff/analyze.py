@@ -37,14 +37,11 @@ class Run:
         self.current = None
 
     def events(self):
+        evs = self._events()
         if self.split:
             from . import stages
             if stages.available():
                 evs = stages.events(self._events, self._state, self._set_state)
-            else:
-                evs = self._events()
-        else:
-            evs = self._events()
         for ev in evs:
             if type(ev) is CaptureStart:
                 self.current = ev.path

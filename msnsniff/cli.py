@@ -42,24 +42,18 @@ def _redacted(doc, redact, qry):
     return redact_document(doc, qry)
 
 
-def capture_args(f, jobs=True):
+def capture_args(f):
     f = click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")(f)
     f = click.option("--port", "ports", type=int, multiple=True, callback=_ports,
                      help="Also treat this TCP port as MSNP (repeatable; 1863 always is).")(f)
     f = click.option("--no-progress", is_flag=True,
                      help="No progress bar (it is shown on a terminal's stderr only).")(f)
-    if jobs:
-        f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
-                         help="Processes to use.  Several captures: analysed side by side "
-                              "in this many processes.  One capture: with 2 or more, one "
-                              "process reads and decodes while another builds the report. "
-                              " [default: 2 stages for captures over 8 MB on a machine "
-                              "with 2+ CPUs, else 1]")(f)
+    f = click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+                     help="Processes to use.  Several captures: analysed side by side in "
+                          "this many processes.  One capture: with 2 or more, one process "
+                          "reads and decodes while another builds the report.  [default: 2 "
+                          "stages for captures over 8 MB on a machine with 2+ CPUs, else 1]")(f)
     return f
-
-
-def trace_args(f):
-    return capture_args(f)
 
 
 SPLIT_MIN_BYTES = 8 << 20   # below this the second process costs more than it saves
@@ -192,7 +186,7 @@ def cli(ctx, debug):
 
 # ---------------------------------------------------------------- commands
 @cli.command(context_settings=CONTEXT)
-@trace_args
+@capture_args
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 @click.option("--verb", "verbs", multiple=True, help="Only these verbs (repeatable, e.g. MSG).")

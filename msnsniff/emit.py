@@ -166,9 +166,11 @@ def render_table(table, headers, tablefmt="simple") -> str:
     ascii_only = True
     for row in table:
         for i, c in enumerate(row):
-            if not c.isascii():
+            if c.isascii():
+                w = len(c)
+            else:
                 ascii_only = False
-            w = len(c) if c.isascii() else max(wcswidth(c), 0)
+                w = max(wcswidth(c), 0)
             if w > widths[i]:
                 widths[i] = w
     rows = [headers, *table]

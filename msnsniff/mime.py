@@ -64,15 +64,8 @@ def media_type(headers: dict) -> tuple[str, str | None]:
     """(`type/subtype` lower-cased, charset or None) from Content-Type (the few
     Content-Type values of a capture repeat: parsed once each)."""
     ct = header(headers, "Content-Type")
-    if len(ct) <= 200:
-        return _media_type(ct)
-    parts = [p.strip() for p in ct.split(";")]
-    charset = None
-    for p in parts[1:]:
-        k, _, v = p.partition("=")
-        if k.strip().lower() == "charset":
-            charset = v.strip().strip('"') or None
-    return parts[0].lower() if parts else "", charset
+    # long (hostile) values are parsed without filling the cache
+    return _media_type(ct) if len(ct) <= 200 else _media_type.__wrapped__(ct)
 
 
 def decode_text(body: bytes, charset: str | None) -> str:
