@@ -146,27 +146,13 @@ _TCP = struct.Struct(">HHIIBB")
 def parse_frame(linktype: int, buf: bytes, ts: float, stats: CaptureStats, frame: int = 0):
     """Return a Segment for a TCP packet, or None (counted in ``stats``)."""
     if linktype == 1 and buf[12:14] == b"\x08\x00" and len(buf) >= 54:
-        # the common case, Ethernet + IPv4 + TCP, in two struct calls (the general
-        # parser below handles everything else, and every damaged header)
+        # the common case, Ethernet + IPv4, in one struct call (the general parser below
+        # handles everything else, and every damaged IP header)
         vihl, total, frag, proto, s, d = _IP4_TCP.unpack_from(buf, 14)
         ihl = (vihl & 0x0F) * 4
         if vihl >> 4 == 4 and proto == 6 and not frag & 0x3FFF and ihl >= 20 \
                 and total >= ihl:
-            t = 14 + ihl
-            end = 14 + total
-            n = len(buf)
-            if t + 20 <= n:
-                sport, dport, seq, ack, doff, flags = _TCP.unpack_from(buf, t)
-                doff = (doff >> 4) * 4
-                if doff >= 20 and t + doff <= end:
-                    missing = 0
-                    if end > n:
-                        missing = end - n
-                        end = n
-                        stats.snapped += 1
-                    stats.tcp_segments += 1
-                    return Segment(ts, _ip4(s), sport, _ip4(d), dport, seq, ack, flags,
-                                   buf[t + doff:end], frame, missing)
+            return _tcp(buf, 14 + ihl, 14 + total, ts, _ip4(s), _ip4(d), stats, frame)
     off = _ip_offset(linktype, buf)
     if off < 0:
         if off == -2:
@@ -225,16 +211,20 @@ def parse_frame(linktype: int, buf: bytes, ts: float, stats: CaptureStats, frame
     else:
         stats.non_ip += 1
         return None
+    return _tcp(buf, t, end, ts, src, dst, stats, frame)
+
+
+def _tcp(buf, t, end, ts, src, dst, stats, frame):
+    """The TCP header at ``t`` of an IP packet ending at ``end`` -> Segment, or None."""
+    n = len(buf)
     if t + 20 > n:
         stats.bad_headers += 1
         return None
-    doff = (buf[t + 12] >> 4) * 4
+    sport, dport, seq, ack, doff, flags = _TCP.unpack_from(buf, t)
+    doff = (doff >> 4) * 4
     if doff < 20 or t + doff > end:
         stats.bad_headers += 1
         return None
-    sport, dport, seq, ack = struct.unpack_from(">HHII", buf, t)
-    flags = buf[t + 13]
-    start = t + doff
     missing = 0
     if end > n:
         # the capture kept fewer bytes than the IP header announces (snaplen)
@@ -242,7 +232,7 @@ def parse_frame(linktype: int, buf: bytes, ts: float, stats: CaptureStats, frame
         end = n
         stats.snapped += 1
     stats.tcp_segments += 1
-    return Segment(ts, src, sport, dst, dport, seq, ack, flags, buf[start:end], frame, missing)
+    return Segment(ts, src, sport, dst, dport, seq, ack, flags, buf[t + doff:end], frame, missing)
 
 
 def _irrelevant(linktype: int, buf: bytes, follow) -> bool:
