@@ -153,15 +153,20 @@ class Rows:
     passes it to ``emit`` or keeps it (at most ``max_rows`` per table; the rest are
     counted in ``dropped``, so a long live run keeps flat memory)."""
 
-    def __init__(self, capture, emit=None, max_rows: int | None = None):
+    def __init__(self, capture, emit=None, max_rows: int | None = None, tables=None):
         self.capture = capture                  # a name, or a callable giving the name
         self.emit = emit
         self.max_rows = max_rows
+        # the tables the consumer uses (None: all); the others are only counted
+        self.tables = tables
         self.summary = Summary()
         self.doc: dict = {t: [] for t in TABLE_NAMES}
         self.dropped: Counter = Counter()
 
     def __call__(self, table, row):
+        if self.tables is not None and table not in self.tables:
+            self.summary.add(table, row)
+            return
         row["capture"] = self.capture() if callable(self.capture) else self.capture
         names = _COLUMNS[table]
         out = dict(zip(names, map(row.get, names)))
@@ -207,13 +212,14 @@ _COLUMNS = {t: [c[0] for c in cols] for t, cols in TABLES.items()}
 
 
 def _drive(run: Run, rows: Rows, limits: Limits, on_session=None, streaming=False):
+    brief = rows.tables is not None and "messages" not in rows.tables
     events = run.events()
     # the first event starts the reading process when the run is split (stages.py):
     # only then import the model, which that process never needs (~15 ms of start-up
     # on the critical path otherwise)
     first = next(events, _NOTHING)
     from .model import Analysis
-    model = Analysis(limits, rows, on_session, streaming)
+    model = Analysis(limits, rows, on_session, streaming, brief)
     if first is _NOTHING:
         events = ()
     else:
@@ -222,7 +228,7 @@ def _drive(run: Run, rows: Rows, limits: Limits, on_session=None, streaming=Fals
         t = type(ev)
         if t is CaptureEnd:
             model.finish()                  # correlate within one capture, not across
-            model = Analysis(limits, rows, on_session, streaming)
+            model = Analysis(limits, rows, on_session, streaming, brief)
         elif t is CaptureNotice:
             rows("anomalies", {"time": None, "session": None, "direction": None,
                                "kind": "capture", "detail": ev.text, "offset": None,
@@ -232,12 +238,15 @@ def _drive(run: Run, rows: Rows, limits: Limits, on_session=None, streaming=Fals
 
 
 def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress=None,
-           on_session=None, split=False) -> dict:
+           on_session=None, split=False, tables=None) -> dict:
     """Analyse the captures, calling ``emit(table, row)`` for every finished row as the
     captures are read (and ``on_session(row)`` as each connection finishes, before its
-    sessions row is final).  Returns the summary."""
+    sessions row is final).  Returns the summary.  ``tables``: the only tables ``emit``
+    wants (None: all); rows of the others are only counted in the summary, and message
+    rows are then not even built (``read`` prints no messages: half of a dense
+    capture's rows)."""
     run = Run(paths, ports, limits, progress=progress, split=split)
-    rows = Rows(lambda: run.current, emit)
+    rows = Rows(lambda: run.current, emit, tables=tables)
     hook = None if on_session is None else (lambda r: on_session(dict(r, capture=run.current)))
     _drive(run, rows, limits, hook, streaming=True)
     return dict(rows.summary.as_dict(run.stats), commands=run.commands)

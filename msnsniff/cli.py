@@ -276,7 +276,7 @@ def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact,
     out = sys.stdout
     report = StreamingReport(lambda *sec: _write_section(out, table_format, *sec), account)
     summary = stream(paths, ports, emit=report.row, progress=progress_bar(no_progress),
-                     on_session=report.session, split=split)
+                     on_session=report.session, split=split, tables=report.TABLES)
     _write_tail(out, report.connections, {"summary": summary}, account, report.shown,
                 table_format)
 

@@ -8,7 +8,9 @@ prints them one per line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .mime import media_type, split_payload
 
 # not frozen=True: a frozen dataclass's __init__ goes through object.__setattr__ for
 # every field, which made event creation the largest single cost of decoding a dense
@@ -274,15 +276,38 @@ class Ringing(Event):
 
 @_ev
 class Message(Event):
-    """MSG on a switchboard (or a non-Hotmail MSG anywhere)."""
+    """MSG on a switchboard (or a non-Hotmail MSG anywhere).
+
+    The payload travels raw and is parsed on first use of ``headers``, ``body`` or
+    ``content_type``: the reading process only frames it, and when the run is split
+    (stages.py) the parsing happens in the report process, which has time to spare.
+    The parse is cached in ``_mime`` (the one write after creation)."""
     sender: str | None        # passport; None when the local account is unknown
     sender_name: str | None
     ack: str | None
     trid: int | None
-    content_type: str
-    headers: dict
-    body: bytes
+    payload: bytes            # headers, blank line, body, as sent
     missing: int              # payload bytes lost to a gap
+    _mime: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+    def _parsed(self) -> tuple:
+        if self._mime is None:
+            headers, body = split_payload(self.payload)
+            self._mime = (headers, body, media_type(headers)[0])
+        return self._mime
+
+    @property
+    def headers(self) -> dict:
+        return self._parsed()[0]
+
+    @property
+    def body(self) -> bytes:
+        return self._parsed()[1]
+
+    @property
+    def content_type(self) -> str:
+        """`type/subtype`, lower-cased ("" when there is none)."""
+        return self._parsed()[2]
 
 
 @_ev

@@ -77,6 +77,9 @@ def _side(data: bytes) -> int | None:
     return None
 
 
+# the Content-Type of a file-transfer invitation, in any case (see _items)
+_INVITE = re.compile(rb"x-msmsgsinvite", re.IGNORECASE)
+
 # events that may announce an endpoint to follow (see _items)
 _ANNOUNCING = frozenset({E.Redirect, E.SwitchboardGranted, E.Ring, E.Message})
 
@@ -170,7 +173,17 @@ class Pipeline:
         self.segments += 1
         out: list = []
         raw: list = []
-        conn = self.reasm.lookup(seg)
+        reasm = self.reasm
+        conn = reasm.lookup(seg)
+        if conn is not None and not conn.info.first_data:
+            d = reasm.take_in_order(conn, seg)
+            if d is not None:
+                # in order on a known connection (most packets): straight to its framer
+                self._items(conn, d, conn.info.framers[d].feed(seg.payload, seg.ts), out)
+                if reasm._tick >= 4096:
+                    reasm.tick(raw)
+                    self._stream_events(raw, out)
+                return out
         if conn is not None and seg.flags & SYN and not seg.flags & ACK:
             half = conn.halves[0] if (seg.src, seg.sport) == conn.client else conn.halves[1]
             if half.isn != seg.seq and (half.delivered or half.fin_off is not None
@@ -268,7 +281,10 @@ class Pipeline:
                     if t is E.Redirect:
                         self.announce(ev.target, "notification")
                     elif t is E.Message:
-                        if ev.content_type == "text/x-msmsgsinvite":
+                        # a cheap necessary condition first: most messages are never
+                        # parsed in this process (see events.Message)
+                        if _INVITE.search(ev.payload) \
+                                and ev.content_type == "text/x-msmsgsinvite":
                             self._announce_invite(ev)
                     else:
                         self.announce(ev.address, "switchboard")

@@ -231,6 +231,10 @@ class StreamingReport:
         "errors": ("session", "time", "code", "name", "trid", "request"),
     }
 
+    # what the report prints (sessions come through ``session``): the model need not
+    # build the other tables' rows
+    TABLES = frozenset({"sessions", *KEEP})
+
     def row(self, table, r):
         keep = self.KEEP.get(table)
         if keep is not None and r.get("session") is not None:

@@ -43,9 +43,9 @@ class _Codec:
             todo.extend(cls.__subclasses__())
             if not dataclasses.is_dataclass(cls):
                 continue
-            names = [f.name for f in dataclasses.fields(cls)]
-            if not all(f.init for f in dataclasses.fields(cls)):
-                continue
+            # the constructor's arguments (a field it does not take is a cache, e.g.
+            # Message._mime, rebuilt on the other side when needed)
+            names = [f.name for f in dataclasses.fields(cls) if f.init]
             get = attrgetter(*names)
             if len(names) == 1:
                 get = (lambda g: lambda ev: (g(ev),))(get)

@@ -83,12 +83,14 @@ class SbDecoder:
         return []
 
     def _message(self, cmd, ts, d, sender, sender_name, ack):
-        headers, body = split_payload(cmd.payload or b"")
-        ctype, _ = media_type(headers)
-        if d == 0 and sender is None and ctype == "text/x-msmsgscontrol":
+        # the payload is parsed by whoever reads the event's headers (events.Message)
+        payload = cmd.payload or b""
+        if d == 0 and sender is None:
             # an outgoing typing notification names the local account (§4.3)
-            sender = header(headers, "TypingUser") or None
-            if sender:
-                self.local = sender
+            headers, _ = split_payload(payload)
+            if media_type(headers)[0] == "text/x-msmsgscontrol":
+                sender = header(headers, "TypingUser") or None
+                if sender:
+                    self.local = sender
         return E.Message(ts, self.conn, d, sender, sender_name, ack,
-                         cmd.trid if d == 0 else None, ctype, headers, body, cmd.missing)
+                         cmd.trid if d == 0 else None, payload, cmd.missing)

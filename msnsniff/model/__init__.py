@@ -40,8 +40,11 @@ SETTLE_EARLY = frozenset({"presence", "list_changes", "notifications", "messages
 
 class Analysis(NsFold, SbFold, FtpFold):
     def __init__(self, limits: Limits = DEFAULT_LIMITS, sink=None, on_session=None,
-                 stream_sessions: bool = False):
+                 stream_sessions: bool = False, brief_messages: bool = False):
         self.limits = limits
+        # the sink uses no messages row, only the summary's count of them (`read`):
+        # messages other than invitations get a row with just their kind
+        self.brief_messages = brief_messages
         self.sessions: dict[int, Session] = {}       # open connections
         self.session_rows: dict[int, dict] = {}      # finished connections
         self.out = {t: [] for t in TABLES}

@@ -7,6 +7,9 @@ from ..mime import (APPLICATIONS, decode_text, file_name, header, media_type, pa
 from .session import iso
 
 
+_KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
+
+
 class SbFold:
     def on_sb_request(self, ev):
         s = self._s(ev)
@@ -46,6 +49,10 @@ class SbFold:
     def on_message(self, ev):
         s = self._s(ev)
         ctype = ev.content_type
+        if self.brief_messages and ctype != "text/x-msmsgsinvite":
+            # invitations still go the full way: they make the transfers' links
+            self.sink("messages", {"kind": _KINDS.get(ctype, "other")})
+            return
         sender = ev.sender
         row = self._msg_row(ev, s, sender=sender, recipients=None, ctype=ctype, kind="other",
                             text=None, ack=ev.ack, sender_name=ev.sender_name)
