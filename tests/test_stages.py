@@ -37,6 +37,24 @@ def test_split_gives_the_same_tables_trace_and_document(name):
     assert doc["summary"]["commands"] > 0
 
 
+@pytest.mark.parametrize("name", CAPS)
+def test_read_counts_what_it_does_not_print(name):
+    """`read` streams with message rows reduced to their kind (it prints none): its
+    summary must still count exactly what the full document holds."""
+    path = cap(name)
+    doc = json.loads(run("read", path, "--format", "json").stdout)
+    table = run("read", path).stdout
+    lines = table.split("=== Capture summary\n", 1)[1].splitlines()
+    col = lines[1].index("  -") + 2                 # where the value column starts
+    summary = {line[:col].strip(): line[col:].strip() for line in lines[2:]}
+    texts = sum(1 for m in doc["messages"] if m["kind"] == "text")
+    assert summary["text messages"] == str(texts)
+    assert summary["file transfers"] == str(len(doc["transfers"]))
+    assert int(summary["MSNP commands"]) == doc["summary"]["commands"]
+    if name == "msnp8_session.pcap":
+        assert texts == 7 and len(doc["transfers"]) == 2
+
+
 def test_split_streams_several_captures_and_standard_input(tmp_path):
     caps = [cap(n) for n in CAPS[:3]]
     out = tmp_path / "two.jsonl"
