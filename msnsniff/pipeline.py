@@ -21,7 +21,7 @@ from .capture import ACK, SYN, Segment
 from .config import DEFAULT_LIMITS, Limits
 from .decoder import ConnectionDecoder
 from .follow import Follow
-from .framing import Framer, RawCommand
+from .framing import Framer
 from .mime import header
 from .reassembly import Data, End, Gap, Reassembler, flow_key, fmt_ep
 
@@ -108,7 +108,7 @@ class Pipeline:
         # open a new "connection"; only a new SYN does
         self.closed: OrderedDict = OrderedDict()
         self.late_segments = 0
-        self.commands = 0           # framed MSNP commands (benchmarks check the count)
+        self.closed_commands = 0    # commands framed on connections closed since
         # what can matter, for the readers' filters (libpcap BPF, kernel BPF, Python)
         self.follow = Follow(ports)
         self.segments = 0
@@ -247,6 +247,7 @@ class Pipeline:
                 h0, h1 = conn.halves
                 if h0.ended and h1.ended and not st.closed:
                     st.closed = True
+                    self.closed_commands += st.framers[0].lines + st.framers[1].lines
                     self.closed[conn.key] = None
                     if len(self.closed) > self.limits.max_connections:
                         self.closed.popitem(last=False)
@@ -265,29 +266,37 @@ class Pipeline:
                                              f"{h0.early_bytes + h1.early_bytes} bytes arrived "
                                              "before the first byte seen of a mid-session stream"))
 
+    @property
+    def commands(self) -> int:
+        """Framed MSNP commands so far (benchmarks check the count): the framers count
+        them, so the per-command path does not."""
+        return self.closed_commands + sum(
+            f.lines for c in self.reasm.conns.values() if c.info is not None
+            for f in c.info.framers)
+
     def _items(self, conn, d, items, out):
         handle = conn.info.decoder.handle
         trace = self.trace
         for item in items:
-            if type(item) is RawCommand:
-                self.commands += 1
             if trace:
                 out.append(Framed(item.ts, conn.id, d, item))
             evs = handle(item, d)
-            out.extend(evs)
+            out += evs
             for ev in evs:
-                t = type(ev)
-                if t in _ANNOUNCING:
-                    if t is E.Redirect:
-                        self.announce(ev.target, "notification")
-                    elif t is E.Message:
-                        # a cheap necessary condition first: most messages are never
-                        # parsed in this process (see events.Message)
-                        if _INVITE.search(ev.payload) \
-                                and ev.content_type == "text/x-msmsgsinvite":
-                            self._announce_invite(ev)
-                    else:
-                        self.announce(ev.address, "switchboard")
+                if type(ev) in _ANNOUNCING:
+                    self._announced_by(ev)
+
+    def _announced_by(self, ev):
+        t = type(ev)
+        if t is E.Redirect:
+            self.announce(ev.target, "notification")
+        elif t is E.Message:
+            # a cheap necessary condition first: most messages are never parsed in this
+            # process (see events.Message)
+            if _INVITE.search(ev.payload) and ev.content_type == "text/x-msmsgsinvite":
+                self._announce_invite(ev)
+        else:
+            self.announce(ev.address, "switchboard")
 
     def _announce_invite(self, ev):
         from .mime import parse_fields
