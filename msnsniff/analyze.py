@@ -41,7 +41,7 @@ class Run:
         if self.split:
             from . import stages
             if stages.available():
-                evs = stages.events(self._events, self._state, self._set_state)
+                evs = stages.events(self._lists, self._state, self._set_state)
         for ev in evs:
             if type(ev) is CaptureStart:
                 self.current = ev.path
@@ -55,24 +55,27 @@ class Run:
         self.stats, self.late_segments, self.commands = state
 
     def _events(self):
+        for evs in self._lists():
+            yield from evs
+
+    def _lists(self):
+        """The events, as lists (the pipeline's list per segment)."""
         next_id = 1
         for path in self.paths:
             stats = CaptureStats()
             self.stats.append((path, stats))
             self.current = path
-            yield CaptureStart(path)
+            yield [CaptureStart(path)]
             pipe = Pipeline(self.ports, self.limits, trace=self.trace)
             pipe.reasm.next_id = next_id
             segs = read_segments(path, stats, pipe.follow)
             if self.progress is not None:
                 segs = self.progress(path, segs, stats)
-            yield from pipe.run(segs)
+            yield from pipe.run_lists(segs)
             next_id = pipe.reasm.next_id
             self.late_segments += pipe.late_segments
             self.commands += pipe.commands
-            for notice in stats.notices():
-                yield CaptureNotice(path, notice)
-            yield CaptureEnd(path)
+            yield [CaptureNotice(path, notice) for notice in stats.notices()] + [CaptureEnd(path)]
 
 
 class CaptureStart:

@@ -218,9 +218,20 @@ class Pipeline:
 
     def run(self, segments):
         """Generator: every event for an iterable of segments, then the final flush."""
+        for evs in self.run_lists(segments):
+            yield from evs
+
+    def run_lists(self, segments):
+        """Generator: the same events as ``run``, as the non-empty list of each segment
+        (a consumer that batches them saves a generator step per event)."""
+        feed = self.feed
         for seg in segments:
-            yield from self.feed(seg)
-        yield from self.finish()
+            evs = feed(seg)
+            if evs:
+                yield evs
+        evs = self.finish()
+        if evs:
+            yield evs
 
     # ------------------------------------------------------------ stream events
     def _stream_events(self, raw: list, out: list):

@@ -88,9 +88,10 @@ def available() -> bool:
 
 
 def events(gen, state, finish):
-    """Yield the events of the generator ``gen()``, computed in a child process; at its
-    end call ``finish(s)`` in this process with ``s = state()`` computed in the child
-    (the statistics the generator's owner gathered there)."""
+    """Yield the events of the generator ``gen()`` (which yields lists of events),
+    computed in a child process; at its end call ``finish(s)`` in this process with
+    ``s = state()`` computed in the child (the statistics the generator's owner
+    gathered there)."""
     from multiprocessing.connection import Pipe
 
     recv, send = Pipe(duplex=False)
@@ -138,8 +139,8 @@ def _child(gen, state, send, codec):
         try:
             batch = []
             it = gen()
-            for ev in it:
-                batch.append(ev)
+            for evs in it:
+                batch += evs
                 if len(batch) >= BATCH:
                     send.send_bytes(codec.encode(batch))
                     batch = []
