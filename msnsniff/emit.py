@@ -148,7 +148,7 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
         for r in rows:
             w.writerow([csv_cell(r.get(c), raw_csv) for c in columns])
         return
-    table = [[cell(r.get(c)) for c in columns] for r in rows]
+    table = [list(map(cell, map(r.get, columns))) for r in rows]
     out.write(render_table(table, headers or columns, tablefmt) + "\n")
 
 
@@ -162,22 +162,20 @@ def render_table(table, headers, tablefmt="simple") -> str:
     if tablefmt not in ("simple", "plain"):
         from tabulate import tabulate
         return tabulate(table, headers=headers, tablefmt=tablefmt, disable_numparse=True)
-    widths = [_width(h) + 2 for h in headers]
-    ascii_only = True
-    for row in table:
-        for i, c in enumerate(row):
-            if c.isascii():
-                w = len(c)
-            else:
-                ascii_only = False
-                w = max(wcswidth(c), 0)
-            if w > widths[i]:
-                widths[i] = w
     rows = [headers, *table]
-    if ascii_only and all(h.isascii() for h in headers):
-        # every cell's display width is its length: str.ljust pads in C
-        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    if "".join(map("".join, rows)).isascii():
+        # every cell's display width is its length: widths, padding and joining all
+        # happen in C (one format call per row)
+        widths = [max(len(h) + 2, max(map(len, col))) for h, col in zip(headers, zip(*rows))]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        lines = [fmt.format(*row).rstrip() for row in rows]
     else:
+        widths = [_width(h) + 2 for h in headers]
+        for row in table:
+            for i, c in enumerate(row):
+                w = _width(c)
+                if w > widths[i]:
+                    widths[i] = w
         lines = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip()
                  for row in rows]
     if tablefmt == "simple":

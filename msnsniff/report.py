@@ -239,7 +239,7 @@ class StreamingReport:
         keep = self.KEEP.get(table)
         if keep is not None and r.get("session") is not None:
             self.pending.setdefault(r["session"], {}).setdefault(table, []).append(
-                tuple(r.get(k) for k in keep))
+                tuple(map(r.get, keep)))
 
     def session(self, s):
         rows = self.pending.pop(s["id"], {})
