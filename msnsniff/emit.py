@@ -55,7 +55,8 @@ def safe_text(s: str) -> str:
 def cell(v, terminal=True) -> str:
     t = type(v)
     if t is str:
-        return safe_text(v) if terminal else v
+        # (safe_text's own first test, inlined: a report calls this for every cell)
+        return v if not terminal or v.isprintable() else safe_text(v)
     if t is int:
         return str(v)
     if v is None:
