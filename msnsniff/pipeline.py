@@ -85,12 +85,13 @@ _ANNOUNCING = frozenset({E.Redirect, E.SwitchboardGranted, E.Ring, E.Message})
 
 
 class _ConnState:
-    __slots__ = ("framers", "decoder", "first_data", "closed")
+    __slots__ = ("framers", "decoder", "first_data", "ended", "closed")
 
     def __init__(self, cid, limits):
         self.framers = (Framer(limits), Framer(limits))
         self.decoder = ConnectionDecoder(cid)
         self.first_data = True
+        self.ended = [False, False]     # each direction's End event handled
         self.closed = False
 
 
@@ -255,8 +256,13 @@ class Pipeline:
                 self._items(conn, ev.dir, st.framers[ev.dir].gap(ev.length, ev.ts), out)
             elif type(ev) is End:
                 self._items(conn, ev.dir, st.framers[ev.dir].close(ev.ts), out)
+                st.ended[ev.dir] = True
                 h0, h1 = conn.halves
-                if h0.ended and h1.ended and not st.closed:
+                # closed once both directions' last commands are out: the reassembler
+                # ends both halves before either End event is handled here, and what
+                # the second framer still holds (a payload cut by the capture's end)
+                # belongs before ConnectionClosed
+                if st.ended[0] and st.ended[1] and not st.closed:
                     st.closed = True
                     self.closed_commands += st.framers[0].lines + st.framers[1].lines
                     self.closed[conn.key] = None

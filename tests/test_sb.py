@@ -209,3 +209,32 @@ def test_extra_port_option():
     assert _pipeline_doc(segs)["sessions"] == []
     d = _pipeline_doc(segs, ports=(7777,))
     assert one(d["presence"])["passport"] == "amy@hotmail.com"
+
+
+def test_message_cut_by_the_capture_end_stays_in_its_session(tmp_path):
+    """A capture that ends inside a server's MSG: the cut message and its 'truncated
+    payload' anomaly belong to that switchboard session (they used to come after the
+    session was closed and open a phantom 'unknown ?:0' session)."""
+    from scapy.all import IP, TCP, rdpcap, wrpcap
+    from msnsniff.analyze import analyse
+    pkts = rdpcap(cap("msnp8_session.pcap"))
+    i = next(i for i, p in enumerate(pkts) if TCP in p and p[TCP].sport == 1864
+             and bytes(p[TCP].payload).startswith(b"MSG ") and len(p[TCP].payload) > 100)
+    cut = pkts[i].copy()
+    data = bytes(cut[TCP].payload)
+    cut[TCP].remove_payload()
+    cut[TCP].add_payload(data[:len(data) // 2])
+    del cut[IP].len, cut[IP].chksum, cut[TCP].chksum
+    path = tmp_path / "cut.pcap"
+    wrpcap(str(path), list(pkts[:i]) + [cut])
+    doc = analyse([str(path)])
+    ids = [s["id"] for s in doc["sessions"]]
+    assert len(ids) == len(set(ids))
+    assert not [s for s in doc["sessions"] if s["client"] == "?:0"]
+    sb = {s["id"]: s for s in doc["sessions"] if s["kind"] == "switchboard"}
+    trunc = one(doc["anomalies"], kind="truncated payload")
+    assert trunc["session"] in sb and trunc["direction"] == "s2c"
+    missing = len(data) - len(data) // 2
+    assert f"{missing} missing" in trunc["detail"]
+    last = [m for m in doc["messages"] if m["session"] == trunc["session"]][-1]
+    assert last["missing_bytes"] == missing and last["direction"] == "in"
