@@ -277,8 +277,11 @@ def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact,
     report = StreamingReport(lambda *sec: _write_section(out, table_format, *sec), account)
     summary = stream(paths, ports, emit=report.row, progress=progress_bar(no_progress),
                      on_session=report.session, split=split, tables=report.TABLES)
-    _write_tail(out, report.connections, {"summary": summary}, account, report.shown,
-                table_format)
+    try:
+        _write_tail(out, report.connections, {"summary": summary}, account, report.shown,
+                    table_format)
+    finally:
+        report.connections.close()
 
 
 def _write_section(out, table_format, title, columns, rows):
@@ -299,8 +302,11 @@ def _write_tail(out, conns, doc, account, shown, table_format):
         out.write(f"\nno session of {account} in the capture\n")
     if conns:
         out.write("\n=== Connections\n")
-        emit(sorted(conns, key=lambda c: c["id"]), CONNECTION_COLUMNS, "table", out,
-             tablefmt=table_format)
+        if isinstance(conns, list):
+            emit(sorted(conns, key=lambda c: c["id"]), CONNECTION_COLUMNS, "table", out,
+                 tablefmt=table_format)
+        else:                       # a streamed read's ConnectionSpool
+            conns.write(out, table_format)
     out.write("\n=== Capture summary\n")
     emit(summary_rows(doc), ["field", "value"], "table", out, tablefmt=table_format)
 

@@ -4,9 +4,13 @@ no printing (the CLI writes through emit.py)."""
 
 from __future__ import annotations
 
+import io
+import marshal
+import tempfile
+from array import array
 from collections import Counter
 
-from .emit import cell
+from .emit import _width, cell, render_table
 from .framing import FileAbort, FileData, RawCommand, Undecodable
 from .mime import media_type, split_payload
 from .timefmt import iso
@@ -205,6 +209,67 @@ CONNECTION_COLUMNS = ["id", "kind", "passport", "client", "server", "start", "en
                       "close_reason"]
 
 
+class ConnectionSpool:
+    """The closing "Connections" table of a streamed `read`, one line per finished
+    connection.  A capture has as many as it has connections, so the lines wait in a
+    temporary file; memory keeps only their offsets by connection id (8 bytes each)
+    and each column's widest cell, which is all the "simple"/"plain" layouts need to
+    write the table in id order at the end (other layouts read the lines back)."""
+
+    def __init__(self):
+        self.file = None
+        self.offsets = array("q")           # connection id -> offset in file, or -1
+        self.widths = [_width(c) + 2 for c in CONNECTION_COLUMNS]
+        self.count = 0
+
+    def __len__(self):
+        return self.count
+
+    def append(self, row: dict):
+        cells = [cell(row.get(c)) for c in CONNECTION_COLUMNS]
+        self.widths = [max(w, _width(c)) for w, c in zip(self.widths, cells)]
+        if self.file is None:
+            try:
+                self.file = tempfile.TemporaryFile()
+            except OSError:             # no writable temporary directory: keep them here
+                self.file = io.BytesIO()
+        cid = row["id"]
+        if cid >= len(self.offsets):
+            self.offsets.extend([-1] * (cid + 1 - len(self.offsets)))
+        self.file.seek(0, 2)
+        self.offsets[cid] = self.file.tell()
+        data = marshal.dumps(cells)
+        self.file.write(len(data).to_bytes(4, "little") + data)
+        self.count += 1
+
+    def cells(self):
+        """The lines' cells, in connection id order."""
+        f = self.file
+        for off in self.offsets:
+            if off >= 0:
+                f.seek(off)
+                n = int.from_bytes(f.read(4), "little")
+                yield marshal.loads(f.read(n))
+
+    def write(self, out, table_format: str):
+        if table_format not in ("simple", "plain"):
+            out.write(render_table(list(self.cells()), CONNECTION_COLUMNS, table_format) + "\n")
+            return
+        # exactly what render_table writes, one line at a time
+        def line(cells):
+            return "  ".join(c + " " * (w - _width(c))
+                             for c, w in zip(cells, self.widths)).rstrip() + "\n"
+        out.write(line(CONNECTION_COLUMNS))
+        if table_format == "simple":
+            out.write("  ".join("-" * w for w in self.widths) + "\n")
+        for cells in self.cells():
+            out.write(line(cells))
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
+
+
 class StreamingReport:
     """`read` tables printed as each connection finishes, so memory holds only the rows
     of open connections (plus one short line per finished connection for the closing
@@ -214,7 +279,7 @@ class StreamingReport:
         self.write_section = write_section      # (title, columns, rows) -> None
         self.account = account
         self.pending: dict = {}
-        self.connections: list[dict] = []
+        self.connections = ConnectionSpool()
         self.shown = 0
 
     # only what the tables print is kept, as tuples (a dict per row is ~4x the memory)
@@ -245,7 +310,7 @@ class StreamingReport:
         rows = self.pending.pop(s["id"], {})
         if self.account and s["passport"] != self.account:
             return
-        self.connections.append({c: s.get(c) for c in CONNECTION_COLUMNS})
+        self.connections.append(s)
         doc = {"sessions": [s], **{t: [dict(zip(keep, v)) for v in rows.get(t, ())]
                                    for t, keep in self.KEEP.items()}}
         for section in read_sections(doc, self.account):
