@@ -116,3 +116,18 @@ def test_plan_jobs(tmp_path, monkeypatch):
     assert plan_jobs(None, ["-"]) == (1, True)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
     assert plan_jobs(None, [big]) == (1, False)            # one CPU: one process
+
+
+@pytest.mark.parametrize("fmt", ["simple", "plain", "github"])
+def test_streamed_connections_table_equals_the_documents(fmt):
+    """`read` streams the closing Connections table through a temporary file; `read` of
+    several captures in parallel builds it from the whole document: same table."""
+    caps = [cap(n) for n in CAPS[:4]]
+    streamed = run("read", *caps, "-j", "1", "--table-format", fmt)
+    whole = run("read", *caps, "-j", "2", "--table-format", fmt)
+    assert streamed.exit_code == 0 and whole.exit_code == 0
+
+    def table(out):
+        return out.split("=== Connections\n", 1)[1].split("\n=== Capture summary", 1)[0]
+    assert table(streamed.stdout) == table(whole.stdout)
+    assert len(table(streamed.stdout).splitlines()) >= 20
