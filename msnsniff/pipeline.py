@@ -181,8 +181,8 @@ class Pipeline:
             if d is not None:
                 # in order on a known connection (most packets): straight to its framer
                 self._items(conn, d, conn.info.framers[d].feed(seg.payload, seg.ts), out)
-                if reasm._tick >= 4096:
-                    reasm.tick(raw)
+                reasm.tick(raw)
+                if raw:
                     self._stream_events(raw, out)
                 return out
         if conn is not None and seg.flags & SYN and not seg.flags & ACK:
