@@ -149,7 +149,7 @@ class Reassembler:
         exactly as ``feed`` would and returns its direction, so the caller hands the
         payload straight on; returns None (nothing done) for anything else, which then
         goes through ``feed``.  Saves a Data event and its dispatch per packet."""
-        if seg.flags & 0x07 or seg.missing or not seg.payload or conn.closed:  # FIN/SYN/RST
+        if seg.flags & (FIN | SYN | RST) or seg.missing or not seg.payload or conn.closed:
             return None
         d = C2S if (seg.src, seg.sport) == conn.client else S2C
         half = conn.halves[d]
