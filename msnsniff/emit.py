@@ -157,6 +157,11 @@ def _width(s: str) -> int:
     return len(s) if s.isascii() else max(wcswidth(s), 0)
 
 
+def table_line(cells, widths) -> str:
+    """One line of the "simple"/"plain" layouts: cells padded to display widths."""
+    return "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths)).rstrip()
+
+
 def render_table(table, headers, tablefmt="simple") -> str:
     """tabulate's "simple" and "plain" layouts, exactly, but several times faster (a
     dense capture's report is megabytes of tables); other styles go to tabulate."""
@@ -177,8 +182,7 @@ def render_table(table, headers, tablefmt="simple") -> str:
                 w = _width(c)
                 if w > widths[i]:
                     widths[i] = w
-        lines = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip()
-                 for row in rows]
+        lines = [table_line(row, widths) for row in rows]
     if tablefmt == "simple":
         lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

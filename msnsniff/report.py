@@ -10,7 +10,7 @@ import tempfile
 from array import array
 from collections import Counter
 
-from .emit import _width, cell, render_table
+from .emit import _width, cell, render_table, table_line
 from .framing import FileAbort, FileData, RawCommand, Undecodable
 from .mime import media_type, split_payload
 from .timefmt import iso
@@ -256,14 +256,11 @@ class ConnectionSpool:
             out.write(render_table(list(self.cells()), CONNECTION_COLUMNS, table_format) + "\n")
             return
         # exactly what render_table writes, one line at a time
-        def line(cells):
-            return "  ".join(c + " " * (w - _width(c))
-                             for c, w in zip(cells, self.widths)).rstrip() + "\n"
-        out.write(line(CONNECTION_COLUMNS))
+        out.write(table_line(CONNECTION_COLUMNS, self.widths) + "\n")
         if table_format == "simple":
             out.write("  ".join("-" * w for w in self.widths) + "\n")
         for cells in self.cells():
-            out.write(line(cells))
+            out.write(table_line(cells, self.widths) + "\n")
 
     def close(self):
         if self.file is not None:
