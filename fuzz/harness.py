@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 
-from msnsniff.capture import ACK, PSH, SYN, Segment
+from msnsniff.capture.packet import ACK, PSH, SYN, Segment
 from msnsniff.model import Analysis
-from msnsniff.pipeline import Pipeline
+from msnsniff.engine.pipeline import Pipeline
 
 CLIENT, SERVER = ("10.0.0.1", 40000), ("10.0.0.2", 1863)
 

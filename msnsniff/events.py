@@ -2,7 +2,7 @@
 
 Every event carries ``ts`` (capture time, seconds), ``conn`` (connection id) and
 ``dir`` (0 = client to server, 1 = server to client).  Damage is an event too
-(``Anomaly``).  The model (model.py) folds events into sessions; the live printer
+(``Anomaly``).  The model (model/) folds events into sessions; the live printer
 prints them one per line.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .mime import media_type, split_payload
+from .protocol.mime import media_type, split_payload
 
 # not frozen=True: a frozen dataclass's __init__ goes through object.__setattr__ for
 # every field, which made event creation the largest single cost of decoding a dense
@@ -26,6 +26,29 @@ class Event:
 
 
 # ---------------------------------------------------------------- connection level
+@_ev
+class ConnectionOpened(Event):
+    client: str
+    server: str
+    start: float
+
+
+@_ev
+class ConnectionClosed(Event):
+    kind: str
+    reason: str
+    bytes_c2s: int
+    bytes_s2c: int
+    gap_bytes: int
+    dup_bytes: int
+
+
+@_ev
+class Framed(Event):
+    """Framer output for the protocol trace (only with ``trace=True``)."""
+    item: object
+
+
 @_ev
 class RoleKnown(Event):
     """The connection's role became known (dispatch/notification/switchboard/file-transfer)."""

@@ -20,7 +20,7 @@ def cap(name: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _doc(name):
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     return analyse([cap(name)])
 
 
@@ -58,7 +58,7 @@ def cut_after(tmp_path, marker: bytes, name="msnp8_session.pcap") -> str:
 
 
 def raw_segments(name):
-    from msnsniff.capture import read_segments
+    from msnsniff.capture.files import read_segments
     return list(read_segments(cap(name)))
 
 

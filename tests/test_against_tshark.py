@@ -7,8 +7,9 @@ import subprocess
 import pytest
 
 from conftest import cap
-from msnsniff.capture import SYN, ACK, read_segments
-from msnsniff.reassembly import Data, Gap, Reassembler
+from msnsniff.capture.files import read_segments
+from msnsniff.capture.packet import ACK, SYN
+from msnsniff.stream.reassembly import Data, Gap, Reassembler
 
 CAPS = ["msnp8_session.pcap", "reordered.pcap", "vlan.pcap", "compat_failures.pcap",
         "cooked_any.pcap", "ipv6.pcapng", "cooked2_any.pcap"]

@@ -7,11 +7,11 @@ import sys
 import pytest
 
 from conftest import cap
-from msnsniff.analyze import Run
-from msnsniff.capture import CaptureStats, read_segments
+from msnsniff.engine.analyze import Run
+from msnsniff.capture.files import CaptureStats, read_segments
 from msnsniff.errors import MsnsniffError
-from msnsniff.framing import RawCommand
-from msnsniff.pipeline import Framed
+from msnsniff.stream.framing import RawCommand
+from msnsniff.events import Framed
 
 
 def commands(path, **kw):
@@ -141,7 +141,7 @@ def test_snaplen_cut_packets_become_gaps(tmp_path):
     out = tmp_path / "snap.pcap"
     subprocess.run(["editcap", "-s", "150", cap("msnp8_session.pcap"), str(out)], check=True,
                    capture_output=True)
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     doc = analyse([str(out)])
     assert doc["summary"]["captures"][0]["snapped"] > 0
     gaps = [a for a in doc["anomalies"] if a["kind"] == "gap"]
@@ -211,7 +211,7 @@ def test_ip_fragments_are_counted(tmp_path):
 def test_both_readers_give_the_same_analysis(name, monkeypatch):
     """libpcap with BPF (pcapy-ng) and the pure-Python reader with its cheap check agree."""
     pytest.importorskip("pcapy")
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     fast = analyse([cap(name)])
     monkeypatch.setenv("MSNSNIFF_READER", "python")
     slow = analyse([cap(name)])

@@ -183,7 +183,7 @@ def test_truncated_capture_warns_but_decodes(tmp_path):
 
 
 def test_terminal_output_escapes_control_characters():
-    from msnsniff.emit import safe_text
+    from msnsniff.output.emit import safe_text
     assert safe_text("hi\x1b[2Jthere\x07") == "hi\\x1b[2Jthere\\x07"
     assert safe_text("a\u202eb") == "a\\u202eb"
 
@@ -203,9 +203,9 @@ def test_fast_tables_are_exactly_tabulates(name, monkeypatch):
     """read's tables come from our own renderer for the default styles (speed): the
     output must be byte for byte what tabulate prints."""
     import io
-    import msnsniff.emit as emit_mod
-    from msnsniff.analyze import analyse
-    from msnsniff.cli import write_report
+    import msnsniff.output.emit as emit_mod
+    from msnsniff.engine.analyze import analyse
+    from msnsniff.output.sections import write_report
     from tabulate import tabulate
     d = analyse([cap(name)])
     for style in ("simple", "plain"):
@@ -270,8 +270,8 @@ def test_streamed_read_has_the_same_tables_as_the_whole_document(name):
     sections are those of the whole-document report, in finishing order.  Only the
     dispatch's forward link to a later connection cannot be printed yet."""
     import io
-    from msnsniff.analyze import analyse
-    from msnsniff.cli import write_report
+    from msnsniff.engine.analyze import analyse
+    from msnsniff.output.sections import write_report
     streamed = run("read", cap(name)).output
     whole = io.StringIO()
     write_report(analyse([cap(name)]), whole)

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from conftest import CAPTURES, cap
 from msnsniff.cli import cli
-from msnsniff.emit import split_list
-from msnsniff.schema import TABLES, json_schema, markdown
+from msnsniff.output.emit import split_list
+from msnsniff.model.schema import TABLES, json_schema, markdown
 
 MAIN = cap("msnp8_session.pcap")
 ALL = sorted(glob.glob(os.path.join(CAPTURES, "*.pcap*")))
@@ -39,7 +39,7 @@ def test_json_export_equals_read_json():
 @pytest.mark.parametrize("path", ALL, ids=os.path.basename)
 def test_every_capture_validates_against_the_shipped_schema(path):
     import importlib.resources
-    schema = json.loads(importlib.resources.files("msnsniff").joinpath("schema.json").read_text())
+    schema = json.loads(importlib.resources.files("msnsniff.model").joinpath("schema.json").read_text())
     assert schema == json_schema()
     jsonschema.validate(export_json(path), schema)
 

@@ -3,7 +3,7 @@
 from hypothesis import given, settings, strategies as st
 
 from msnsniff.config import Limits
-from msnsniff.framing import FileAbort, FileData, Framer, RawCommand, Undecodable
+from msnsniff.stream.framing import FileAbort, FileData, Framer, RawCommand, Undecodable
 
 # A real server->client NS stream: taken from the §11 worked session (payload lengths
 # computed from the bytes themselves).

@@ -22,7 +22,7 @@ def test_fresh_capture_decodes_like_the_sample(tmp_path):
         sys.path.remove(CAPTURES)
     path = str(tmp_path / "fresh.pcap")
     make_captures.capture(path, make_captures.scenario_session)
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     d = analyse([path])
     ns = [s for s in d["sessions"] if s["kind"] == "notification"]
     assert [s["passport"] for s in ns] == ["alice@hotmail.com", "bob@hotmail.com",

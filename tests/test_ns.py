@@ -34,7 +34,7 @@ def test_login(doc):
 
 
 def test_friendly_name_at_login_is_utf8(doc):
-    from msnsniff.analyze import Run
+    from msnsniff.engine.analyze import Run
     from msnsniff.events import LoginOk
     from conftest import cap
     names = [e.friendly_name for e in Run([cap(MAIN)]).events() if isinstance(e, LoginOk)]
@@ -120,7 +120,7 @@ def test_challenges_valid_and_invalid(doc):
 
 
 def test_unknown_product_id_gives_null():
-    from msnsniff.challenge import verify
+    from msnsniff.protocol.challenge import verify
     assert verify("123", "PROD9999XXXXXXXX", "abc") is None
     assert verify("15570131571988941333", "PROD0038W!61ZTF9",
                   "ca90e6a7c94a14aae7b3ae0f6018433e") is True
@@ -187,7 +187,7 @@ def test_syn_shortfall_in_a_truncated_capture_is_reported(tmp_path):
     """Cut the real capture right after the packet holding the first half of the SYN
     reply: 4 contacts announced, 1 received (and the cut line reported)."""
     from conftest import cut_after
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     p = cut_after(tmp_path, b"SYN 8 42 4 3")
     d = analyse([str(p)])
     mism = one(d["anomalies"], kind="count mismatch")
@@ -202,7 +202,7 @@ def test_profile_port_readings_edge_cases():
     different address or port is NAT; ClientPort 0 (HTTP gateway) is unknown."""
     from msnsniff import events as E
     from msnsniff.model import Analysis
-    from msnsniff.pipeline import ConnectionOpened
+    from msnsniff.events import ConnectionOpened
 
     def profile(client, ip, port):
         a = Analysis()
@@ -224,7 +224,7 @@ def test_rows_leave_before_a_long_connection_closes():
     run): its presence rows must not wait for the close."""
     import msnsniff.model as M
     from msnsniff import events as E
-    from msnsniff.pipeline import ConnectionOpened
+    from msnsniff.events import ConnectionOpened
     got = []
     a = M.Analysis(sink=lambda t, r: got.append((t, r.get("passport"), r.get("owner"))))
     a.apply(ConnectionOpened(0.0, 1, -1, "10.0.0.1:4000", "10.0.0.2:1863", 0.0))

@@ -3,9 +3,9 @@
 from hypothesis import given, settings, strategies as st
 
 from conftest import raw_segments
-from msnsniff.capture import ACK, FIN, RST, SYN, Segment
+from msnsniff.capture.packet import ACK, FIN, RST, SYN, Segment
 from msnsniff.config import Limits
-from msnsniff.reassembly import Data, End, Gap, Reassembler
+from msnsniff.stream.reassembly import Data, End, Gap, Reassembler
 
 
 def alice_ns_server_segments():
@@ -203,7 +203,8 @@ def test_idle_connections_are_evicted():
 
 def test_port_reuse_starts_a_new_connection():
     """Two connections on the same port pair in one capture (pipeline level)."""
-    from msnsniff.pipeline import ConnectionOpened, Pipeline
+    from msnsniff.engine.pipeline import Pipeline
+    from msnsniff.events import ConnectionOpened
     p = Pipeline()
     out = []
     for isn in (1000, 50000):

@@ -14,14 +14,14 @@ from conftest import CAPTURES, cap, conversation, write_pcap
 sys.path.insert(0, os.path.join(os.path.dirname(CAPTURES), "fuzz"))
 from harness import run_chunks  # noqa: E402
 
-from msnsniff.capture import ACK, FIN, PSH, RST, SYN, Segment  # noqa: E402
-from msnsniff.clientid import decode_client_id  # noqa: E402
+from msnsniff.capture.packet import ACK, FIN, PSH, RST, SYN, Segment  # noqa: E402
+from msnsniff.protocol.clientid import decode_client_id  # noqa: E402
 from msnsniff.config import Limits  # noqa: E402
 from msnsniff.decoder import ConnectionDecoder  # noqa: E402
-from msnsniff.framing import Framer, RawCommand  # noqa: E402
-from msnsniff.mime import decode_text, media_type, parse_fields, parse_format, split_payload  # noqa: E402
-from msnsniff.protocol import KNOWN_VERBS, url_decode  # noqa: E402
-from msnsniff.reassembly import Data, Gap, Reassembler  # noqa: E402
+from msnsniff.stream.framing import Framer, RawCommand  # noqa: E402
+from msnsniff.protocol.mime import decode_text, media_type, parse_fields, parse_format, split_payload  # noqa: E402
+from msnsniff.protocol.tables import KNOWN_VERBS, url_decode  # noqa: E402
+from msnsniff.stream.reassembly import Data, Gap, Reassembler  # noqa: E402
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MSNP_WORDS = [b"VER ", b"USR ", b"MSG ", b"SYN ", b"LST ", b"QRY ", b"CHL 0 ", b"MSNFTP",
@@ -126,7 +126,7 @@ _FRAME = bytes.fromhex(
 def test_ethernet_ipv4_fast_path_equals_the_general_parser(flips, cut):
     """packet.parse_frame's Ethernet+IPv4 shortcut gives exactly what the general parser
     gives for the same IP packet (raw-IP link type), damaged headers included."""
-    from msnsniff.packet import CaptureStats, parse_frame
+    from msnsniff.capture.packet import CaptureStats, parse_frame
     buf = bytearray(_FRAME)
     for i, v in flips:
         if i >= 12:                                     # keep the Ethernet addresses
@@ -146,7 +146,7 @@ def test_ethernet_ipv4_fast_path_equals_the_general_parser(flips, cut):
 
 
 def test_ethernet_ipv4_fast_path_reads_the_sample_frame():
-    from msnsniff.packet import CaptureStats, parse_frame
+    from msnsniff.capture.packet import CaptureStats, parse_frame
     st_ = CaptureStats()
     seg = parse_frame(1, _FRAME, 2.0, st_)
     assert (seg.src, seg.sport, seg.dst, seg.dport) == ("10.0.0.1", 50000, "198.51.100.20", 1863)
@@ -172,7 +172,7 @@ def test_atheris_target_runs_briefly(tmp_path):
 
 # ---------------------------------------------------------------- adversarial captures
 def analyse_file(path):
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     return analyse([str(path)])
 
 
@@ -273,7 +273,7 @@ def test_hundred_thousand_connections_bounded_memory(tmp_path):
         pk.append((1.0 + i * 1e-5, ip, 30000 + i % 30000, "10.9.9.9", 1863, 101, 0, 0x18,
                    b"VER 1 MSNP8 CVR0\r\n"))
     p = write_pcap(tmp_path / "many.pcap", pk)
-    code = ("import json, resource; from msnsniff.analyze import analyse; "
+    code = ("import json, resource; from msnsniff.engine.analyze import analyse; "
             f"d = analyse([{p!r}]); "
             "print(json.dumps([d['summary']['sessions'], d['summary']['anomalies'], "
             "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024]))")
@@ -285,7 +285,7 @@ def test_hundred_thousand_connections_bounded_memory(tmp_path):
 
 
 def test_file_cap_is_reported(tmp_path):
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     d = analyse([cap("msnp8_session.pcap")], limits=Limits(max_file_bytes=1000))
     caps = [a for a in d["anomalies"] if a["kind"] == "file cap"]
     assert len(caps) == 2 and "will not be extracted" in caps[0]["detail"]
@@ -320,13 +320,13 @@ def test_user_mistakes_one_line(args, message):
 
 
 def test_internal_error_points_to_debug(monkeypatch, capsys):
-    import msnsniff.analyze
+    import msnsniff.engine.analyze
     from msnsniff import cli
 
     def boom(*a, **k):
         raise RuntimeError("something unexpected")
-    monkeypatch.setattr(msnsniff.analyze, "analyse", boom)
-    monkeypatch.setattr(msnsniff.analyze, "stream", boom)
+    monkeypatch.setattr(msnsniff.engine.analyze, "analyse", boom)
+    monkeypatch.setattr(msnsniff.engine.analyze, "stream", boom)
     with pytest.raises(SystemExit) as e:
         cli.main(["read", cap("msnp8_session.pcap")])
     assert e.value.code == 1
@@ -341,7 +341,7 @@ def test_a_long_run_keeps_nothing_per_finished_connection():
     """What `live` runs: 3,000 switchboard conversations through the pipeline and a
     streaming model.  Afterwards nothing per connection is left but bounded caches."""
     from msnsniff.model import Analysis
-    from msnsniff.pipeline import Pipeline
+    from msnsniff.engine.pipeline import Pipeline
     emitted = []
     p = Pipeline()
     a = Analysis(sink=lambda t, r: emitted.append(t), stream_sessions=True)

@@ -112,9 +112,9 @@ def test_one_direction_switchboard(doc):
 def test_unknown_owner_is_not_guessed():
     """A switchboard whose USR/ANS was not captured and whose client address belongs to
     no known account: outgoing messages have sender None (shown as unknown)."""
-    from msnsniff.capture import ACK, Segment
+    from msnsniff.capture.packet import ACK, Segment
     from msnsniff.model import Analysis
-    from msnsniff.pipeline import Pipeline
+    from msnsniff.engine.pipeline import Pipeline
     p, a = Pipeline(), Analysis()
     payload = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhello".encode()
     data = b"MSG 7 N %d\r\n" % len(payload) + payload
@@ -144,7 +144,7 @@ def test_extract_files_safely(tmp_path):
 
 
 def test_hostile_file_names():
-    from msnsniff.extract import safe_name
+    from msnsniff.output.extract import safe_name
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("..\\..\\boot.ini") == "boot.ini"
     assert safe_name("/abs/path.txt") == "path.txt"
@@ -158,7 +158,7 @@ def test_hostile_file_names():
 
 def test_transfer_cut_by_the_end_of_the_capture_is_incomplete(tmp_path):
     from conftest import cut_after
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     p = cut_after(tmp_path, b"\x00\xfd\x07")      # right after the first 2045-byte block
     t = one(analyse([str(p)])["transfers"])
     assert (t["name"], t["status"], t["received"], t["missing_bytes"], t["end"]) == (
@@ -168,7 +168,7 @@ def test_transfer_cut_by_the_end_of_the_capture_is_incomplete(tmp_path):
 
 def _pipeline_doc(segments, ports=()):
     from msnsniff.model import Analysis
-    from msnsniff.pipeline import Pipeline
+    from msnsniff.engine.pipeline import Pipeline
     p, a = Pipeline(ports), Analysis()
     for ev in p.run(segments):
         a.apply(ev)
@@ -176,7 +176,7 @@ def _pipeline_doc(segments, ports=()):
 
 
 def _conversation(port, lines_c2s, lines_s2c):
-    from msnsniff.capture import ACK, PSH, SYN, Segment
+    from msnsniff.capture.packet import ACK, PSH, SYN, Segment
     c, s = ("10.0.0.5", 40001), ("10.0.0.9", port)
     segs = [Segment(1.0, *c, *s, 100, 0, SYN, b""), Segment(1.0, *s, *c, 500, 101, SYN | ACK, b"")]
     cs, ss, t = 101, 501, 1.0
@@ -216,7 +216,7 @@ def test_message_cut_by_the_capture_end_stays_in_its_session(tmp_path):
     payload' anomaly belong to that switchboard session (they used to come after the
     session was closed and open a phantom 'unknown ?:0' session)."""
     from scapy.all import IP, TCP, rdpcap, wrpcap
-    from msnsniff.analyze import analyse
+    from msnsniff.engine.analyze import analyse
     pkts = rdpcap(cap("msnp8_session.pcap"))
     i = next(i for i, p in enumerate(pkts) if TCP in p and p[TCP].sport == 1864
              and bytes(p[TCP].payload).startswith(b"MSG ") and len(p[TCP].payload) > 100)

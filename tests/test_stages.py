@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import cap
-from msnsniff.analyze import analyse
-from msnsniff.cli import cli, plan_jobs
+from msnsniff.engine.analyze import analyse
+from msnsniff.cli import cli
+from msnsniff.cli.common import plan_jobs
 
 CAPS = ["msnp8_session.pcap", "compat_failures.pcap", "hostile.pcap", "reordered.pcap",
         "mid_session.pcap", "ipv6.pcapng", "sb_one_direction.pcap"]

@@ -18,7 +18,7 @@ import struct
 import sys
 from typing import BinaryIO, Iterator
 
-from .errors import MsnsniffError
+from ..errors import MsnsniffError
 # Segment, CaptureStats and the flag bits are re-exported: they are the reader's output
 from .packet import (ACK, FIN, PSH, RST, SYN, CaptureStats, Segment, _irrelevant,  # noqa: F401
                      parse_frame)

@@ -1,6 +1,6 @@
 """Live capture: packets from network interfaces -> Segments, for `msnsniff live`.
 
-The only other module (besides capture.py) that touches the network stack.  It uses
+The only other module (besides files.py) that touches the network stack.  It uses
 Linux packet sockets directly (AF_PACKET, SOCK_DGRAM: every interface's packets arrive
 as bare IP, like libpcap's "any" device) and Scapy's libpcap binding to compile BPF
 filters.  Why not Scapy's sniff()/AsyncSniffer: it cannot listen on all interfaces at
@@ -27,8 +27,8 @@ import socket
 import struct
 import time
 
-from .capture import CaptureStats, parse_frame
-from .errors import MsnsniffError
+from .packet import CaptureStats, parse_frame
+from ..errors import MsnsniffError
 
 ETH_P_ALL = 0x0003
 SO_TIMESTAMPNS = 35

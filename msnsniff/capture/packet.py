@@ -1,6 +1,6 @@
 """Packets -> Segments: link layer, IPv4/IPv6 and TCP headers parsed from bytes with
 plain indexing (no Scapy), plus the cheap "can this packet matter" check used by the
-pure-Python file reader.  Pure functions; the readers in capture.py and live.py feed
+pure-Python file reader.  Pure functions; the readers in files.py and live.py feed
 them.  The TCP payload length comes from the IP total length, so Ethernet padding on
 short frames never becomes payload.
 """

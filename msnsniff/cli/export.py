@@ -1,5 +1,5 @@
-"""`msnsniff export`: the analysis as CSV, JSON, JSON Lines or SQLite (export.py writes,
-schema.py defines the columns)."""
+"""`msnsniff export`: the analysis as CSV, JSON, JSON Lines or SQLite (output/export.py
+writes, model/schema.py defines the columns)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .cli import (CONTEXT, _analyse, _check_paths, _redacted, capture_args, plan_jobs,
-                  progress_bar, redact_options)
+from .common import (CONTEXT, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
+                     redact_options, redacted)
 
 
 @click.command(context_settings=CONTEXT)
@@ -27,8 +27,8 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
            redact, redact_qry):
     """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
     SQLite.  The columns are documented in docs/schema.md."""
-    from . import export as ex
-    from .schema import TABLE_NAMES
+    from ..output import export as ex
+    from ..model.schema import TABLE_NAMES
 
     wanted = None
     if tables:
@@ -50,9 +50,9 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
     if output and output != "-":
         ex._check_target(output, force)       # fail before the (long) analysis
     if fmt == "jsonl":
-        from .analyze import stream
-        from .redact import Redactor
-        captures = _check_paths(captures)
+        from ..engine.analyze import stream
+        from ..output.redact import Redactor
+        captures = check_paths(captures)
         bar = progress_bar(no_progress)
         split = plan_jobs(jobs, captures)[1]
         written = ex.stream_jsonl(lambda emit: stream(captures, ports, emit=emit, progress=bar,
@@ -63,7 +63,7 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
         if output != "-":
             click.echo(f"wrote {output}" + (" (redacted)" if redact else ""), err=True)
         return
-    doc = _redacted(_analyse(captures, ports, no_progress, jobs), redact, redact_qry)
+    doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
     if fmt == "json":
         written = ex.write_json(doc, output, force, wanted, stdout=sys.stdout)
     elif fmt == "csv":

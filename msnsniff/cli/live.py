@@ -10,9 +10,10 @@ import time
 
 import click
 
-from .cli import CONTEXT, _ports, write_report
-from .emit import safe_text, to_json
-from .errors import MsnsniffError
+from ..errors import MsnsniffError
+from ..output.emit import safe_text, to_json
+from ..output.sections import write_report
+from .common import CONTEXT, check_ports
 
 class _Stop:
     """First Ctrl-C / SIGTERM: stop cleanly and report.  Second: quit at once."""
@@ -29,7 +30,7 @@ class _Stop:
 @click.command(context_settings=CONTEXT)
 @click.option("-i", "--interface", "ifaces", multiple=True, metavar="IFACE",
               help="Interface to capture on (repeatable; default: all, like tcpdump -i any).")
-@click.option("--port", "ports", type=int, multiple=True, callback=_ports,
+@click.option("--port", "ports", type=int, multiple=True, callback=check_ports,
               help="Also treat this TCP port as MSNP (repeatable; 1863 always is).")
 @click.option("--bpf", metavar="EXPR",
               help="Kernel filter instead of the default (announced switchboards and "
@@ -57,12 +58,12 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     Needs root or CAP_NET_RAW.  Stops on --count, --duration, Ctrl-C or SIGTERM, then
     prints the session summary (as `read` does).  A second Ctrl-C quits at once.
     """
-    from .analyze import Rows
-    from .follow import Follow
-    from .live import LiveSource
-    from .livefmt import LiveFormatter
-    from .model import Analysis
-    from .pipeline import Pipeline
+    from ..engine.analyze import Rows
+    from ..capture.follow import Follow
+    from ..capture.live import LiveSource
+    from ..output.livefmt import LiveFormatter
+    from ..model import Analysis
+    from ..engine.pipeline import Pipeline
 
     if sys.platform != "linux":
         raise MsnsniffError("live capture is implemented for Linux packet sockets only")
@@ -73,7 +74,7 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     src = LiveSource(ifaces, pipe.follow, write_path)
     src.open()
     name = "live:" + ",".join(src.ifaces)
-    from .config import DEFAULT_LIMITS
+    from ..config import DEFAULT_LIMITS
     rows = Rows(name, max_rows=DEFAULT_LIMITS.max_report_rows)
     # finished connections leave as rows (capped), nothing else of them is kept
     analysis = Analysis(sink=rows, stream_sessions=True)
@@ -151,7 +152,7 @@ def _stats_line(src, pipe, started):
 
 
 def _export(doc, export_dir, fmt):
-    from . import export as ex
+    from ..output import export as ex
     os.makedirs(export_dir, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     if fmt == "csv":
@@ -176,7 +177,7 @@ def _export(doc, export_dir, fmt):
 @click.command(context_settings=CONTEXT)
 def interfaces():
     """List the network interfaces live capture can use."""
-    from .live import interfaces as ifs
+    from ..capture.live import interfaces as ifs
     for idx, name in ifs():
         click.echo(f"{idx:>3}  {name}")
     click.echo("  -  any  (all interfaces; the default)")

@@ -12,7 +12,7 @@ backlog and are replayed once the role is known.
 from __future__ import annotations
 
 from .. import events as E
-from ..framing import FileAbort, FileData, RawCommand, Undecodable
+from ..stream.framing import FileAbort, FileData, RawCommand, Undecodable
 from .ftp import FtpDecoder
 from .ns import NsDecoder
 from .sb import SbDecoder

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import events as E
-from ..mime import media_type, parse_fields, split_payload
-from ..protocol import ERROR_NAMES, url_decode
-from ..clientid import parse_client_id
+from ..protocol.mime import media_type, parse_fields, split_payload
+from ..protocol.tables import ERROR_NAMES, url_decode
+from ..protocol.clientid import parse_client_id
 
 MAX_PENDING = 1024
 SYN_LINE_VERBS = {"GTC", "BLP", "PRP", "LSG", "LST", "BPR"}
@@ -220,7 +220,7 @@ class NsDecoder:
             self.last_contact = p[0]
             return [E.Contact(ts, self.conn, 1, p[0], url_decode(p[1]), bits, groups)]
         if len(p) >= 7 and p[1] in ("FL", "AL", "BL", "RL"):   # MSNP7: LST trid L ver i n pp name [g]
-            from ..protocol import LIST_BIT
+            from ..protocol.tables import LIST_BIT
             groups = tuple(int(g) for g in _p(p, 7, "").split(",") if g.isdigit())
             self.last_contact = p[5]
             return [E.Contact(ts, self.conn, 1, p[5], url_decode(p[6]), LIST_BIT[p[1]], groups)]

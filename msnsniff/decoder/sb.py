@@ -10,11 +10,12 @@ Handlers never raise; malformed lines become Anomaly events.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
 from .. import events as E
-from ..mime import header, media_type, split_payload
-from ..protocol import ERROR_NAMES, url_decode
+from ..protocol.mime import header, media_type, parse_fields, split_payload
+from ..protocol.tables import ERROR_NAMES, url_decode
 
 MAX_PENDING = 1024
 
@@ -94,3 +95,27 @@ class SbDecoder:
                     self.local = sender
         return E.Message(ts, self.conn, d, sender, sender_name, ack,
                          cmd.trid if d == 0 else None, payload, cmd.missing)
+
+
+# the Content-Type of a file-transfer invitation, in any case (see invitation_endpoints)
+_INVITE = re.compile(rb"x-msmsgsinvite", re.IGNORECASE)
+
+
+def invitation_endpoints(ev: E.Message) -> list[str]:
+    """The ``host:port`` endpoints an accepted file-transfer invitation announces (the
+    pipeline follows them; ``0.0.0.0`` when no address is given).  A cheap necessary
+    condition first: most messages are never parsed in the reading process (see
+    events.Message)."""
+    if not _INVITE.search(ev.payload) or ev.content_type != "text/x-msmsgsinvite":
+        return []
+    fields = parse_fields(ev.body)
+    ip = header(fields, "IP-Address")
+    port = header(fields, "Port")
+    if not port.isdigit():
+        return []
+    out = [f"{ip or '0.0.0.0'}:{port}"]
+    internal = header(fields, "IP-Address-Internal")
+    portx = header(fields, "PortX")
+    if portx.isdigit():
+        out.append(f"{internal or ip or '0.0.0.0'}:{portx}")
+    return out

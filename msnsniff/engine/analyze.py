@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from itertools import chain
 
-from .capture import CaptureStats, read_segments
-from .config import DEFAULT_LIMITS, Limits
+from ..capture.files import CaptureStats, read_segments
+from ..config import DEFAULT_LIMITS, Limits
 from .pipeline import Pipeline
-from .schema import TABLES, TABLE_NAMES
-from .timefmt import iso
+from ..model.schema import TABLES, TABLE_NAMES
+from ..model.timefmt import iso
 
 
 class Run:
@@ -221,7 +221,7 @@ def _drive(run: Run, rows: Rows, limits: Limits, on_session=None, streaming=Fals
     # only then import the model, which that process never needs (~15 ms of start-up
     # on the critical path otherwise)
     first = next(events, _NOTHING)
-    from .model import Analysis
+    from ..model import Analysis
     model = Analysis(limits, rows, on_session, streaming, brief)
     if first is _NOTHING:
         events = ()

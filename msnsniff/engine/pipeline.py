@@ -1,5 +1,5 @@
 """The sans-IO pipeline: Segments in, events out (capture -> reassembly -> framing ->
-decoder).  No I/O here: capture.py / live.py produce the segments, the CLI consumes
+decoder).  No I/O here: capture/files.py and capture/live.py produce the segments, the CLI consumes
 the events.
 
 Which connections are followed (issue "Which connections are MSNP"): TCP port 1863 and
@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from dataclasses import dataclass
 
-from . import events as E
-from .capture import ACK, SYN, Segment
-from .config import DEFAULT_LIMITS, Limits
-from .decoder import ConnectionDecoder
-from .follow import Follow
-from .framing import Framer
-from .mime import header
-from .reassembly import Data, End, Gap, Reassembler, flow_key, fmt_ep
+from .. import events as E
+from ..capture.packet import ACK, SYN, Segment
+from ..config import DEFAULT_LIMITS, Limits
+from ..decoder import ConnectionDecoder
+from ..decoder.sb import invitation_endpoints
+from ..capture.follow import Follow
+from ..stream.framing import Framer
+from ..stream.reassembly import Data, End, Gap, Reassembler, flow_key, fmt_ep
 
 MSNP_PORT = 1863
 
@@ -34,29 +33,6 @@ _SERVER_VERBS = {b"NLN", b"ILN", b"FLN", b"LST", b"LSG", b"BPR", b"JOI", b"IRO",
                  b"QNG", b"ACK", b"NAK", b"CHL", b"FIL", b"GTC", b"BLP"}
 _CLIENT_VERBS = {b"VER", b"CVR", b"ANS", b"CAL", b"PNG", b"SYN", b"CHG", b"QRY", b"TFR",
                  b"CCL"}
-
-
-@dataclass(slots=True)
-class ConnectionOpened(E.Event):
-    client: str
-    server: str
-    start: float
-
-
-@dataclass(slots=True)
-class ConnectionClosed(E.Event):
-    kind: str
-    reason: str
-    bytes_c2s: int
-    bytes_s2c: int
-    gap_bytes: int
-    dup_bytes: int
-
-
-@dataclass(slots=True)
-class Framed(E.Event):
-    """Framer output for the protocol trace (only with ``trace=True``)."""
-    item: object
 
 
 def _side(data: bytes) -> int | None:
@@ -76,9 +52,6 @@ def _side(data: bytes) -> int | None:
         return 1
     return None
 
-
-# the Content-Type of a file-transfer invitation, in any case (see _items)
-_INVITE = re.compile(rb"x-msmsgsinvite", re.IGNORECASE)
 
 # events that may announce an endpoint to follow (see _items)
 _ANNOUNCING = frozenset({E.Redirect, E.SwitchboardGranted, E.Ring, E.Message})
@@ -165,7 +138,7 @@ class Pipeline:
         conn.info = _ConnState(conn.id, self.limits)
         if by_content:
             self.follow.add(*conn.server)
-        out.append(ConnectionOpened(seg.ts, conn.id, -1, fmt_ep(conn.client), fmt_ep(conn.server),
+        out.append(E.ConnectionOpened(seg.ts, conn.id, -1, fmt_ep(conn.client), fmt_ep(conn.server),
                                     seg.ts))
         return conn
 
@@ -269,7 +242,7 @@ class Pipeline:
                     if len(self.closed) > self.limits.max_connections:
                         self.closed.popitem(last=False)
                     out.extend(st.decoder.close(ev.ts))
-                    out.append(ConnectionClosed(
+                    out.append(E.ConnectionClosed(
                         ev.ts, conn.id, -1, st.decoder.kind, ev.reason, h0.delivered,
                         h1.delivered, h0.gap_bytes + h1.gap_bytes, h0.dup_bytes + h1.dup_bytes))
                     if ev.reason.startswith("evicted"):
@@ -296,7 +269,7 @@ class Pipeline:
         trace = self.trace
         for item in items:
             if trace:
-                out.append(Framed(item.ts, conn.id, d, item))
+                out.append(E.Framed(item.ts, conn.id, d, item))
             evs = handle(item, d)
             out += evs
             for ev in evs:
@@ -308,21 +281,7 @@ class Pipeline:
         if t is E.Redirect:
             self.announce(ev.target, "notification")
         elif t is E.Message:
-            # a cheap necessary condition first: most messages are never parsed in this
-            # process (see events.Message)
-            if _INVITE.search(ev.payload) and ev.content_type == "text/x-msmsgsinvite":
-                self._announce_invite(ev)
+            for address in invitation_endpoints(ev):
+                self.announce(address, "file-transfer")
         else:
             self.announce(ev.address, "switchboard")
-
-    def _announce_invite(self, ev):
-        from .mime import parse_fields
-        fields = parse_fields(ev.body)
-        ip = header(fields, "IP-Address")
-        port = header(fields, "Port")
-        if port.isdigit():
-            self.announce(f"{ip or '0.0.0.0'}:{port}", "file-transfer")
-            internal = header(fields, "IP-Address-Internal")
-            portx = header(fields, "PortX")
-            if portx.isdigit():
-                self.announce(f"{internal or ip or '0.0.0.0'}:{portx}", "file-transfer")

@@ -35,7 +35,7 @@ class _Codec:
     write (the trace's framed commands), go as pickle."""
 
     def __init__(self):
-        from . import events as E
+        from .. import events as E
         self.classes: list = []
         self.index: dict = {}
         todo = [E.Event]

@@ -20,9 +20,8 @@ from collections import OrderedDict
 
 from .. import events as E
 from ..config import DEFAULT_LIMITS, Limits
-from ..pipeline import ConnectionClosed, ConnectionOpened
-from ..protocol import list_names
-from ..schema import TABLE_NAMES as TABLES
+from ..protocol.tables import list_names
+from .schema import TABLE_NAMES as TABLES
 from .ftp import FtpFold
 from .ns import NsFold
 from .sb import SbFold
@@ -265,7 +264,7 @@ class Analysis(NsFold, SbFold, FtpFold):
 
 
 _HANDLERS = {
-    ConnectionOpened: Analysis.on_open, ConnectionClosed: Analysis.on_close,
+    E.ConnectionOpened: Analysis.on_open, E.ConnectionClosed: Analysis.on_close,
     E.RoleKnown: Analysis.on_role, E.Anomaly: Analysis.on_anomaly,
     E.VersionOffer: Analysis.on_ver_offer, E.VersionChosen: Analysis.on_ver_chosen,
     E.ClientInfo: Analysis.on_client_info, E.AuthStart: Analysis.on_auth_start,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ..protocol import FTP_BYE_CODES, FTP_SUCCESS
+from ..protocol.tables import FTP_BYE_CODES, FTP_SUCCESS
 from .session import iso
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..challenge import verify
-from ..clientid import decode_client_id
-from ..mime import header
-from ..protocol import LIST_BIT, OUT_REASONS, STATUS_NAMES
+from ..protocol.challenge import verify
+from ..protocol.clientid import decode_client_id
+from ..protocol.mime import header
+from ..protocol.tables import LIST_BIT, OUT_REASONS, STATUS_NAMES
 from .session import byteswap16, contact, iso
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..mime import (APPLICATIONS, decode_text, file_name, header, media_type, parse_fields,
+from ..protocol.mime import (APPLICATIONS, decode_text, file_name, header, media_type, parse_fields,
                     parse_format)
 from .session import iso
 

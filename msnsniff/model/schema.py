@@ -239,8 +239,8 @@ def json_schema() -> dict:
 
 def markdown() -> str:
     out = ["# The analysis document", "",
-           "Generated from `msnsniff/schema.py` by `python -m msnsniff.schema > docs/schema.md`;",
-           "a test checks that this file, the code and `msnsniff/schema.json` agree.", "",
+           "Generated from `msnsniff/model/schema.py` by `python -m msnsniff.model.schema > docs/schema.md`;",
+           "a test checks that this file, the code and `msnsniff/model/schema.json` agree.", "",
            "`read --format json` and `export --format json` write one object with one list per",
            "table below, plus `summary`. `jsonl` writes one row per line with a `table` key.",
            "CSV writes one file per table (header row always present, UTF-8); lists are joined",

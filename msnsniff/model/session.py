@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..timefmt import iso  # noqa: F401 - re-exported for the model
+from .timefmt import iso  # noqa: F401 - re-exported for the model
 
 
 def byteswap16(v: int) -> int:

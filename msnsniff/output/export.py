@@ -2,7 +2,7 @@
 
 Output never overwrites an existing file unless ``force``; every file is written to a
 temporary name in the same directory and renamed into place, so an interrupted export
-leaves no half file.  Column sets and types come from schema.py.
+leaves no half file.  Column sets and types come from model/schema.py.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import sqlite3
 import tempfile
 from contextlib import contextmanager
 
-from . import __version__
+from .. import __version__
 from .emit import emit, to_json
-from .errors import MsnsniffError
-from .schema import TABLES
+from ..errors import MsnsniffError
+from ..model.schema import TABLES
 
 EXPORT_FORMATS = ("json", "jsonl", "csv", "sqlite")
 

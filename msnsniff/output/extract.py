@@ -12,7 +12,7 @@ import os
 import re
 import unicodedata
 
-from .errors import MsnsniffError
+from ..errors import MsnsniffError
 
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
                     *(f"LPT{i}" for i in range(1, 10))}

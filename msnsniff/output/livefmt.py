@@ -6,11 +6,11 @@ events not worth a line.  No I/O.
 
 from __future__ import annotations
 
-from . import events as E
-from .challenge import verify
-from .clientid import decode_client_id
-from .timefmt import iso
-from .protocol import FTP_BYE_CODES, STATUS_NAMES
+from .. import events as E
+from ..protocol.challenge import verify
+from ..protocol.clientid import decode_client_id
+from ..model.timefmt import iso
+from ..protocol.tables import FTP_BYE_CODES, STATUS_NAMES
 
 
 class LiveFormatter:

@@ -11,10 +11,10 @@ from array import array
 from collections import Counter
 
 from .emit import _width, cell, render_table, table_line
-from .framing import FileAbort, FileData, RawCommand, Undecodable
-from .mime import media_type, split_payload
-from .timefmt import iso
-from .protocol import display_params
+from ..stream.framing import FileAbort, FileData, RawCommand, Undecodable
+from ..protocol.mime import media_type, split_payload
+from ..model.timefmt import iso
+from ..protocol.tables import display_params
 
 # ---------------------------------------------------------------- commands (trace)
 TRACE_COLUMNS = ["time", "connection", "client", "server", "direction", "verb", "trid",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .protocol import url_decode
+from .tables import url_decode
 
 
 def split_payload(payload: bytes) -> tuple[dict, bytes]:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 
-from .config import DEFAULT_LIMITS, Limits
-from .protocol import KNOWN_VERBS, PAYLOAD_MIN_ARGS, trid_of
+from ..config import DEFAULT_LIMITS, Limits
+from ..protocol.tables import KNOWN_VERBS, PAYLOAD_MIN_ARGS, trid_of
 
 
 # verb bytes -> str, for the verbs seen so far (3 upper-case letters or 3 digits: bounded)

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .capture import FIN, RST, SYN, Segment
-from .config import DEFAULT_LIMITS, Limits
+from ..capture.packet import FIN, RST, SYN, Segment
+from ..config import DEFAULT_LIMITS, Limits
 
 C2S, S2C = 0, 1
 

@@ -1,0 +1,72 @@
+"""`msnsniff commands`: the protocol trace."""
+
+from __future__ import annotations
+
+
+import click
+
+from ..output.emit import FORMATS, emit
+from .common import (CONTEXT, capture_args, check_paths, plan_jobs, progress_bar,
+                     redact_options)
+
+
+@click.command(context_settings=CONTEXT)
+@capture_args
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="Output format.")
+@click.option("--verb", "verbs", multiple=True, help="Only these verbs (repeatable, e.g. MSG).")
+@click.option("--connection", "connections", type=int, multiple=True,
+              help="Only these connection ids (repeatable).")
+@click.option("--table-format", default="simple", show_default=True,
+              help="tabulate table style (plain, simple, github, grid, …).")
+@redact_options
+def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_format, redact,
+             redact_qry):
+    """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
+    from ..engine.analyze import CaptureNotice, Run
+    from ..events import Anomaly, ConnectionOpened, Framed
+    from ..output.report import TRACE_COLUMNS, Trace
+
+    captures = check_paths(captures)
+    if redact_qry and not redact:
+        raise click.UsageError("--redact-qry goes with --redact")
+    verbs_u = {v.upper() for v in verbs}
+    run = Run(captures, ports, trace=True, progress=progress_bar(no_progress),
+              split=plan_jobs(jobs, captures)[1])
+    trace = Trace(redact=redact, redact_qry=redact_qry)
+
+    def rows():
+        for ev in run.events():
+            t = type(ev)
+            if t is ConnectionOpened:
+                trace.open(ev)
+                continue
+            if t is Framed:
+                r = trace.framed(ev)
+            elif t is Anomaly and ev.kind == "gap":
+                r = trace.gap(ev)
+            elif t is CaptureNotice:
+                r = {c: None for c in TRACE_COLUMNS}
+                r.update(verb="<capture>", summary=f"{ev.path}: {ev.text}")
+            else:
+                continue
+            if r is None:
+                continue
+            if verbs_u and r["verb"] not in verbs_u:
+                continue
+            if connections and r["connection"] not in connections:
+                continue
+            yield r
+
+    if fmt in ("csv", "jsonl"):
+        emit(rows(), TRACE_COLUMNS, fmt)          # streamed as the capture is read
+    else:
+        emit(list(rows()), TRACE_COLUMNS, fmt, tablefmt=table_format)
+    lines = trace.summary_lines(run.stats)
+    if redact:
+        lines.append("redaction: on (tickets and cookies masked"
+                     + (", QRY answers masked)" if redact_qry else ")"))
+    if fmt == "table":
+        click.echo("\n" + "\n".join(lines))
+    else:
+        click.echo("\n".join(lines), err=True)

@@ -1,0 +1,46 @@
+"""`msnsniff read`: every session as readable tables, or the analysis document."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .common import (CONTEXT, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
+                     redact_options, redacted)
+from ..output.sections import for_account, write_report, write_section, write_tail
+
+
+@click.command(context_settings=CONTEXT)
+@capture_args
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Readable tables, or the analysis document as JSON.")
+@click.option("--account", metavar="PASSPORT", help="Only sessions of this account.")
+@click.option("--table-format", default="simple", show_default=True,
+              help="tabulate table style (plain, simple, github, grid, …).")
+@redact_options
+def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact, redact_qry):
+    """Every MSN session in the capture, as readable tables."""
+    paths = check_paths(captures)
+    pool, split = plan_jobs(jobs, paths)
+    if fmt == "json" or redact or pool > 1 and len(paths) > 1:
+        from ..output.export import write_json
+        doc = redacted(analyse_captures(paths, ports, no_progress, jobs), redact, redact_qry)
+        if fmt == "json":
+            write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
+        else:
+            write_report(doc, sys.stdout, account, table_format)
+        return
+    # tables: printed as each connection finishes (flat memory on big captures)
+    from ..engine.analyze import stream
+    from ..output.report import StreamingReport
+
+    out = sys.stdout
+    report = StreamingReport(lambda *sec: write_section(out, table_format, *sec), account)
+    summary = stream(paths, ports, emit=report.row, progress=progress_bar(no_progress),
+                     on_session=report.session, split=split, tables=report.TABLES)
+    try:
+        write_tail(out, report.connections, {"summary": summary}, account, report.shown,
+                    table_format)
+    finally:
+        report.connections.close()

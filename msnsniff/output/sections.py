@@ -1,0 +1,56 @@
+"""The `read` view written to a stream: a titled table per section, the connections
+table and the capture summary (`read` prints it as it goes, `live` when it stops)."""
+
+from __future__ import annotations
+
+from .emit import emit
+
+def write_section(out, table_format, title, columns, rows):
+    if columns is None:
+        out.write(f"\n=== {title}\n")
+        return
+    out.write(f"\n-- {title}\n")
+    if rows:
+        emit(rows, columns, "table", out, tablefmt=table_format,
+             headers=[c.removesuffix("_s") for c in columns])
+    else:
+        out.write("(none)\n")
+
+
+def write_tail(out, conns, doc, account, shown, table_format):
+    from .report import CONNECTION_COLUMNS, summary_rows
+    if account and not shown:
+        out.write(f"\nno session of {account} in the capture\n")
+    if conns:
+        out.write("\n=== Connections\n")
+        if isinstance(conns, list):
+            emit(sorted(conns, key=lambda c: c["id"]), CONNECTION_COLUMNS, "table", out,
+                 tablefmt=table_format)
+        else:                       # a streamed read's ConnectionSpool
+            conns.write(out, table_format)
+    out.write("\n=== Capture summary\n")
+    emit(summary_rows(doc), ["field", "value"], "table", out, tablefmt=table_format)
+
+
+def write_report(doc, out, account=None, table_format="simple"):
+    """The `read` tables for a whole document (`live` prints it when it stops)."""
+    from .report import read_sections
+
+    shown = 0
+    for title, columns, rows in read_sections(doc, account):
+        shown += columns is None
+        write_section(out, table_format, title, columns, rows)
+    conns = [s for s in doc["sessions"] if not account or s["passport"] == account]
+    write_tail(out, conns, doc, account, shown, table_format)
+
+
+def for_account(doc, account):
+    """The document restricted to one account's sessions (all of it when None)."""
+    if not account:
+        return doc
+    keep = {s["id"] for s in doc["sessions"] if s["passport"] == account}
+    out = dict(doc)
+    for k, v in doc.items():
+        if isinstance(v, list):
+            out[k] = [r for r in v if r.get("session", r.get("id")) in keep]
+    return out

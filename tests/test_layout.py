@@ -1,0 +1,119 @@
+"""The package's layout is a rule, not a habit: one folder per stage, each importing only
+the stages below it, no import circle, no module over 500 lines (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+import pytest
+
+PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "msnsniff")
+
+# lowest first: a module may import its own layer and the layers before it
+LAYERS = ["errors", "config", "protocol", "events", "capture", "stream", "decoder", "model",
+          "engine", "output", "cli"]
+STAGE_FOLDERS = {"capture", "stream", "decoder", "model", "engine", "output", "cli", "protocol"}
+
+
+def _modules() -> dict[str, str]:
+    """dotted module name -> file path, for every module of the package"""
+    out = {}
+    for folder, _dirs, names in os.walk(PKG):
+        for n in names:
+            if n.endswith(".py"):
+                path = os.path.join(folder, n)
+                rel = os.path.relpath(path, os.path.dirname(PKG))[:-3].replace(os.sep, ".")
+                out[rel.removesuffix(".__init__")] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, path: str) -> set[str]:
+    """Modules of the package that ``name`` imports anywhere (lazy imports included)."""
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    package = name if path.endswith("__init__.py") else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[:len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            candidates = [target] + [f"{target}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            candidates = [a.name for a in node.names]
+        else:
+            continue
+        for c in candidates:
+            if c in MODULES and c != name:
+                found.add(c)
+    return found
+
+
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def _layer(name: str) -> int:
+    parts = name.split(".")
+    if len(parts) == 1 or parts[1] == "__main__":         # msnsniff, python -m msnsniff
+        return 0 if len(parts) == 1 else LAYERS.index("cli")
+    return LAYERS.index(parts[1])
+
+
+def test_every_module_is_in_a_known_layer():
+    for name in MODULES:
+        _layer(name)        # raises ValueError for a folder or loose module not in LAYERS
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_import_from_a_higher_stage(name):
+    upward = sorted(t for t in GRAPH[name] if _layer(t) > _layer(name))
+    assert upward == [], f"{name} imports stages above its own: {upward}"
+
+
+def test_no_import_circle():
+    # Tarjan's strongly connected components over every import, lazy ones included
+    index, low, stack, on, circles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in GRAPH[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            # a package importing its own submodules is not a circle unless they import it back
+            if len(comp) > 1:
+                circles.append(sorted(comp))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    assert circles == []
+
+
+def test_small_modules_and_few_loose_ones():
+    sizes = {n: sum(1 for _ in open(p, encoding="utf-8")) for n, p in MODULES.items()}
+    assert {n: s for n, s in sizes.items() if s > 500} == {}
+    loose = sorted(n for n, p in MODULES.items()
+                   if os.path.dirname(p) == PKG)
+    assert len(loose) <= 6, loose
+    folders = {d for d in os.listdir(PKG) if os.path.isdir(os.path.join(PKG, d))
+               and not d.startswith("__")}
+    assert STAGE_FOLDERS <= folders
