@@ -42,6 +42,10 @@ class Limits:
     # Rows of a connection waiting for its owner (the local account) to be known; past
     # it the owner is looked up by client address and the rows leave anyway.
     max_waiting_rows: int = 10_000
+    # Contacts kept per session.  Real lists stopped at a few hundred (the FL limit was
+    # 150-600, later 1,000 plus the reverse list); a list longer than this is hostile
+    # or broken: later contacts are counted in an anomaly, not kept.
+    max_contacts: int = 20_000
     # live: rows kept per table for the closing report and --export (the rest are
     # printed as they happen and counted in the summary's rows_not_kept).
     max_report_rows: int = 100_000

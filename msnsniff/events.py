@@ -95,19 +95,30 @@ class ServerVersionInfo(Event):
 
 
 @_ev
+class DialectKnown(Event):
+    """The protocol version became known: from VER, or inferred from a command's shape
+    (a lower bound) when the capture holds no VER (docs/dialects.md)."""
+    version: int
+    source: str           # "VER", "offer" or "inferred"
+
+
+@_ev
 class AuthStart(Event):
-    method: str          # TWN or MD5
+    method: str          # TWN, MD5 or SSO
     passport: str
 
 
 @_ev
 class AuthPolicy(Event):
-    policy: str
+    policy: str          # TWN policy, MD5 salt, or the SSO policy name (MBI_KEY_OLD)
+    nonce: str | None = None      # SSO: the nonce the client must sign
 
 
 @_ev
 class AuthTicket(Event):
     ticket: str
+    response: str | None = None       # SSO: the signed nonce (a credential)
+    machine_guid: str | None = None   # MSNP16+: the endpoint's machine guid
 
 
 @_ev
@@ -119,7 +130,7 @@ class Redirect(Event):
 @_ev
 class LoginOk(Event):
     passport: str
-    friendly_name: str
+    friendly_name: str | None     # None: MSNP10+ sends no name here (PRP MFN does)
     verified: str | None
     flag: str | None
 
@@ -156,6 +167,7 @@ class ListSync(Event):
     version: int | None
     contacts: int | None     # None: "up to date" reply
     groups: int | None
+    timestamps: tuple | None = None   # MSNP10-12: two timestamps instead of a version
 
 
 @_ev
@@ -174,35 +186,75 @@ class Phone(Event):
 
 @_ev
 class Group(Event):
-    group_id: int
+    group_id: str         # decimal (MSNP2-9) or a GUID (MSNP10+)
     name: str
 
 
 @_ev
 class Contact(Event):
     passport: str
-    friendly_name: str
+    friendly_name: str | None
     list_bits: int
-    groups: tuple
+    groups: tuple             # group ids (str)
+    contact_id: str | None = None   # MSNP10+ C= GUID
+    network: int | None = None      # MSNP12+ network id (1 Passport, 32 Yahoo, …)
+    source: str = "SYN"             # SYN (LST lines) or ADL (MSNP13+)
 
 
 @_ev
 class ListChange(Event):
-    op: str              # ADD / REM / REA
+    op: str              # ADD / REM / REA / ADC / ADL / RML
     list: str | None
-    passport: str
+    passport: str | None      # None: named by contact GUID only (MSNP10+ REM/ADC C=)
     friendly_name: str | None
-    group_id: int | None
+    group_id: str | None
     version: int | None
     by_server: bool      # TrID 0: someone else added/removed you
+    contact_id: str | None = None
+    network: int | None = None
+    list_bits: int | None = None    # ADL/RML: several lists at once
 
 
 @_ev
 class GroupChange(Event):
     op: str              # ADG / RMG / REG
-    group_id: int | None
+    group_id: str | None
     name: str | None
     version: int | None
+
+
+@_ev
+class OwnName(Event):
+    """The account's own friendly name from PRP MFN (MSNP10+): in the SYN reply or at
+    login (``at_login``), or a rename confirmed by the server."""
+    name: str
+    at_login: bool
+
+
+@_ev
+class ContactName(Event):
+    """SBP trid contact-guid MFN name (MSNP10+): a contact renamed in the list."""
+    contact_id: str
+    name: str
+
+
+@_ev
+class PersonalMessage(Event):
+    """UUX (own, client) or UBX (a contact's, server): MSNP11+ personal message."""
+    command: str
+    passport: str | None       # None: the account's own (UUX)
+    network: int | None
+    data: dict                 # protocol.xmlpayload.parse_data's result
+
+
+@_ev
+class Notice(Event):
+    """A command kept as a notification row with its meaning (GCF policies, SBS, NOT,
+    UUN/UBN, FQY, ADL/RML acknowledgements)."""
+    command: str
+    what: str
+    summary: str
+    fields: dict | None = None
 
 
 # ---------------------------------------------------------------- presence (§2.4, §5)
@@ -213,6 +265,10 @@ class Presence(Event):
     status: str
     friendly_name: str | None
     client_id: int | None
+    network: int | None = None    # MSNP14+ (field) / MSNP18 (n:passport)
+    caps_ex: int | None = None    # MSNP16+ extended capabilities (caps:capsex)
+    msnobj: str | None = None     # MSNP9+ MSNObject (URL-encoded), as sent
+    via: str | None = None        # MSNP18 circle routing (;via=9:…)
 
 
 # ---------------------------------------------------------------- challenge (§6)
@@ -267,6 +323,7 @@ class SbJoinRequest(Event):
     passport: str
     cookie: str
     session_id: str | None
+    endpoint: str | None = None     # MSNP16+ MPOP: passport;{machine-guid}
 
 
 @_ev
@@ -280,9 +337,12 @@ class SbJoined(Event):
 class Participant(Event):
     """IRO (already there), JOI (entered), BYE (left)."""
     command: str
-    passport: str
+    passport: str             # the account (MSNP16+: without its endpoint)
     friendly_name: str | None
     timeout: bool = False
+    endpoint: str | None = None     # MSNP16+ MPOP machine guid
+    client_id: int | None = None    # MSNP12+ JOI/IRO capabilities
+    caps_ex: int | None = None
 
 
 @_ev

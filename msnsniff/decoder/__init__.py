@@ -19,7 +19,8 @@ from .sb import SbDecoder
 
 NS_ONLY = {"CVR", "SYN", "GTC", "BLP", "PRP", "LSG", "LST", "BPR", "ADD", "REM", "REA", "ADG",
            "RMG", "REG", "CHG", "ILN", "NLN", "FLN", "CHL", "QRY", "PNG", "QNG", "XFR", "URL",
-           "SDC", "SND", "PAG", "IPG", "NOT", "RNG", "UBX", "UUX", "GCF", "ADC"}
+           "SDC", "SND", "PAG", "IPG", "NOT", "RNG", "UBX", "UUX", "GCF", "ADC", "ADL", "RML",
+           "FQY", "SBS", "SBP", "UUN", "UBN"}
 SB_ONLY = {"IRO", "JOI", "CAL", "ACK", "NAK", "ANS"}
 FTP_ONLY = {"FIL", "TFR", "CCL"}
 BACKLOG = 64

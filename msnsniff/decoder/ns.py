@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import events as E
+from ..protocol.dialects import (Dialect, looks_like_caps, split_caps, split_endpoint,
+                                 split_network, version_of)
 from ..protocol.mime import media_type, parse_fields, split_payload
 from ..protocol.tables import ERROR_NAMES, url_decode
-from ..protocol.clientid import parse_client_id
+from .ns_extras import NsExtrasMixin
+from .ns_lists import NsListsMixin
 
 MAX_PENDING = 1024
 SYN_LINE_VERBS = {"GTC", "BLP", "PRP", "LSG", "LST", "BPR"}
@@ -32,9 +35,13 @@ def _p(params, i, default=None):
     return params[i] if len(params) > i else default
 
 
-class NsDecoder:
+class NsDecoder(NsListsMixin, NsExtrasMixin):
     def __init__(self, conn: int):
         self.conn = conn
+        self.dialect = Dialect()
+        self.news: list = []             # DialectKnown events waiting to go out
+        self.logged_in_named = False     # USR … OK carried the friendly name (MSNP2-9)
+        self._ts = 0.0                   # the command being handled (for DialectKnown)
         self.kind = "notification"      # becomes "dispatch" on XFR … NS
         self.pending: OrderedDict = OrderedDict()   # trid -> verb of the client request
         self.syn = None                  # [expected contacts, expected groups, got c, got g]
@@ -44,6 +51,7 @@ class NsDecoder:
 
     # ------------------------------------------------------------ entry points
     def client(self, cmd, ts) -> list:
+        self._ts = ts
         if cmd.trid is not None:
             self.pending[cmd.trid] = cmd.verb
             if len(self.pending) > MAX_PENDING:
@@ -51,9 +59,14 @@ class NsDecoder:
         h = _CLIENT.get(cmd.verb)
         if h is None:
             return [E.NsOther(ts, self.conn, 0, cmd.verb, tuple(cmd.params))]
-        return h(self, cmd, ts)
+        res = h(self, cmd, ts)
+        if self.news:
+            res = self.news + res
+            self.news = []
+        return res
 
     def server(self, cmd, ts) -> list:
+        self._ts = ts
         verb = cmd.verb
         if self.syn and not (verb in SYN_LINE_VERBS and cmd.trid is None
                              and not (verb == "BPR" and len(cmd.params) > 2)):
@@ -67,6 +80,9 @@ class NsDecoder:
             res = self._error(cmd, ts)
         else:
             res = [E.NsOther(ts, self.conn, 1, verb, tuple(cmd.params))]
+        if self.news:
+            res = self.news + res
+            self.news = []
         if out:
             out.extend(res)
             return out
@@ -79,11 +95,26 @@ class NsDecoder:
         return [E.Anomaly(ts, self.conn, d, "malformed command",
                           f"{cmd.verb} {' '.join(cmd.params)[:120]}: {why}", cmd.offset, cmd.length)]
 
+    def _learn(self, version, source, ts):
+        before = (self.dialect.version, self.dialect.source)
+        self.dialect.learn(version, source)
+        if (self.dialect.version, self.dialect.source) != before:
+            self.news.append(E.DialectKnown(ts, self.conn, -1, self.dialect.version,
+                                            self.dialect.source))
+
+    def _infer(self, version):
+        """A command's shape proves at least this version (used when VER was not seen)."""
+        if self.dialect.source in (None, "inferred") and (self.dialect.version or 0) < version:
+            self._learn(version, "inferred", self._ts)
+
     def _request(self, trid):
         return self.pending.get(trid) if trid is not None else None
 
     # ------------------------------------------------------------ client side
     def c_VER(self, cmd, ts):
+        offered = [v for v in map(version_of, cmd.params[1:]) if v is not None]
+        if offered:
+            self._learn(max(offered), "offer", ts)
         return [E.VersionOffer(ts, self.conn, 0, tuple(p for p in cmd.params[1:]))]
 
     def c_CVR(self, cmd, ts):
@@ -95,10 +126,13 @@ class NsDecoder:
 
     def c_USR(self, cmd, ts):
         p = cmd.params
+        if len(p) >= 4 and p[1] == "SSO":
+            self._infer(15)
         if len(p) >= 4 and p[2] == "I":
             return [E.AuthStart(ts, self.conn, 0, p[1], p[3])]
         if len(p) >= 4 and p[2] == "S":
-            return [E.AuthTicket(ts, self.conn, 0, p[3])]
+            # SSO: USR trid SSO S ticket [signed nonce [machine guid (MSNP16+)]]
+            return [E.AuthTicket(ts, self.conn, 0, p[3], _p(p, 4), _p(p, 5))]
         return self._bad(cmd, ts, 0)
 
     def c_CHG(self, cmd, ts):
@@ -106,8 +140,9 @@ class NsDecoder:
         if len(p) < 2:
             return self._bad(cmd, ts, 0)
         self.chg_trids.add(cmd.trid)
-        return [E.Presence(ts, self.conn, 0, "CHG", None, p[1], None,
-                           parse_client_id(_p(p, 2)))]
+        caps, ex = split_caps(_p(p, 2))
+        return [E.Presence(ts, self.conn, 0, "CHG", None, p[1], None, caps, None, ex,
+                           _p(p, 3))]
 
     def c_QRY(self, cmd, ts):
         p = cmd.params
@@ -134,6 +169,9 @@ class NsDecoder:
     # ------------------------------------------------------------ server side
     def s_VER(self, cmd, ts):
         chosen = next((p for p in cmd.params[1:] if p.startswith("MSNP")), _p(cmd.params, 1, ""))
+        v = version_of(chosen)
+        if v is not None:
+            self._learn(v, "VER", ts)
         return [E.VersionChosen(ts, self.conn, 1, chosen)]
 
     def s_CVR(self, cmd, ts):
@@ -144,11 +182,28 @@ class NsDecoder:
     def s_USR(self, cmd, ts):
         p = cmd.params
         if len(p) >= 3 and p[1] == "OK":
-            return [E.LoginOk(ts, self.conn, 1, p[2], url_decode(_p(p, 3, "")),
-                              _p(p, 4), _p(p, 5))]
+            return [self._login_ok(cmd, ts)]
         if len(p) >= 4 and p[2] == "S":
+            if p[1] == "SSO":       # USR trid SSO S policy nonce (MSNP15+)
+                self._infer(15)
+                return [E.AuthPolicy(ts, self.conn, 1, p[3], _p(p, 4))]
             return [E.AuthPolicy(ts, self.conn, 1, p[3])]
         return self._bad(cmd, ts, 1)
+
+    def _login_ok(self, cmd, ts):
+        """``USR trid OK pp name verified 0`` (MSNP8-9), ``… pp name [verified]`` (MSNP2-7),
+        ``USR trid OK pp verified 0`` (MSNP10+: no name; PRP MFN carries it)."""
+        p = cmd.params
+        named = self.dialect.name_in_usr_ok()
+        if named is None:           # version unknown: MSNP10+ ends with two flags
+            named = not (len(p) == 5 and p[3] in ("0", "1") and p[4] == "0")
+            if not named:
+                self._infer(10)
+        self.logged_in_named = named
+        if named:
+            return E.LoginOk(ts, self.conn, 1, p[2], url_decode(_p(p, 3, "")), _p(p, 4),
+                             _p(p, 5))
+        return E.LoginOk(ts, self.conn, 1, p[2], None, _p(p, 3), _p(p, 4))
 
     def s_XFR(self, cmd, ts):
         p = cmd.params
@@ -160,113 +215,6 @@ class NsDecoder:
             return [E.SwitchboardGranted(ts, self.conn, 1, p[2], p[4])]
         return self._bad(cmd, ts, 1)
 
-    def s_SYN(self, cmd, ts):
-        p = cmd.params
-        if len(p) >= 4:
-            self.syn = [_int(p[2]) or 0, _int(p[3]) or 0, 0, 0]
-            return [E.ListSync(ts, self.conn, 1, self.syn_request, _int(p[1]), _int(p[2]),
-                               _int(p[3]))]
-        if len(p) >= 2:
-            return [E.ListSync(ts, self.conn, 1, self.syn_request, _int(p[1]), None, None)]
-        return self._bad(cmd, ts, 1)
-
-    def _setting(self, cmd, ts):
-        p = cmd.params
-        if len(p) == 1:                                    # inside a SYN reply
-            return [E.Setting(ts, self.conn, 1, cmd.verb, p[0], None)]
-        if len(p) >= 3:
-            return [E.Setting(ts, self.conn, 1, cmd.verb, p[2], _int(p[1]))]
-        return self._bad(cmd, ts, 1)
-
-    s_GTC = s_BLP = _setting
-
-    def s_PRP(self, cmd, ts):
-        p = cmd.params
-        if len(p) in (1, 2) and not p[0].isdigit():        # inside a SYN reply
-            return [E.Phone(ts, self.conn, 1, None, p[0], url_decode(_p(p, 1, "")))]
-        if len(p) >= 3:
-            return [E.Phone(ts, self.conn, 1, None, p[2], url_decode(_p(p, 3, "")))]
-        return self._bad(cmd, ts, 1)
-
-    def s_BPR(self, cmd, ts):
-        p = cmd.params
-        if len(p) in (1, 2) and not p[0].isdigit():        # inside a SYN: preceding LST
-            if self.last_contact is None:
-                return self._bad(cmd, ts, 1, "BPR with no preceding LST")
-            return [E.Phone(ts, self.conn, 1, self.last_contact, p[0], url_decode(_p(p, 1, "")))]
-        if len(p) >= 3:                                    # async: BPR ver passport key value
-            return [E.Phone(ts, self.conn, 1, p[1], p[2], url_decode(_p(p, 3, "")))]
-        return self._bad(cmd, ts, 1)
-
-    def s_LSG(self, cmd, ts):
-        p = cmd.params
-        if self.syn:
-            self.syn[3] += 1
-        if len(p) == 3 and p[0].isdigit():
-            return [E.Group(ts, self.conn, 1, int(p[0]), url_decode(p[1]))]
-        if len(p) >= 6 and p[4].isdigit():                 # MSNP7: LSG trid ver i n gid name 0
-            return [E.Group(ts, self.conn, 1, int(p[4]), url_decode(p[5]))]
-        return self._bad(cmd, ts, 1)
-
-    def s_LST(self, cmd, ts):
-        p = cmd.params
-        if self.syn:
-            self.syn[2] += 1
-        if len(p) >= 3 and "@" in p[0]:                    # MSNP8 form
-            bits = _int(p[2])
-            if bits is None:
-                return self._bad(cmd, ts, 1, "list bits not a number")
-            groups = tuple(int(g) for g in _p(p, 3, "").split(",") if g.isdigit())
-            self.last_contact = p[0]
-            return [E.Contact(ts, self.conn, 1, p[0], url_decode(p[1]), bits, groups)]
-        if len(p) >= 7 and p[1] in ("FL", "AL", "BL", "RL"):   # MSNP7: LST trid L ver i n pp name [g]
-            from ..protocol.tables import LIST_BIT
-            groups = tuple(int(g) for g in _p(p, 7, "").split(",") if g.isdigit())
-            self.last_contact = p[5]
-            return [E.Contact(ts, self.conn, 1, p[5], url_decode(p[6]), LIST_BIT[p[1]], groups)]
-        if len(p) >= 5 and p[1] in ("FL", "AL", "BL", "RL"):   # MSNP7 empty list marker
-            return []
-        return self._bad(cmd, ts, 1)
-
-    def s_ADD(self, cmd, ts):
-        p = cmd.params
-        if len(p) < 4:
-            return self._bad(cmd, ts, 1)
-        return [E.ListChange(ts, self.conn, 1, "ADD", p[1], p[3], url_decode(_p(p, 4, "")),
-                             _int(_p(p, 5)), _int(p[2]), cmd.trid == 0)]
-
-    def s_REM(self, cmd, ts):
-        p = cmd.params
-        if len(p) < 4:
-            return self._bad(cmd, ts, 1)
-        return [E.ListChange(ts, self.conn, 1, "REM", p[1], p[3], None, _int(_p(p, 4)),
-                             _int(p[2]), cmd.trid == 0)]
-
-    def s_REA(self, cmd, ts):
-        p = cmd.params
-        if len(p) < 4:
-            return self._bad(cmd, ts, 1)
-        return [E.ListChange(ts, self.conn, 1, "REA", None, p[2], url_decode(p[3]), None,
-                             _int(p[1]), False)]
-
-    def s_ADG(self, cmd, ts):
-        p = cmd.params
-        if len(p) < 4:
-            return self._bad(cmd, ts, 1)
-        return [E.GroupChange(ts, self.conn, 1, "ADG", _int(p[3]), url_decode(p[2]), _int(p[1]))]
-
-    def s_RMG(self, cmd, ts):
-        p = cmd.params
-        if len(p) < 3:
-            return self._bad(cmd, ts, 1)
-        return [E.GroupChange(ts, self.conn, 1, "RMG", _int(p[2]), None, _int(p[1]))]
-
-    def s_REG(self, cmd, ts):
-        p = cmd.params
-        if len(p) < 4:
-            return self._bad(cmd, ts, 1)
-        return [E.GroupChange(ts, self.conn, 1, "REG", _int(p[2]), url_decode(p[3]), _int(p[1]))]
-
     def s_CHG(self, cmd, ts):
         p = cmd.params
         if len(p) < 2:
@@ -274,27 +222,54 @@ class NsDecoder:
         if cmd.trid in self.chg_trids:       # the echo of our own request: already recorded
             self.chg_trids.discard(cmd.trid)
             return []
-        return [E.Presence(ts, self.conn, 1, "CHG", None, p[1], None, parse_client_id(_p(p, 2)))]
+        caps, ex = split_caps(_p(p, 2))
+        return [E.Presence(ts, self.conn, 1, "CHG", None, p[1], None, caps, None, ex,
+                           _p(p, 3))]
+
+    def _presence(self, cmd, ts, command, status, who, rest):
+        """The fields after the passport, every dialect: ``name caps [msnobj]`` (MSNP8-13),
+        ``network name caps msnobj`` (MSNP14-17), MSNP18 names the network in the
+        passport (``1:pp``); MSNP16+ capabilities are ``caps:capsex``."""
+        network, who = split_network(who)
+        if network is not None:
+            self._infer(18)
+        account, via = split_endpoint(who)
+        has_net = self.dialect.network_field()
+        if network is None and has_net is None:
+            # version unknown: a small number where the name was, then capabilities
+            has_net = (len(rest) >= 3 and rest[0].isdigit() and len(rest[0]) <= 3
+                       and looks_like_caps(rest[2]))
+            if has_net:
+                self._infer(14)
+        if network is None and has_net and rest:
+            network = int(rest[0]) if rest[0].isdigit() and len(rest[0]) <= 4 else None
+            rest = rest[1:]
+        if command == "FLN":
+            return [E.Presence(ts, self.conn, 1, "FLN", account, "FLN", None, None, network,
+                               None, None, via)]
+        caps, ex = split_caps(_p(rest, 1))
+        if ex is not None:
+            self._infer(16)
+        return [E.Presence(ts, self.conn, 1, command, account, status,
+                           url_decode(_p(rest, 0, "")), caps, network, ex, _p(rest, 2), via)]
 
     def s_ILN(self, cmd, ts):
         p = cmd.params
         if len(p) < 3:
             return self._bad(cmd, ts, 1)
-        return [E.Presence(ts, self.conn, 1, "ILN", p[2], p[1], url_decode(_p(p, 3, "")),
-                           parse_client_id(_p(p, 4)))]
+        return self._presence(cmd, ts, "ILN", p[1], p[2], p[3:])
 
     def s_NLN(self, cmd, ts):
         p = cmd.params
         if len(p) < 2:
             return self._bad(cmd, ts, 1)
-        return [E.Presence(ts, self.conn, 1, "NLN", p[1], p[0], url_decode(_p(p, 2, "")),
-                           parse_client_id(_p(p, 3)))]
+        return self._presence(cmd, ts, "NLN", p[0], p[1], p[2:])
 
     def s_FLN(self, cmd, ts):
         p = cmd.params
         if not p:
             return self._bad(cmd, ts, 1)
-        return [E.Presence(ts, self.conn, 1, "FLN", p[0], "FLN", None, None)]
+        return self._presence(cmd, ts, "FLN", "FLN", p[0], p[1:])
 
     def s_CHL(self, cmd, ts):
         p = cmd.params
@@ -348,5 +323,5 @@ class NsDecoder:
 
 
 # handler tables, built once: a dict lookup instead of getattr("c_" + verb) per command
-_CLIENT = {n[2:]: f for n, f in vars(NsDecoder).items() if n.startswith("c_")}
-_SERVER = {n[2:]: f for n, f in vars(NsDecoder).items() if n.startswith("s_")}
+_CLIENT = {n[2:]: getattr(NsDecoder, n) for n in dir(NsDecoder) if n.startswith("c_")}
+_SERVER = {n[2:]: getattr(NsDecoder, n) for n in dir(NsDecoder) if n.startswith("s_")}

@@ -14,6 +14,7 @@ import re
 from collections import OrderedDict
 
 from .. import events as E
+from ..protocol.dialects import split_caps, split_endpoint
 from ..protocol.mime import header, media_type, parse_fields, split_payload
 from ..protocol.tables import ERROR_NAMES, url_decode
 
@@ -38,11 +39,14 @@ class SbDecoder:
         p = cmd.params
         v = cmd.verb
         if v == "USR" and len(p) >= 3:
-            self.local = p[1]
-            return [E.SbJoinRequest(ts, self.conn, 0, "caller", p[1], p[2], None)]
+            # MSNP16+ (MPOP): passport;{machine-guid} names the endpoint
+            self.local, endpoint = split_endpoint(p[1])
+            return [E.SbJoinRequest(ts, self.conn, 0, "caller", self.local, p[2], None,
+                                    endpoint)]
         if v == "ANS" and len(p) >= 4:
-            self.local = p[1]
-            return [E.SbJoinRequest(ts, self.conn, 0, "invitee", p[1], p[2], p[3])]
+            self.local, endpoint = split_endpoint(p[1])
+            return [E.SbJoinRequest(ts, self.conn, 0, "invitee", self.local, p[2], p[3],
+                                    endpoint)]
         if v == "CAL" and len(p) >= 2:
             return [E.Calling(ts, self.conn, 0, p[1], cmd.trid)]
         if v == "MSG" and len(p) >= 3:
@@ -60,20 +64,24 @@ class SbDecoder:
                                  cmd.trid, self.pending.get(cmd.trid))]
         if v == "USR" and len(p) >= 2 and p[1] == "OK":
             if _p(p, 2):
-                self.local = p[2]
-            return [E.SbJoined(ts, self.conn, 1, _p(p, 2), url_decode(_p(p, 3, "")) or None)]
+                self.local = split_endpoint(p[2])[0]
+                return [E.SbJoined(ts, self.conn, 1, self.local,
+                                   url_decode(_p(p, 3, "")) or None)]
+            return [E.SbJoined(ts, self.conn, 1, None, None)]
         if v == "ANS" and len(p) >= 2 and p[1] == "OK":
             return [E.SbJoined(ts, self.conn, 1, None, None)]
-        if v == "IRO" and len(p) >= 5:
-            return [E.Participant(ts, self.conn, 1, "IRO", p[3], url_decode(p[4]))]
-        if v == "JOI" and len(p) >= 1:
-            return [E.Participant(ts, self.conn, 1, "JOI", p[0], url_decode(_p(p, 1, "")))]
+        if v == "IRO" and len(p) >= 5:      # IRO trid i n pp name [caps (MSNP12+)]
+            return [self._participant(ts, "IRO", p[3], url_decode(p[4]), _p(p, 5))]
+        if v == "JOI" and len(p) >= 1:      # JOI pp name [caps (MSNP12+)]
+            return [self._participant(ts, "JOI", p[0], url_decode(_p(p, 1, "")), _p(p, 2))]
         if v == "BYE" and len(p) >= 1:
-            return [E.Participant(ts, self.conn, 1, "BYE", p[0], None, _p(p, 1) == "1")]
+            account, endpoint = split_endpoint(p[0])
+            return [E.Participant(ts, self.conn, 1, "BYE", account, None, _p(p, 1) == "1",
+                                  endpoint)]
         if v == "CAL" and len(p) >= 3 and p[1] == "RINGING":
             return [E.Ringing(ts, self.conn, 1, p[2], cmd.trid)]
         if v == "MSG" and len(p) >= 3:
-            return [self._message(cmd, ts, 1, p[0], url_decode(p[1]), None)]
+            return [self._message(cmd, ts, 1, split_endpoint(p[0])[0], url_decode(p[1]), None)]
         if v in ("ACK", "NAK"):
             return [E.Acknowledgement(ts, self.conn, 1, v, cmd.trid)]
         if v == "OUT":
@@ -82,6 +90,12 @@ class SbDecoder:
 
     def close(self, ts) -> list:
         return []
+
+    def _participant(self, ts, command, who, name, caps):
+        account, endpoint = split_endpoint(who)
+        client_id, ex = split_caps(caps)
+        return E.Participant(ts, self.conn, 1, command, account, name, False, endpoint,
+                             client_id, ex)
 
     def _message(self, cmd, ts, d, sender, sender_name, ack):
         # the payload is parsed by whoever reads the event's headers (events.Message)

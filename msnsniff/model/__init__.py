@@ -34,7 +34,7 @@ __all__ = ["Analysis", "TABLES", "iso"]
 # hours) holds no rows; challenges and invitations are completed by later commands and
 # wait for the close.  Before the owner is known at most Limits.max_waiting_rows wait.
 SETTLE_EARLY = frozenset({"presence", "list_changes", "notifications", "messages",
-                          "participants", "errors"})
+                          "participants", "errors", "personal_messages"})
 
 
 class Analysis(NsFold, SbFold, FtpFold):
@@ -93,6 +93,8 @@ class Analysis(NsFold, SbFold, FtpFold):
             r["owner"] = me
         if table == "presence" and r["command"] == "CHG" and r["passport"] is None:
             r["passport"] = me
+        elif table == "personal_messages" and r["passport"] is None:
+            r["passport"] = me                 # UUX: the account's own
         if table == "messages":
             self._settle_message(r, me)
         self.sink(table, r)
@@ -201,7 +203,7 @@ class Analysis(NsFold, SbFold, FtpFold):
         for table in TABLES:
             for r in s.rows.get(table, ()):
                 self._settle(s, table, r)
-        for gid in sorted(s.groups):
+        for gid in sorted(s.groups, key=_group_order):
             self.sink("groups", {"session": s.id, "owner": me, "group_id": gid,
                                  "name": s.groups[gid]})
         for c in s.contacts.values():
@@ -211,7 +213,14 @@ class Analysis(NsFold, SbFold, FtpFold):
                 "lists": list_names(c["list_bits"]), "groups": list(c["groups"]),
                 # a group whose LSG was not captured is named by its id
                 "group_names": [s.groups.get(g) or f"#{g}" for g in c["groups"]],
-                "phones": c["phones"] or None})
+                "phones": c["phones"] or None, "contact_id": c["contact_id"],
+                "network": c["network"]})
+        if s.contacts_dropped:
+            self.sink("anomalies", {
+                "time": iso(s.end), "session": s.id, "direction": "s2c", "kind": "cap",
+                "detail": f"{s.contacts_dropped} contacts past the cap of "
+                          f"{self.limits.max_contacts} per session were counted, not kept",
+                "offset": None, "length": None})
         if s.transfer is not None:
             self.sink("transfers", self._transfer_row(s))
         row = s.row()
@@ -263,7 +272,15 @@ class Analysis(NsFold, SbFold, FtpFold):
         return doc
 
 
+def _group_order(gid: str):
+    """Decimal ids (MSNP2-9) in numeric order, GUIDs after them."""
+    return (0, int(gid), "") if gid.isdigit() else (1, 0, gid)
+
+
 _HANDLERS = {
+    E.DialectKnown: Analysis.on_dialect, E.OwnName: Analysis.on_own_name,
+    E.ContactName: Analysis.on_contact_name, E.PersonalMessage: Analysis.on_personal,
+    E.Notice: Analysis.on_notice,
     E.ConnectionOpened: Analysis.on_open, E.ConnectionClosed: Analysis.on_close,
     E.RoleKnown: Analysis.on_role, E.Anomaly: Analysis.on_anomaly,
     E.VersionOffer: Analysis.on_ver_offer, E.VersionChosen: Analysis.on_ver_chosen,

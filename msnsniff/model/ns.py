@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from ..protocol.challenge import verify
-from ..protocol.clientid import decode_client_id
 from ..protocol.mime import header
-from ..protocol.tables import LIST_BIT, OUT_REASONS, STATUS_NAMES
-from .session import byteswap16, contact, iso
+from ..protocol.tables import OUT_REASONS
+from .lists import ListsFold
+from .session import byteswap16, iso
 
 
-class NsFold:
+class NsFold(ListsFold):
     def on_ver_offer(self, ev):
         self._s(ev).versions_offered = list(ev.versions)
 
     def on_ver_chosen(self, ev):
-        self._s(ev).protocol = ev.version
+        s = self._s(ev)
+        s.protocol = ev.version
+        s.protocol_source = "VER"
+
+    def on_dialect(self, ev):
+        s = self._s(ev)
+        if ev.source != "VER" or s.protocol is None:
+            s.protocol = f"MSNP{ev.version}"
+        s.protocol_source = ev.source
 
     def on_client_info(self, ev):
         s = self._s(ev)
@@ -29,10 +37,16 @@ class NsFold:
         s.passport = s.passport or ev.passport
 
     def on_policy(self, ev):
-        self._s(ev).policy = ev.policy
+        s = self._s(ev)
+        s.policy = ev.policy
+        s.auth_nonce = ev.nonce
 
     def on_ticket(self, ev):
-        self._s(ev).ticket = ev.ticket
+        s = self._s(ev)
+        s.ticket = ev.ticket
+        s.auth_response = ev.response
+        if ev.machine_guid:
+            s.machine_guid = ev.machine_guid
 
     def on_redirect(self, ev):
         s = self._s(ev)
@@ -43,7 +57,9 @@ class NsFold:
     def on_login_ok(self, ev):
         s = self._s(ev)
         self._learn(s, ev.passport)
-        s.friendly_name = ev.friendly_name
+        if ev.friendly_name is not None:          # MSNP10+: PRP MFN names the account
+            s.friendly_name = ev.friendly_name
+            s.friendly_name_at_login = ev.friendly_name
         s.login = "ok"
         s.login_time = ev.ts
         s.verified = ev.verified
@@ -114,10 +130,11 @@ class NsFold:
     def on_ns_other(self, ev):
         what = {"URL": "service URL", "SDC": "e-mail invitation", "SND": "e-mail invitation",
                 "PNG": "ping", "QNG": "ping reply", "PAG": "page", "IPG": "incoming page",
-                "NOT": "MSN alert", "UBX": "personal message (MSNP11+)",
-                "UUX": "personal message (MSNP11+)", "GCF": "config file (MSNP11+)",
                 }.get(ev.verb, "other command")
         self._note(ev, ev.verb, what, " ".join(ev.params))
+
+    def on_notice(self, ev):
+        self._note(ev, ev.command, ev.what, ev.summary, ev.fields)
 
     def on_xfr_sb(self, ev):
         self._remember(self.grants, ev.cookie, ev.conn)
@@ -131,97 +148,6 @@ class NsFold:
                    f"{ev.session_id} at {ev.address}",
                    {"inviter": ev.inviter, "inviter_name": ev.inviter_name,
                     "session_id": ev.session_id, "address": ev.address, "cookie": ev.cookie})
-
-    def on_list_sync(self, ev):
-        s = self._s(ev)
-        s.list_version = ev.version
-        s.syn = {"client_version": ev.client_version, "version": ev.version,
-                 "contacts_declared": ev.contacts, "groups_declared": ev.groups}
-
-    def on_setting(self, ev):
-        self._s(ev).settings[ev.name] = ev.value
-
-    def on_phone(self, ev):
-        s = self._s(ev)
-        if ev.passport is None:
-            s.phones[ev.key] = ev.value
-        else:
-            s.contacts.setdefault(ev.passport, contact(ev.passport))["phones"][ev.key] = ev.value
-
-    def on_group(self, ev):
-        self._s(ev).groups[ev.group_id] = ev.name
-
-    def on_contact(self, ev):
-        s = self._s(ev)
-        c = s.contacts.setdefault(ev.passport, contact(ev.passport))
-        c["friendly_name"] = ev.friendly_name
-        c["list_bits"] |= ev.list_bits
-        for g in ev.groups:
-            if g not in c["groups"]:
-                c["groups"].append(g)
-
-    def on_list_change(self, ev):
-        s = self._s(ev)
-        if ev.version is not None:
-            s.list_version = ev.version
-        self._add(ev.conn, "list_changes", {
-            "time": iso(ev.ts), "session": ev.conn, "owner": None, "op": ev.op,
-            "list": ev.list, "passport": ev.passport, "friendly_name": ev.friendly_name,
-            "group_id": ev.group_id, "version": ev.version, "by_server": ev.by_server})
-        if ev.op == "REA":
-            if s.passport and ev.passport == s.passport:
-                s.friendly_name = ev.friendly_name
-            elif ev.passport in s.contacts:
-                s.contacts[ev.passport]["friendly_name"] = ev.friendly_name
-            return
-        bit = LIST_BIT.get(ev.list or "", 0)
-        if ev.op == "ADD":
-            c = s.contacts.setdefault(ev.passport, contact(ev.passport))
-            c["list_bits"] |= bit
-            if ev.friendly_name:
-                c["friendly_name"] = ev.friendly_name
-            if ev.group_id is not None and ev.group_id not in c["groups"]:
-                c["groups"].append(ev.group_id)
-        elif ev.op == "REM" and ev.passport in s.contacts:
-            c = s.contacts[ev.passport]
-            if ev.list == "FL" and ev.group_id is not None:
-                if ev.group_id in c["groups"]:
-                    c["groups"].remove(ev.group_id)
-                if not c["groups"]:
-                    c["list_bits"] &= ~bit
-            else:
-                c["list_bits"] &= ~bit
-                if ev.list == "FL":
-                    c["groups"] = []
-
-    def on_group_change(self, ev):
-        s = self._s(ev)
-        if ev.version is not None:
-            s.list_version = ev.version
-        self._add(ev.conn, "list_changes", {
-            "time": iso(ev.ts), "session": ev.conn, "owner": None, "op": ev.op, "list": None,
-            "passport": None, "friendly_name": ev.name, "group_id": ev.group_id,
-            "version": ev.version, "by_server": False})
-        if ev.op in ("ADG", "REG") and ev.group_id is not None:
-            s.groups[ev.group_id] = ev.name
-        elif ev.op == "RMG":
-            s.groups.pop(ev.group_id, None)
-            for c in s.contacts.values():
-                if ev.group_id in c["groups"]:
-                    c["groups"].remove(ev.group_id)
-
-    def on_presence(self, ev):
-        s = self._s(ev)
-        msnc, caps = (decode_client_id(ev.client_id) if ev.client_id is not None
-                      else (None, []))
-        self._add(ev.conn, "presence", {
-            "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
-            "passport": ev.passport, "status": ev.status,
-            "status_name": STATUS_NAMES.get(ev.status, ev.status),
-            "friendly_name": ev.friendly_name, "client_id": ev.client_id,
-            "msnc_version": msnc, "capabilities": caps})
-        if ev.passport and ev.friendly_name and ev.passport in s.contacts:
-            s.contacts[ev.passport]["friendly_name"] = ev.friendly_name
 
     def on_challenge(self, ev):
         s = self._s(ev)

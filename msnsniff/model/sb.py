@@ -16,6 +16,8 @@ class SbFold:
         s.kind = "switchboard"
         self._learn(s, ev.passport)
         s.sb_how, s.sb_cookie, s.sb_session_id = ev.how, ev.cookie, ev.session_id
+        if ev.endpoint:
+            s.machine_guid = ev.endpoint
 
     def on_sb_joined(self, ev):
         s = self._s(ev)
@@ -25,17 +27,42 @@ class SbFold:
             s.friendly_name = ev.friendly_name
 
     def on_participant(self, ev):
+        """One row per account joining or leaving.  MSNP16+ (MPOP) announces an account
+        once per endpoint (``JOI pp;{guid}``) and once bare: those fold into the
+        account, the endpoints are kept (sessions.endpoints)."""
         s = self._s(ev)
+        who = ev.passport
+        eps = s.endpoints.setdefault(who, set()) if ev.endpoint else s.endpoints.get(who)
         if ev.command == "BYE":
-            s.present.pop(ev.passport, None)
+            if ev.endpoint:
+                eps.discard(ev.endpoint)
+                if eps:
+                    return          # the account is still there on another endpoint
+                s.left_by_endpoint.add(who)
+            elif who in s.left_by_endpoint:
+                s.left_by_endpoint.discard(who)
+                return              # the bare BYE after the last endpoint's: folded
+            s.present.pop(who, None)
             detail = "left (idle timeout)" if ev.timeout else "left"
         else:
-            s.present[ev.passport] = ev.friendly_name
-            s.participants[ev.passport] = ev.friendly_name
-            detail = "was there" if ev.command == "IRO" else "joined"
+            if ev.endpoint:
+                known = ev.endpoint in eps
+                eps.add(ev.endpoint)
+                s.endpoints_seen.setdefault(who, set()).add(ev.endpoint)
+            else:
+                known = False
+            if who in s.present:
+                if known or ev.endpoint is None:
+                    return          # the same account again (MPOP): folded
+                detail = "another endpoint joined"
+            else:
+                detail = "was there" if ev.command == "IRO" else "joined"
+            s.present[who] = ev.friendly_name
+            s.participants[who] = ev.friendly_name
         self._add(ev.conn, "participants", {
             "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
-            "passport": ev.passport, "friendly_name": ev.friendly_name, "event": detail})
+            "passport": who, "friendly_name": ev.friendly_name, "event": detail,
+            "endpoint": ev.endpoint, "client_id": ev.client_id})
 
     def on_calling(self, ev):
         # who the local account invited: the recipients when the server's side (JOI)

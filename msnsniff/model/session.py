@@ -11,7 +11,7 @@ def byteswap16(v: int) -> int:
 
 def contact(passport):
     return {"passport": passport, "friendly_name": None, "list_bits": 0, "groups": [],
-            "phones": {}}
+            "phones": {}, "contact_id": None, "network": None}
 
 
 class Session:
@@ -27,10 +27,14 @@ class Session:
         self.end = None
         self.close_reason = None
         self.protocol = None
+        self.protocol_source = None      # VER, offer or inferred (docs/dialects.md)
         self.versions_offered = None
         self.passport = None
         self.owner_from = None
         self.friendly_name = None
+        self.friendly_name_at_login = None
+        self.personal_message = None
+        self.machine_guid = None
         self.client_name = None
         self.client_version = None
         self.locale = None
@@ -44,6 +48,8 @@ class Session:
         self.server_versions = None
         self.policy = None
         self.ticket = None
+        self.auth_nonce = None           # SSO nonce (MSNP15+)
+        self.auth_response = None        # SSO signed nonce (a credential)
         self.redirect_target = None
         self.redirect_ts = None
         self.redirected_to = None        # dispatch: the NS connection that followed
@@ -55,6 +61,9 @@ class Session:
         self.settings = {}
         self.phones = {}
         self.contacts = {}           # passport -> contact dict
+        self.contact_ids = {}        # MSNP10+ contact GUID -> passport
+        self.contacts_dropped = 0    # contacts past Limits.max_contacts
+        self.contacts_source = None  # SYN (the list itself) or ADL (MSNP13+)
         self.groups = {}             # id -> name
         self.challenge = None
         # switchboard
@@ -63,6 +72,9 @@ class Session:
         self.sb_session_id = None
         self.present = {}            # passport -> friendly name (others, now)
         self.participants = {}       # everyone ever present (others)
+        self.endpoints = {}          # account -> MPOP endpoints present (MSNP16+)
+        self.endpoints_seen = {}     # account -> every endpoint that joined
+        self.left_by_endpoint = set()  # accounts whose last endpoint sent BYE
         self.called = {}             # passports the local account CALed
         self.invites = {}            # invitation cookie -> row
         self.linked_ns = None
@@ -85,18 +97,23 @@ class Session:
         r = {
             "id": self.id, "kind": self.kind, "client": self.client, "server": self.server,
             "start": iso(self.start), "end": iso(self.end), "close_reason": self.close_reason,
-            "protocol": self.protocol, "versions_offered": self.versions_offered,
+            "protocol": self.protocol, "protocol_source": self.protocol_source,
+            "versions_offered": self.versions_offered,
             "passport": self.passport, "friendly_name": self.friendly_name,
+            "friendly_name_at_login": self.friendly_name_at_login,
+            "personal_message": self.personal_message, "machine_guid": self.machine_guid,
             "client_name": self.client_name, "client_version": self.client_version,
             "locale": self.locale, "os": self.os, "auth_method": self.auth_method,
             "login": self.login, "login_error": self.login_error,
             "login_time": iso(self.login_time), "verified": self.verified,
             "extra_flag": self.extra_flag, "server_versions": self.server_versions,
-            "policy": self.policy, "ticket": self.ticket,
+            "policy": self.policy, "ticket": self.ticket, "auth_nonce": self.auth_nonce,
+            "auth_response": self.auth_response,
             "redirected_to": self.redirect_target,
             "redirected_to_session": self.redirected_to,
             "redirected_from_session": self.redirected_from, "profile": self.profile,
             "list_version": self.list_version, "syn": self.syn,
+            "contacts_source": self.contacts_source,
             "settings": self.settings or None, "phones": self.phones or None,
             "logout": self.logout, "participants": None, "sb_role": self.sb_how,
             "sb_cookie": self.sb_cookie, "sb_session_id": self.sb_session_id,
@@ -109,4 +126,5 @@ class Session:
             if self.passport:
                 people.setdefault(self.passport, self.friendly_name)
             r["participants"] = sorted(people)
+            r["endpoints"] = {a: sorted(e) for a, e in sorted(self.endpoints_seen.items())} or None
         return r

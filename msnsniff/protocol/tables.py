@@ -24,7 +24,7 @@ NS_VERBS = {
     "QNG", "OUT", "URL", "SDC", "SND", "PAG", "IPG", "NOT", "MSG", "RNG", "INF", "FND",
     # later versions, tolerated (§10)
     "UBX", "UUX", "GCF", "ADC", "ADL", "RML", "FQY", "UUN", "UBN", "UUM", "UBM", "NFY",
-    "PUT", "DEL", "SDG", "VAS", "PGD", "SBS", "GCF", "UUR", "CVQ", "BLS", "QRY",
+    "PUT", "DEL", "SDG", "VAS", "PGD", "SBS", "GCF", "UUR", "CVQ", "BLS", "QRY", "SBP",
 }
 SB_VERBS = {"USR", "ANS", "IRO", "CAL", "JOI", "MSG", "ACK", "NAK", "BYE", "OUT"}
 FTP_VERBS = {"VER", "USR", "FIL", "TFR", "BYE", "CCL"}
@@ -41,7 +41,7 @@ def trid_of(verb: str, params: list[str]) -> int | None:
     """The transaction id of a command, or None when its shape carries none (§1.1, §2.2)."""
     if not params or verb in NO_TRID or not params[0].isdigit():
         return None
-    if verb == "LSG" and len(params) == 3:      # `LSG gid name 0` inside a SYN reply
+    if verb == "LSG" and len(params) in (2, 3):  # `LSG gid name 0` / MSNP10+ `LSG name guid`
         return None
     if verb == "MSG" and len(params) == 3 and not params[1] in ("U", "N", "A", "D"):
         return None

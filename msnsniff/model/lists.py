@@ -1,0 +1,193 @@
+"""Folding contact lists, presence and personal messages into the session, every
+dialect (reference §2.2-§2.4, §5; docs/dialects.md).
+
+Group ids are text in every dialect (decimal for MSNP2-9, GUIDs for MSNP10+).  MSNP10+
+names contacts by GUID in some replies (``REM … FL <guid>``, ``ADC … C=<guid> <group>``):
+the session maps GUIDs to passports from the LST/ADC lines that named both.  A list
+longer than ``Limits.max_contacts`` is cut and the cut is reported.
+"""
+
+from __future__ import annotations
+
+from ..protocol.clientid import decode_client_id
+from ..protocol.dialects import NETWORKS
+from ..protocol.tables import LIST_BIT, STATUS_NAMES, list_names
+from ..protocol.xmlpayload import parse_msnobj
+from .session import contact, iso
+
+
+class ListsFold:
+    # ------------------------------------------------------------ contacts
+    def _contact(self, s, passport):
+        """The session's entry for a contact, created on first sight (None past the cap)."""
+        c = s.contacts.get(passport)
+        if c is None:
+            if len(s.contacts) >= self.limits.max_contacts:
+                s.contacts_dropped += 1
+                return None
+            c = s.contacts[passport] = contact(passport)
+        return c
+
+    def _by_id(self, s, contact_id):
+        return s.contact_ids.get(contact_id) if contact_id else None
+
+    def on_list_sync(self, ev):
+        s = self._s(ev)
+        s.list_version = ev.version
+        s.contacts_source = "SYN"
+        s.syn = {"client_version": ev.client_version, "version": ev.version,
+                 "contacts_declared": ev.contacts, "groups_declared": ev.groups}
+        if ev.timestamps:
+            s.syn["timestamps"] = list(ev.timestamps)
+
+    def on_setting(self, ev):
+        self._s(ev).settings[ev.name] = ev.value
+
+    def on_phone(self, ev):
+        s = self._s(ev)
+        if ev.passport is None:
+            s.phones[ev.key] = ev.value
+        else:
+            c = self._contact(s, ev.passport)
+            if c is not None:
+                c["phones"][ev.key] = ev.value
+
+    def on_group(self, ev):
+        self._s(ev).groups[ev.group_id] = ev.name
+
+    def on_contact(self, ev):
+        s = self._s(ev)
+        if ev.source == "ADL":
+            s.contacts_source = "ADL"
+        c = self._contact(s, ev.passport)
+        if c is None:
+            return
+        if ev.friendly_name is not None:
+            c["friendly_name"] = ev.friendly_name
+        c["list_bits"] |= ev.list_bits
+        if ev.contact_id:
+            c["contact_id"] = ev.contact_id
+            s.contact_ids[ev.contact_id] = ev.passport
+        if ev.network is not None:
+            c["network"] = ev.network
+        for g in ev.groups:
+            if g not in c["groups"]:
+                c["groups"].append(g)
+
+    def on_own_name(self, ev):
+        s = self._s(ev)
+        if ev.at_login and s.friendly_name_at_login is None:
+            s.friendly_name_at_login = ev.name
+        elif not ev.at_login:
+            self._add(ev.conn, "list_changes", self._change_row(
+                ev, "PRP", None, s.passport, ev.name, None, None, False))
+        s.friendly_name = ev.name
+
+    def on_contact_name(self, ev):
+        s = self._s(ev)
+        passport = self._by_id(s, ev.contact_id)
+        self._add(ev.conn, "list_changes", self._change_row(
+            ev, "SBP", None, passport, ev.name, None, None, False, ev.contact_id))
+        if passport in s.contacts:
+            s.contacts[passport]["friendly_name"] = ev.name
+
+    @staticmethod
+    def _change_row(ev, op, lst, passport, name, group_id, version, by_server,
+                    contact_id=None, network=None):
+        return {"time": iso(ev.ts), "session": ev.conn, "owner": None, "op": op,
+                "list": lst, "passport": passport, "friendly_name": name,
+                "group_id": group_id, "version": version, "by_server": by_server,
+                "contact_id": contact_id, "network": network}
+
+    def on_list_change(self, ev):
+        s = self._s(ev)
+        if ev.version is not None:
+            s.list_version = ev.version
+        passport = ev.passport or self._by_id(s, ev.contact_id)
+        lst = ev.list
+        if ev.list_bits is not None:           # ADL/RML: several lists at once
+            lst = ",".join(list_names(ev.list_bits)) or None
+        self._add(ev.conn, "list_changes", self._change_row(
+            ev, ev.op, lst, passport, ev.friendly_name, ev.group_id, ev.version,
+            ev.by_server, ev.contact_id, ev.network))
+        if ev.op == "REA":
+            if s.passport and passport == s.passport:
+                s.friendly_name = ev.friendly_name
+            elif passport in s.contacts:
+                s.contacts[passport]["friendly_name"] = ev.friendly_name
+            return
+        bits = ev.list_bits if ev.list_bits is not None else LIST_BIT.get(ev.list or "", 0)
+        if passport is None:
+            return
+        if ev.op in ("ADD", "ADC", "ADL"):
+            c = self._contact(s, passport)
+            if c is None:
+                return
+            c["list_bits"] |= bits
+            if ev.friendly_name:
+                c["friendly_name"] = ev.friendly_name
+            if ev.contact_id:
+                c["contact_id"] = ev.contact_id
+                s.contact_ids[ev.contact_id] = passport
+            if ev.network is not None:
+                c["network"] = ev.network
+            if ev.group_id is not None and ev.group_id not in c["groups"]:
+                c["groups"].append(ev.group_id)
+        elif ev.op in ("REM", "RML") and passport in s.contacts:
+            c = s.contacts[passport]
+            if ev.list == "FL" and ev.group_id is not None:
+                if ev.group_id in c["groups"]:
+                    c["groups"].remove(ev.group_id)
+                if not c["groups"]:
+                    c["list_bits"] &= ~bits
+            else:
+                c["list_bits"] &= ~bits
+                if bits & LIST_BIT["FL"]:
+                    c["groups"] = []
+
+    def on_group_change(self, ev):
+        s = self._s(ev)
+        if ev.version is not None:
+            s.list_version = ev.version
+        self._add(ev.conn, "list_changes", self._change_row(
+            ev, ev.op, None, None, ev.name, ev.group_id, ev.version, False))
+        if ev.op in ("ADG", "REG") and ev.group_id is not None:
+            s.groups[ev.group_id] = ev.name
+        elif ev.op == "RMG":
+            s.groups.pop(ev.group_id, None)
+            for c in s.contacts.values():
+                if ev.group_id in c["groups"]:
+                    c["groups"].remove(ev.group_id)
+
+    # ------------------------------------------------------------ presence
+    def on_presence(self, ev):
+        s = self._s(ev)
+        msnc, caps = (decode_client_id(ev.client_id) if ev.client_id is not None
+                      else (None, []))
+        self._add(ev.conn, "presence", {
+            "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
+            "passport": ev.passport, "status": ev.status,
+            "status_name": STATUS_NAMES.get(ev.status, ev.status),
+            "friendly_name": ev.friendly_name, "client_id": ev.client_id,
+            "msnc_version": msnc, "capabilities": caps, "network": ev.network,
+            "network_name": NETWORKS.get(ev.network) if ev.network is not None else None,
+            "capabilities_ex": ev.caps_ex, "msnobj": parse_msnobj(ev.msnobj or ""),
+            "via": ev.via})
+        if ev.passport and ev.friendly_name and ev.passport in s.contacts:
+            s.contacts[ev.passport]["friendly_name"] = ev.friendly_name
+
+    def on_personal(self, ev):
+        s = self._s(ev)
+        d = ev.data
+        eps = ["; ".join(f"{k}={v}" for k, v in ep.items() if v is not None)
+               for ep in d["endpoints"]]
+        row = {"time": iso(ev.ts), "session": ev.conn, "owner": None,
+               "command": ev.command, "passport": ev.passport, "network": ev.network,
+               "personal_message": d["psm"], "current_media": d["current_media"],
+               "current_media_raw": d["current_media_raw"],
+               "machine_guid": d["machine_guid"], "endpoints": eps}
+        if ev.passport is None:
+            s.personal_message = d["psm"]
+            if d["machine_guid"]:
+                s.machine_guid = s.machine_guid or d["machine_guid"]
+        self._add(ev.conn, "personal_messages", row)

@@ -1,0 +1,144 @@
+"""The XML payloads of MSNP11+ (docs/dialects.md): personal messages (UUX/UBX
+``<Data>``), contact lists (MSNP13+ ADL/RML/FQY ``<ml>``) and MSNObjects.
+
+Pure functions, bytes in, values out.  Payloads come from the network: a document with
+a DTD or entity declaration is refused before parsing (no entity expansion, no external
+fetch), a parse error is returned as text for an anomaly, never raised.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from urllib.parse import unquote
+
+_FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+
+
+class XmlError(ValueError):
+    """The payload is not the XML it should be (the message says why)."""
+
+
+def _parse(payload: bytes) -> ET.Element:
+    if any(f in payload for f in _FORBIDDEN):
+        raise XmlError("XML with a DTD or entity declaration (refused, not parsed)")
+    try:
+        return ET.fromstring(payload)
+    except ET.ParseError as e:
+        raise XmlError(f"not well-formed XML ({e})") from None
+
+
+def _text(el: ET.Element | None) -> str | None:
+    if el is None:
+        return None
+    return el.text or ""
+
+
+def decode_current_media(raw: str | None) -> str | None:
+    r"""``\0Music\01\0{0} - {1}\0Song\0Artist\0…`` -> "Music: Song - Artist".
+
+    The fields (separated by the two characters backslash-zero) are: application,
+    type, enabled, a format string with {0}, {1}… placeholders, then the values.  The
+    format string decides the order, as the receiving client renders it.  Enabled 0 or
+    an empty value means nothing is playing (None)."""
+    if not raw:
+        return None
+    parts = raw.split("\\0")
+    if len(parts) < 4 or parts[2] != "1":
+        return None
+    kind, fmt, values = parts[1], parts[3], parts[4:]
+    out = fmt
+    for i, v in enumerate(values):
+        out = out.replace("{%d}" % i, v)
+    out = out.strip()
+    if not out:
+        return None
+    return f"{kind}: {out}" if kind else out
+
+
+def parse_data(payload: bytes) -> dict:
+    """A UUX/UBX ``<Data>`` document -> personal message, current media, machine guid
+    and the MSNP16+ endpoints (EndpointData / PrivateEndpointData by id)."""
+    root = _parse(payload)
+    if root.tag != "Data":
+        raise XmlError(f"<{root.tag[:40]}> where <Data> was expected")
+    endpoints: dict[str, dict] = {}
+    for el in root.findall("EndpointData"):
+        ep = endpoints.setdefault(el.get("id") or "", {"id": el.get("id")})
+        ep["capabilities"] = _text(el.find("Capabilities"))
+    for el in root.findall("PrivateEndpointData"):
+        ep = endpoints.setdefault(el.get("id") or "", {"id": el.get("id")})
+        for name, key in (("EpName", "name"), ("ClientType", "client_type"),
+                          ("State", "state"), ("Idle", "idle")):
+            v = _text(el.find(name))
+            if v is not None:
+                ep[key] = v
+    media_raw = _text(root.find("CurrentMedia"))
+    return {"psm": _text(root.find("PSM")), "current_media_raw": media_raw,
+            "current_media": decode_current_media(media_raw),
+            "machine_guid": _text(root.find("MachineGuid")),
+            "endpoints": list(endpoints.values())}
+
+
+def parse_ml(payload: bytes) -> tuple[bool, list[dict]]:
+    """An ADL/RML/FQY ``<ml>`` document -> (initial list?, contacts).
+
+    Each contact: passport (``n`` of the user @ ``n`` of its domain), list bits
+    (``l``), network (``t``) and a friendly name (``f``, server-sent ADL only)."""
+    root = _parse(payload)
+    if root.tag != "ml":
+        raise XmlError(f"<{root.tag[:40]}> where <ml> was expected")
+    out = []
+    for d in root.findall("d"):
+        domain = d.get("n") or ""
+        for c in d.findall("c"):
+            user = c.get("n") or ""
+            bits = c.get("l")
+            net = c.get("t")
+            name = c.get("f")
+            out.append({"passport": f"{user}@{domain}" if domain else user,
+                        "list_bits": int(bits) if bits and bits.isdigit() else None,
+                        "network": int(net) if net and net.isdigit() else None,
+                        "friendly_name": unquote(name) if name else None})
+    return root.get("l") == "1", out
+
+
+_MSNOBJ_FIELDS = {"Creator": "creator", "Size": "size", "Type": "type",
+                  "Location": "location", "Friendly": "friendly", "SHA1D": "sha1d",
+                  "SHA1C": "sha1c", "Stamp": "stamp", "AvatarID": "avatar_id",
+                  "contenttype": "content_type"}
+MSNOBJ_TYPES = {"1": "avatar (MSN 6 beta)", "2": "emoticon", "3": "display picture",
+                "4": "shared file", "5": "background", "6": "history", "7": "dynamic picture",
+                "8": "wink", "9": "map file", "10": "dynamic background",
+                "11": "voice clip", "12": "plug-in state", "13": "roaming object",
+                "14": "signature sound", "15": "unknown 15", "16": "scene"}
+
+
+def parse_msnobj(text: str) -> dict | None:
+    """An MSNObject (URL-encoded or plain ``<msnobj …/>``) -> its fields, or None.
+
+    ``Friendly`` is base64 of UTF-16LE text; it is decoded when it decodes."""
+    if not text or text in ("0", "<msnobj/>"):
+        return None
+    if "%" in text and "<" not in text:
+        text = unquote(text)
+    try:
+        root = _parse(text.encode("utf-8", "replace"))
+    except XmlError:
+        return None
+    if root.tag != "msnobj":
+        return None
+    out = {key: root.get(attr) for attr, key in _MSNOBJ_FIELDS.items() if root.get(attr)}
+    if not out:
+        return None
+    if "size" in out:
+        out["size"] = int(out["size"]) if out["size"].isdigit() else None
+    if "type" in out:
+        out["type_name"] = MSNOBJ_TYPES.get(out["type"], "unknown")
+    if out.get("friendly"):
+        import base64
+        try:
+            out["friendly_text"] = base64.b64decode(out["friendly"], validate=True) \
+                .decode("utf-16-le").rstrip("\x00")
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return out
