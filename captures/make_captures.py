@@ -520,7 +520,21 @@ def derive(outdir):
     # 4) one direction only: drop everything the switchboard sent to alice
     a_sb = [p for p in pkts if not (TCP in p and p[IP].src == SB[0] and p[IP].dst == ALICE_IP)]
     wrpcap(os.path.join(outdir, "sb_one_direction.pcap"), a_sb)
+
+    # 5) MSNP14+ mid-session: the dialect capture from alice15's first ILN on (no VER for
+    # her session: the version must be inferred from the commands' shapes)
+    dia = rdpcap(os.path.join(outdir, "msnp_dialects.pcap"))
+    at = next(i for i, p in enumerate(dia) if TCP in p and bytes(p[TCP].payload)
+              .startswith(b"ILN 8 NLN bob@example.com 1 "))
+    wrpcap(os.path.join(outdir, "msnp15_mid_session.pcap"), dia[at:])
     print("wrote derived captures")
+
+
+def _dialects():
+    # MSNP10-18 live in their own module (this one is long enough); it imports the
+    # helpers above from this file
+    from dialect_scenarios import scenario_dialects
+    return scenario_dialects
 
 
 def main():
@@ -542,6 +556,7 @@ def main():
         "cooked2_any.pcap": lambda f: capture(f, scenario_ipv6, iface="any",
                                               extra=["-y", "LINUX_SLL2"]),
         "hostile.pcap": lambda f: capture(f, scenario_hostile),
+        "msnp_dialects.pcap": lambda f: capture(f, _dialects()),
     }
     # the tests pin the committed files' ports and times: remake only what you name
     wanted = sys.argv[2:] or list(jobs) + ["derived"]

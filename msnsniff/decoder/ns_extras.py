@@ -36,7 +36,7 @@ class NsExtrasMixin:
         return self._personal(cmd, ts, 0, None, None)
 
     def s_UUX(self, cmd, ts):
-        if cmd.payload is None:                # UUX trid 0: accepted
+        if not cmd.payload:                    # UUX trid 0: accepted
             return []
         return self._personal(cmd, ts, 1, None, None)
 

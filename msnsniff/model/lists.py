@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from ..protocol.clientid import decode_client_id
 from ..protocol.dialects import NETWORKS
+
+CIRCLE_NETWORKS = (9, 13)
 from ..protocol.tables import LIST_BIT, STATUS_NAMES, list_names
 from ..protocol.xmlpayload import parse_msnobj
 from .session import contact, iso
@@ -59,6 +61,11 @@ class ListsFold:
         s = self._s(ev)
         if ev.source == "ADL":
             s.contacts_source = "ADL"
+        if ev.network in CIRCLE_NETWORKS:
+            # MSNP18 circles (group chats) are listed like contacts on network 9: shown
+            # as groups; their members' presence names the circle (presence.via)
+            s.groups[f"{ev.network}:{ev.passport}"] = f"circle {ev.passport.split('@')[0]}"
+            return
         c = self._contact(s, ev.passport)
         if c is None:
             return

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from ..protocol.mime import (APPLICATIONS, decode_text, file_name, header, media_type, parse_fields,
                     parse_format)
+from ..protocol.xmlpayload import parse_msnobj
 from .session import iso
 
 
 _KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
+# text/x-msnmsgr-datacast ID values (MSNP12+): what the client shows for each
+_DATACAST = {"1": "nudge", "2": "wink", "3": "voice clip", "4": "action"}
+_EMOTICONS = ("text/x-mms-emoticon", "text/x-mms-animemoticon")
 
 
 class SbFold:
@@ -99,6 +103,14 @@ class SbFold:
         elif ctype == "text/x-msmsgsinvite":
             row["kind"] = "invitation"
             row["text"] = self._invitation(ev, s, row)
+        elif ctype == "text/x-msnmsgr-datacast":
+            self._datacast(ev, row)
+        elif ctype in _EMOTICONS:
+            # "shortcut<TAB>msnobject<TAB>…": the shortcuts this message's text uses
+            parts = decode_text(ev.body, charset).split("\t")
+            shortcuts = [x for x in parts[0::2] if x.strip()]
+            row["kind"] = "emoticon"
+            row["text"] = " ".join(shortcuts)
         else:
             body = ev.body
             try:
@@ -109,8 +121,26 @@ class SbFold:
             row["headers"] = {k: v for k, v in ev.headers.items()
                               if k.lower() not in ("mime-version",)}
             row["body_length"] = len(body)
+        row["p4_context"] = header(ev.headers, "P4-Context") or None
         s.last_message = row
         self._add(ev.conn, "messages", row)
+
+    @staticmethod
+    def _datacast(ev, row):
+        f = parse_fields(ev.body)
+        kind = _DATACAST.get(header(f, "ID"))
+        row["kind"] = kind or "other"
+        data = header(f, "Data")
+        if kind == "nudge":
+            row["text"] = "nudge"
+        elif kind == "action":
+            row["text"] = data
+        elif kind:
+            obj = parse_msnobj(data)
+            name = (obj or {}).get("friendly_text") or (obj or {}).get("location")
+            row["text"] = kind + (f": {name}" if name else "")
+        else:
+            row["text"] = f"datacast ID {header(f, 'ID') or '?'}"
 
     def _msg_row(self, ev, s, sender, recipients, ctype, kind, text, ack, sender_name=None):
         return {"time": iso(ev.ts), "session": ev.conn, "owner": None,

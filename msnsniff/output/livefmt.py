@@ -42,10 +42,27 @@ class LiveFormatter:
         client = " ".join(x for x in ((s.client_name, s.client_version) if s else ()) if x)
         proto = s.protocol if s else None
         addr = s.client if s else "?"
+        # MSNP10+ sends no name with USR OK (PRP MFN follows): none is shown then
+        name = f"“{ev.friendly_name}” " if ev.friendly_name is not None else ""
         return {"event": "sign-in", "account": ev.passport, "friendly_name": ev.friendly_name,
                 "client": client or None, "protocol": proto, "address": addr,
-                "text": f"sign-in   {ev.passport} “{ev.friendly_name}” "
+                "text": f"sign-in   {ev.passport} {name}"
                         f"{client or '?'} {proto or ''} from {addr}".replace("  from", " from")}
+
+    def _own_name(self, ev):
+        if ev.at_login:
+            return None
+        who = self._who(ev.conn)
+        return {"event": "rename", "account": who, "friendly_name": ev.name,
+                "text": f"rename    {who} is now “{ev.name}”"}
+
+    def _personal(self, ev):
+        who = ev.passport or self._who(ev.conn)
+        d = ev.data
+        media = f" ♪ {d['current_media']}" if d["current_media"] else ""
+        return {"event": "personal-message", "passport": who,
+                "personal_message": d["psm"], "current_media": d["current_media"],
+                "text": f"psm       {who}: “{d['psm'] or ''}”{media}"}
 
     def _profile(self, ev):
         s = self.a.sessions.get(ev.conn)
@@ -192,5 +209,6 @@ _FORMATS = {
     E.Ring: LiveFormatter._ring, E.SbJoinRequest: LiveFormatter._join,
     E.Participant: LiveFormatter._participant, E.Message: LiveFormatter._message,
     E.FtpFile: LiveFormatter._ftp_file, E.FtpEnd: LiveFormatter._ftp_end,
-    E.Anomaly: LiveFormatter._anomaly,
+    E.Anomaly: LiveFormatter._anomaly, E.OwnName: LiveFormatter._own_name,
+    E.PersonalMessage: LiveFormatter._personal,
 }

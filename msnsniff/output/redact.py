@@ -37,6 +37,8 @@ class Redactor:
         if table == "sessions":
             if r.get("ticket"):
                 new += _ticket_parts(r["ticket"])
+            if r.get("auth_response"):              # SSO: the signed nonce
+                new.append(r["auth_response"])
             if r.get("sb_cookie"):
                 new.append(r["sb_cookie"])
             for k, v in ((r.get("profile") or {}).get("headers") or {}).items():
@@ -103,6 +105,11 @@ def redact_params(verb: str, params: list[str], qry: bool = False) -> list[str]:
     n = len(p)
     if verb == "USR" and n >= 4 and p[1] in ("TWN", "MD5") and p[2] == "S" and "=" in p[3]:
         p[3] = MASK                                    # ticket (a client's TWN S)
+    elif verb == "USR" and n >= 4 and p[1] == "SSO" and p[2] == "S" \
+            and not p[3].replace("_", "").isupper():   # not the server's MBI_KEY_OLD
+        p[3] = MASK                                    # SSO ticket, then the signed nonce
+        if n >= 5:
+            p[4] = MASK
     elif verb == "USR" and n == 3 and "@" in p[1]:     # switchboard caller cookie
         p[2] = MASK
     elif verb == "USR" and n == 2 and "@" in p[0]:     # MSNFTP auth cookie

@@ -110,21 +110,34 @@ def session_title(s) -> str:
 
 
 def login_rows(s) -> list[dict]:
-    keys = [("protocol", "protocol"), ("versions offered", "versions_offered"),
+    keys = [("protocol", None), ("versions offered", "versions_offered"),
             ("client", None), ("locale", "locale"), ("os", "os"),
             ("passport", "passport"), ("friendly name", "friendly_name"),
+            ("friendly name at login", "friendly_name_at_login"),
+            ("personal message", "personal_message"), ("machine guid", "machine_guid"),
             ("auth", "auth_method"), ("login", "login"), ("login error", "login_error"),
             ("login time", "login_time"), ("verified", "verified"),
             ("redirected to", "redirected_to"),
             ("redirect continues in session", "redirected_to_session"),
             ("redirected from session", "redirected_from_session"),
-            ("list version", "list_version"), ("settings", "settings"), ("phones", "phones"),
+            ("list version", "list_version"), ("contacts from", None),
+            ("settings", "settings"), ("phones", "phones"),
             ("logout", None), ("start", "start"), ("end", "end"), ("closed by", "close_reason"),
             ("capture", "capture")]
     out = []
     for label, key in keys:
         if key is None and label == "client":
             v = " ".join(x for x in (s["client_name"], s["client_version"]) if x) or None
+        elif key is None and label == "protocol":
+            v = s["protocol"]
+            if v and s.get("protocol_source") in ("offer", "inferred"):
+                v += {"offer": " (client offer; no server answer captured)",
+                      "inferred": " or later (inferred from the commands: no VER captured)"
+                      }[s["protocol_source"]]
+        elif key is None and label == "contacts from":
+            v = {"ADL": "ADL (the client's list; the address book itself travels over "
+                        "SOAP/HTTPS and is not in the capture)",
+                 "SYN": None}.get(s.get("contacts_source"))
         elif key is None:
             lo = s["logout"]
             v = None if not lo else (f"OUT by {lo['by']}" + (f" {lo['reason']}" if lo['reason'] else "")
@@ -162,7 +175,8 @@ def group_names(c) -> str:
 def read_sections(doc, account=None):
     """(title, columns, rows) per table, per session."""
     by_session = {}
-    for t in ("contacts", "groups", "presence", "challenges", "errors", "list_changes"):
+    for t in ("contacts", "groups", "presence", "challenges", "errors", "list_changes",
+              "personal_messages"):
         for r in doc[t]:
             by_session.setdefault((t, r["session"]), []).append(r)
     for s in doc["sessions"]:
@@ -181,7 +195,10 @@ def read_sections(doc, account=None):
             syn = s.get("syn") or {}
             rows = [dict(c, lists_s=" ".join(c["lists"]), groups_s=group_names(c))
                     for c in contacts]
-            yield (f"contacts ({len(contacts)}; SYN declared {syn.get('contacts_declared')})",
+            src = ("; from ADL" if s.get("contacts_source") == "ADL" else
+                   f"; SYN declared {syn['contacts_declared']}"
+                   if syn.get("contacts_declared") is not None else "")
+            yield (f"contacts ({len(contacts)}{src})",
                    ["passport", "friendly_name", "lists_s", "list_bits", "groups_s", "phones"],
                    rows)
         groups = by_session.get(("groups", s["id"]), [])
@@ -193,9 +210,15 @@ def read_sections(doc, account=None):
                                    "group_id", "version", "by_server"], changes
         pres = by_session.get(("presence", s["id"]), [])
         if pres:
-            yield "presence", ["time", "command", "passport", "status", "status_name",
-                               "friendly_name", "client_id", "msnc_version",
-                               "capabilities"], pres
+            cols = ["time", "command", "passport", "status", "status_name", "friendly_name",
+                    "client_id", "msnc_version", "capabilities"]
+            if any(p.get("network") is not None for p in pres):
+                cols.insert(3, "network")
+            yield "presence", cols, pres
+        pms = by_session.get(("personal_messages", s["id"]), [])
+        if pms:
+            yield "personal messages", ["time", "command", "passport", "personal_message",
+                                        "current_media"], pms
         ch = by_session.get(("challenges", s["id"]), [])
         if ch:
             yield "challenges", ["time", "challenge", "product_id", "response", "valid",
@@ -287,7 +310,10 @@ class StreamingReport:
         "list_changes": ("session", "time", "op", "list", "passport", "friendly_name",
                          "group_id", "version", "by_server"),
         "presence": ("session", "time", "command", "passport", "status", "status_name",
-                     "friendly_name", "client_id", "msnc_version", "capabilities"),
+                     "friendly_name", "client_id", "msnc_version", "capabilities",
+                     "network"),
+        "personal_messages": ("session", "time", "command", "passport", "personal_message",
+                              "current_media"),
         "challenges": ("session", "time", "challenge", "product_id", "response", "valid",
                        "accepted"),
         "errors": ("session", "time", "code", "name", "trid", "request"),
@@ -340,6 +366,10 @@ def summary_rows(doc) -> list[dict]:
 
 
 # ---------------------------------------------------------------- chats
+# message kinds a transcript shows as what the client showed, not as raw content
+_SHOWN_AS = {"nudge": "sent a nudge", "wink": "sent a wink", "voice clip": "sent a voice clip",
+             "action": "(action)", "emoticon": "uses custom emoticons"}
+
 def conversations(doc, account=None, with_=None, since=None, until=None, typing=True):
     """Yield (header, rows) per conversation.  The switchboard connections of one
     switchboard session (same server, same session id) are one conversation: a message
@@ -391,6 +421,9 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                     line = m["text"]
                 elif kind == "invitation":
                     line = f"[invitation] {m['text']}"
+                elif kind in _SHOWN_AS:
+                    line = f"* {m['sender'] or 'unknown'} {_SHOWN_AS[kind]}" + (
+                        f": {m['text']}" if kind != "nudge" and m["text"] else "")
                 else:
                     line = f"[{m['content_type']}] {m['text'] or ''}"
             rows.append({"time": m["time"], "session": m["session"],
