@@ -537,6 +537,11 @@ def _dialects():
     return scenario_dialects
 
 
+def _p2p(name):
+    import p2p_scenarios
+    return getattr(p2p_scenarios, name)
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else HERE
     if os.geteuid() != 0:
@@ -557,6 +562,8 @@ def main():
                                               extra=["-y", "LINUX_SLL2"]),
         "hostile.pcap": lambda f: capture(f, scenario_hostile),
         "msnp_dialects.pcap": lambda f: capture(f, _dialects()),
+        "p2p_transfers.pcap": lambda f: capture(f, _p2p("scenario_p2p_all")),
+        "p2p_hostile.pcap": lambda f: capture(f, _p2p("scenario_p2p_hostile")),
     }
     # the tests pin the committed files' ports and times: remake only what you name
     wanted = sys.argv[2:] or list(jobs) + ["derived"]

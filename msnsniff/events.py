@@ -394,6 +394,29 @@ class Message(Event):
 
 
 @_ev
+class P2PPart(Event):
+    """One MSN P2P message (MSG … D, application/x-msnmsgrp2p), its binary header
+    decoded (protocol/p2p.py).  ``error`` names what was wrong with a part that could
+    not be decoded (its other fields are then empty)."""
+    sender: str | None        # passport; None: the local account (outgoing)
+    dest: str | None          # P2P-Dest account
+    dest_endpoint: str | None
+    version: int              # 1 (MSNP9-15) or 2 (MSNP16+)
+    session_id: int
+    identifier: int
+    offset: int | None        # None: v2 (placed after the bytes already seen)
+    total: int | None
+    flags: int
+    ack_id: int | None
+    ack_size: int | None
+    app_id: int | None
+    data: bytes
+    first: bool | None = None
+    error: str | None = None
+    length: int = 0           # bytes of the MSG payload (for the anomaly)
+
+
+@_ev
 class Acknowledgement(Event):
     verb: str               # ACK / NAK
     trid: int | None

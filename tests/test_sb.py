@@ -135,12 +135,15 @@ def test_extract_files_safely(tmp_path):
     assert r.exit_code == 0, r.output
     import json
     rows = json.loads(r.output)
-    assert [os.path.basename(x["extracted_to"]) for x in rows] == ["notes-1.txt", "secret plan-1.txt"]
+    # the cancelled transfer is written as NAME.partial (what was received)
+    assert [os.path.basename(x["extracted_to"]) for x in rows] == ["notes-1.txt",
+                                                                  "secret plan.txt.partial"]
     assert (out / "notes.txt").read_bytes() == b"already here"
     assert (out / "notes-1.txt").read_bytes() == NOTES
-    assert (out / "secret plan-1.txt").read_bytes() == PLAN
-    assert sorted(os.listdir(out)) == ["notes-1.txt", "notes.txt", "secret plan-1.txt",
-                                       "secret plan.txt"]
+    assert (out / "secret plan.txt.partial").read_bytes() == PLAN
+    assert os.readlink(out / "secret plan.txt") == "/etc/passwd"    # untouched
+    assert sorted(os.listdir(out)) == ["notes-1.txt", "notes.txt", "secret plan.txt",
+                                       "secret plan.txt.partial"]
 
 
 def test_hostile_file_names():

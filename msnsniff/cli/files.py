@@ -1,4 +1,4 @@
-"""`msnsniff files`: MSNFTP transfers and, with --extract, the files."""
+"""`msnsniff files`: file transfers (MSNFTP and P2P) and, with --extract, the files."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from .common import (CONTEXT, analyse_captures, capture_args)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 def files(captures, ports, no_progress, jobs, extract_dir, fmt):
-    """MSNFTP file transfers: names, sizes, completeness, hashes; optionally the files."""
-    from ..output.extract import write_file
+    """File transfers (MSNFTP and P2P: files, display pictures, emoticons): names, sizes,
+    completeness, hashes; optionally the files themselves."""
+    from ..output.extract import extract_transfer
     from ..output.report import TRANSFER_COLUMNS
 
     doc = analyse_captures(captures, ports, no_progress, jobs)
@@ -28,9 +29,8 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt):
                 t["extracted_to"] = None
                 click.echo(f"session {t['session']}: {t['name']} is larger than the in-memory "
                            "cap; not extracted", err=True)
-            elif t["received"]:
-                t["extracted_to"] = write_file(extract_dir, t["name"] or f"transfer-{t['session']}",
-                                               bytes(t["_data"]))
+            else:
+                t["extracted_to"] = extract_transfer(extract_dir, t)
     rows = [{k: v for k, v in t.items() if not k.startswith("_")} for t in rows]
     if fmt == "table" and not rows:
         click.echo("no file transfers found")

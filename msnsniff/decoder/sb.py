@@ -16,6 +16,7 @@ from collections import OrderedDict
 from .. import events as E
 from ..protocol.dialects import split_caps, split_endpoint
 from ..protocol.mime import header, media_type, parse_fields, split_payload
+from ..protocol.p2p import P2PError, parse_v1, parse_v2
 from ..protocol.tables import ERROR_NAMES, url_decode
 
 MAX_PENDING = 1024
@@ -100,6 +101,10 @@ class SbDecoder:
     def _message(self, cmd, ts, d, sender, sender_name, ack):
         # the payload is parsed by whoever reads the event's headers (events.Message)
         payload = cmd.payload or b""
+        if _P2P.search(payload, 0, 200):
+            headers, body = split_payload(payload)
+            if media_type(headers)[0] == "application/x-msnmsgrp2p":
+                return p2p_part(ts, self.conn, d, sender, headers, body)
         if d == 0 and sender is None:
             # an outgoing typing notification names the local account (§4.3)
             headers, _ = split_payload(payload)
@@ -109,6 +114,25 @@ class SbDecoder:
                     self.local = sender
         return E.Message(ts, self.conn, d, sender, sender_name, ack,
                          cmd.trid if d == 0 else None, payload, cmd.missing)
+
+
+_P2P = re.compile(rb"x-msnmsgrp2p", re.IGNORECASE)
+
+
+def p2p_part(ts, conn, d, sender, headers, body) -> E.Event:
+    """A P2P message: v2 when the peers name endpoints (MSNP16+: ``P2P-Src``, or a
+    ``P2P-Dest`` with ``;{machine-guid}``), else v1."""
+    dest, endpoint = split_endpoint(header(headers, "P2P-Dest"))
+    v2 = bool(header(headers, "P2P-Src")) or bool(endpoint and endpoint.startswith("{"))
+    try:
+        part = parse_v2(body) if v2 else parse_v1(body)
+    except P2PError as e:
+        return E.P2PPart(ts, conn, d, sender, dest or None, endpoint, 2 if v2 else 1, 0, 0,
+                         None, None, 0, None, None, None, b"", None, str(e), len(body))
+    return E.P2PPart(ts, conn, d, sender, dest or None, endpoint, part.version,
+                     part.session_id, part.identifier, part.offset, part.total, part.flags,
+                     part.ack_id, part.ack_size, part.app_id, part.data, part.first, None,
+                     len(body))
 
 
 # the Content-Type of a file-transfer invitation, in any case (see invitation_endpoints)

@@ -173,8 +173,8 @@ class Rows:
         row["capture"] = self.capture() if callable(self.capture) else self.capture
         names = _COLUMNS[table]
         out = dict(zip(names, map(row.get, names)))
-        if "_data" in row:
-            out["_data"], out["_overflow"] = row["_data"], row["_overflow"]
+        if "_data" in row:            # transfers: the bytes, for files --extract
+            out.update((k, v) for k, v in row.items() if k.startswith("_"))
         self.summary.add(table, out)
         if self.emit is not None:
             self.emit(table, out)

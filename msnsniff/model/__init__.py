@@ -24,6 +24,7 @@ from ..protocol.tables import list_names
 from .schema import TABLE_NAMES as TABLES
 from .ftp import FtpFold
 from .ns import NsFold
+from .p2p import P2PFold
 from .sb import SbFold
 from .session import Session, iso
 
@@ -37,7 +38,7 @@ SETTLE_EARLY = frozenset({"presence", "list_changes", "notifications", "messages
                           "participants", "errors", "personal_messages"})
 
 
-class Analysis(NsFold, SbFold, FtpFold):
+class Analysis(NsFold, SbFold, FtpFold, P2PFold):
     def __init__(self, limits: Limits = DEFAULT_LIMITS, sink=None, on_session=None,
                  stream_sessions: bool = False, brief_messages: bool = False):
         self.limits = limits
@@ -59,6 +60,7 @@ class Analysis(NsFold, SbFold, FtpFold):
         # keeps them for the end, when every link is known
         self.stream_sessions = stream_sessions
         self.finished = False
+        self._p2p_init()
 
     # ------------------------------------------------------------ plumbing
     def _collect(self, table, row):
@@ -257,6 +259,7 @@ class Analysis(NsFold, SbFold, FtpFold):
         self.finished = True
         for s in list(self.sessions.values()):
             self._finalise(s)
+        self._p2p_finish()
         for sid in sorted(self.session_rows):
             self.sink("sessions", self.session_rows[sid])
 
@@ -280,7 +283,7 @@ def _group_order(gid: str):
 _HANDLERS = {
     E.DialectKnown: Analysis.on_dialect, E.OwnName: Analysis.on_own_name,
     E.ContactName: Analysis.on_contact_name, E.PersonalMessage: Analysis.on_personal,
-    E.Notice: Analysis.on_notice,
+    E.Notice: Analysis.on_notice, E.P2PPart: Analysis.on_p2p,
     E.ConnectionOpened: Analysis.on_open, E.ConnectionClosed: Analysis.on_close,
     E.RoleKnown: Analysis.on_role, E.Anomaly: Analysis.on_anomaly,
     E.VersionOffer: Analysis.on_ver_offer, E.VersionChosen: Analysis.on_ver_chosen,

@@ -83,4 +83,5 @@ class FtpFold:
                                         else expected == size),
             "sha256": t["sha"].hexdigest() if t["received"] else None,
             "started": iso(t["started"]), "finished": iso(t["finished"]),
-            "extracted_to": None, "_data": t["data"], "_overflow": t["overflow"]}
+            "extracted_to": None, "method": "msnftp", "kind": "file",
+            "_data": t["data"], "_overflow": t["overflow"]}

@@ -35,6 +35,25 @@ def safe_name(name: str | None) -> str:
     return name or "unnamed"
 
 
+COMPLETE = ("complete", "complete, unacknowledged")
+
+
+def extract_transfer(directory: str, t: dict) -> str | None:
+    """Write one transfers row's bytes (MSNFTP or P2P) into ``directory``: the whole file
+    under its sanitised name when complete, what was received as ``NAME.partial``
+    otherwise (P2P holes zero-filled up to the last byte seen); nothing for a transfer
+    that carried no bytes (declined, never started).  Returns the path or None."""
+    data = t.get("_data")
+    if not t.get("received") or data is None:
+        return None
+    name = t.get("name") or f"transfer-{t['session']}"
+    if t.get("status") in COMPLETE:
+        size = t.get("size") or len(data)
+        return write_file(directory, name, bytes(data[:size]))
+    extent = t.get("_extent", len(data))
+    return write_file(directory, safe_name(name) + ".partial", bytes(data[:extent]))
+
+
 def write_file(directory: str, name: str, data: bytes) -> str:
     """Create a new file in ``directory`` (never outside it, never overwriting)."""
     try:

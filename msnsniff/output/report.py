@@ -168,6 +168,14 @@ def profile_rows(s) -> list[dict]:
     return rows
 
 
+def _picture(obj) -> str | None:
+    if not obj:
+        return None
+    return " ".join(str(x) for x in (obj.get("type_name"), f"{obj.get('size')} bytes",
+                                     obj.get("location"), "SHA1D " + (obj.get("sha1d") or "?"))
+                    if x)
+
+
 def group_names(c) -> str:
     return ", ".join(n or str(g) for g, n in zip(c["groups"], c["group_names"]))
 
@@ -214,6 +222,10 @@ def read_sections(doc, account=None):
                     "client_id", "msnc_version", "capabilities"]
             if any(p.get("network") is not None for p in pres):
                 cols.insert(3, "network")
+            if any(p.get("msnobj") for p in pres):
+                # display-picture changes beside presence (the MSNObject sent with it)
+                pres = [dict(p, display_picture=_picture(p.get("msnobj"))) for p in pres]
+                cols.append("display_picture")
             yield "presence", cols, pres
         pms = by_session.get(("personal_messages", s["id"]), [])
         if pms:
@@ -311,7 +323,7 @@ class StreamingReport:
                          "group_id", "version", "by_server"),
         "presence": ("session", "time", "command", "passport", "status", "status_name",
                      "friendly_name", "client_id", "msnc_version", "capabilities",
-                     "network"),
+                     "network", "msnobj"),
         "personal_messages": ("session", "time", "command", "passport", "personal_message",
                               "current_media"),
         "challenges": ("session", "time", "challenge", "product_id", "response", "valid",
@@ -421,6 +433,8 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                     line = m["text"]
                 elif kind == "invitation":
                     line = f"[invitation] {m['text']}"
+                elif kind == "transfer":
+                    line = f"* {m['sender'] or 'unknown'} {m['text']}"
                 elif kind in _SHOWN_AS:
                     line = f"* {m['sender'] or 'unknown'} {_SHOWN_AS[kind]}" + (
                         f": {m['text']}" if kind != "nudge" and m["text"] else "")
@@ -455,9 +469,8 @@ def conversation_title(h) -> str:
             f"seen by {seen}")
 
 
-TRANSFER_COLUMNS = ["session", "name", "sender", "receiver", "size", "received",
-                    "missing_bytes", "status", "bye_code", "bye_meaning", "sha256",
-                    "extracted_to"]
+TRANSFER_COLUMNS = ["session", "kind", "name", "sender", "receiver", "size", "received",
+                    "missing_bytes", "status", "sha256", "extracted_to"]
 
 
 __all__ = ["Trace", "TRACE_COLUMNS", "read_sections", "summary_rows", "conversations",
