@@ -49,6 +49,11 @@ def test_every_transfer_with_kind_sender_receiver_status(doc):
     assert (pic["sha1d_ok"], pic["sha256"]) == (True, hashlib.sha256(S.PICTURE).hexdigest())
     assert t["(cafe)"]["sha1d_ok"] is True
     assert not d["anomalies"]
+    # the emoticon message names its MSNObject, decoded
+    emo = [m for m in d["messages"] if m["kind"] == "emoticon"][0]
+    assert emo["text"] == "(cafe)"
+    assert (emo["msnobj"]["(cafe)"]["type_name"], emo["msnobj"]["(cafe)"]["friendly_text"],
+            emo["msnobj"]["(cafe)"]["size"]) == ("emoticon", "(cafe)", len(S.EMOTICON))
 
 
 def test_invitations_and_the_split_invite(doc):

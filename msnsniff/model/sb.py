@@ -111,6 +111,8 @@ class SbFold:
             shortcuts = [x for x in parts[0::2] if x.strip()]
             row["kind"] = "emoticon"
             row["text"] = " ".join(shortcuts)
+            objs = {k: parse_msnobj(v) for k, v in zip(parts[0::2], parts[1::2]) if k.strip()}
+            row["msnobj"] = {k: v for k, v in objs.items() if v} or None
         else:
             body = ev.body
             try:
@@ -137,6 +139,7 @@ class SbFold:
             row["text"] = data
         elif kind:
             obj = parse_msnobj(data)
+            row["msnobj"] = obj
             name = (obj or {}).get("friendly_text") or (obj or {}).get("location")
             row["text"] = kind + (f": {name}" if name else "")
         else:

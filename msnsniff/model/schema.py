@@ -150,6 +150,7 @@ TABLES: dict[str, list] = {
         C(("body_length", "integer", False, "payload body bytes (other types)", "42")),
         C(("missing_bytes", "integer", False, "payload bytes lost in a capture gap", "0")),
         C(("p4_context", "text", False, "P4-Context: the name the sender chose to show for this message (MSNP12+)", "Alice")),
+        C(("msnobj", "object", False, "MSNObjects the message names: custom emoticons by shortcut, or a wink's / voice clip's object", '{"(cafe)": {"sha1d": "…"}}')),
     ],
     "participants": [_T] + _SO + [
         C(("command", "text", True, "IRO, JOI or BYE", "JOI")),
