@@ -537,6 +537,11 @@ def _dialects():
     return scenario_dialects
 
 
+def _gateway():
+    from gateway_scenarios import scenario_gateway
+    return scenario_gateway
+
+
 def _p2p(name):
     import p2p_scenarios
     return getattr(p2p_scenarios, name)
@@ -564,6 +569,7 @@ def main():
         "msnp_dialects.pcap": lambda f: capture(f, _dialects()),
         "p2p_transfers.pcap": lambda f: capture(f, _p2p("scenario_p2p_all")),
         "p2p_hostile.pcap": lambda f: capture(f, _p2p("scenario_p2p_hostile")),
+        "http_gateway.pcap": lambda f: capture(f, _gateway()),
     }
     # the tests pin the committed files' ports and times: remake only what you name
     wanted = sys.argv[2:] or list(jobs) + ["derived"]

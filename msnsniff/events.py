@@ -50,6 +50,16 @@ class Framed(Event):
 
 
 @_ev
+class GatewayExchange(Event):
+    """A request (dir 0) or response (dir 1) of an HTTP gateway session (``conn`` is the
+    gateway session, ``carrier`` the TCP connection that carried it)."""
+    carrier: int
+    session_id: str | None     # the SessionID a response announced
+    gw_ip: str | None
+    poll: bool                 # an Action=poll request with an empty body
+
+
+@_ev
 class RoleKnown(Event):
     """The connection's role became known (dispatch/notification/switchboard/file-transfer)."""
     role: str

@@ -8,13 +8,15 @@ A packet can matter when it is TCP and
   recognised by its content;
 - it is a SYN (a flow recognised later by content then has its handshake);
 - its payload starts like the first client line of a switchboard or MSNFTP connection
-  on any port (`USR `, `ANS `, `VER `).
+  on any port (`USR `, `ANS `, `VER `), or like an HTTP request (`POST`: the HTTP
+  gateway, reference §9) — a gateway connection is then followed by its four-tuple
+  (``add_connection``), not by port, so the rest of port 80 stays out.
 Following is only ever widened, and ``version`` tells readers to re-apply the filter.
 """
 
 from __future__ import annotations
 
-FIRST_WORDS = (b"USR ", b"ANS ", b"VER ")
+FIRST_WORDS = (b"USR ", b"ANS ", b"VER ", b"POST")
 # Followed endpoints are filtered by port only: a handful of ports (1864, 6891, …)
 # covers any number of switchboards and transfers, and libpcap's optimiser takes
 # ~0.1 s on an expression with a hundred host clauses.  Past this many extra ports the
@@ -27,6 +29,8 @@ class Follow:
         self.ports = {1863, *ports}           # the configured ports
         self.extra: list[int] = []            # ports of endpoints followed since
         self.port_set = set(self.ports)       # both, for the Python check
+        self.conns: list[tuple] = []          # HTTP gateway connections: (ip, port, ip, port)
+        self.conn_pairs: set = set()          # their port pairs, both ways (Python check)
         self.user_bpf = user_bpf
         self.version = 0
 
@@ -36,6 +40,15 @@ class Follow:
             return
         self.extra.append(port)
         self.port_set.add(port)
+        self.version += 1
+
+    def add_connection(self, client: tuple, server: tuple):
+        """Follow one TCP connection (an HTTP gateway carrier) by its four-tuple."""
+        key = (*client, *server)
+        if key in self.conns:
+            return
+        self.conns.append(key)
+        self.conn_pairs.update(((client[1], server[1]), (server[1], client[1])))
         self.version += 1
 
     def base_bpf(self) -> str:
@@ -55,11 +68,13 @@ class Follow:
         """The expression; ``vlan`` (Ethernet files) also matches one or two 802.1Q tags:
         libpcap's `vlan` shifts every later offset, so `F or (vlan and F) or (vlan and F)`
         reads untagged, single- and double-tagged frames."""
-        if not self.extra:
+        clauses = [f"port {p}" for p in self.extra] + [
+            f"(host {ci} and host {si} and port {cp} and port {sp})"
+            for ci, cp, si, sp in self.conns]
+        if not clauses:
             f = self.base_bpf()
-        elif len(self.extra) > MAX_PORTS_IN_BPF:
+        elif len(clauses) > MAX_PORTS_IN_BPF:
             f = "tcp" if not self.user_bpf else f"({self.user_bpf}) or tcp"
         else:
-            extra = " or ".join(f"port {p}" for p in self.extra)
-            f = f"({self.base_bpf()}) or (tcp and ({extra}))"
+            f = f"({self.base_bpf()}) or (tcp and ({' or '.join(clauses)}))"
         return f"({f}) or (vlan and ({f})) or (vlan and ({f}))" if vlan else f

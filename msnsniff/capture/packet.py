@@ -253,12 +253,15 @@ def _irrelevant(linktype: int, buf: bytes, follow) -> bool:
         return False
     t = off + (buf[off] & 0x0F) * 4
     ports = follow.port_set
-    if (buf[t] << 8 | buf[t + 1]) in ports or (buf[t + 2] << 8 | buf[t + 3]) in ports:
+    sport, dport = buf[t] << 8 | buf[t + 1], buf[t + 2] << 8 | buf[t + 3]
+    if sport in ports or dport in ports:
         return False
+    if follow.conn_pairs and (sport, dport) in follow.conn_pairs:
+        return False                    # a followed gateway connection (checked by host later)
     if buf[t + 13] & SYN:
         return False
     p = t + (buf[t + 12] >> 4) * 4
     return buf[p:p + 4] not in _FIRST_WORDS
 
 
-_FIRST_WORDS = {b"USR ", b"ANS ", b"VER "}
+_FIRST_WORDS = {b"USR ", b"ANS ", b"VER ", b"POST"}

@@ -20,6 +20,8 @@ from ..capture.packet import ACK, SYN, Segment
 from ..config import DEFAULT_LIMITS, Limits
 from ..decoder import ConnectionDecoder
 from ..decoder.sb import invitation_endpoints
+from ..stream.http import HttpProblem, HttpRequest, HttpResponse
+from .gateway import Gateway
 from ..capture.follow import Follow
 from ..stream.framing import Framer
 from ..stream.reassembly import Data, End, Gap, Reassembler, flow_key, fmt_ep
@@ -29,9 +31,18 @@ MSNP_PORT = 1863
 # first client line of an MSNP connection on any port (§1.5)
 _CLIENT_START = re.compile(
     rb"^(?:VER \d+ MSNP\d|VER MSNFTP|USR \d+ \S+@\S+ \S+\r?\n|ANS \d+ \S+@\S+ \S+ \S+\r?\n)")
-_SERVER_VERBS = {b"NLN", b"ILN", b"FLN", b"LST", b"LSG", b"BPR", b"JOI", b"IRO", b"RNG",
+# an HTTP gateway request (reference §9): the gateway path, also in the absolute form a
+# proxy sees, or the gateway's media type in the first request's headers
+_GATEWAY_START = re.compile(rb"^POST (?:https?://[^/ ]+)?/gateway/gateway\.dll[? ]")
+_GATEWAY_TYPE = re.compile(rb"\r\ncontent-type: *application/x-msn-messenger", re.IGNORECASE)
+
+
+def is_gateway(data: bytes) -> bool:
+    return bool(data[:4] == b"POST" and (_GATEWAY_START.match(data)
+                                         or _GATEWAY_TYPE.search(data, 0, 4096)))
+_SERVER_VERBS = {b"HTT", b"NLN", b"ILN", b"FLN", b"LST", b"LSG", b"BPR", b"JOI", b"IRO", b"RNG",
                  b"QNG", b"ACK", b"NAK", b"CHL", b"FIL", b"GTC", b"BLP"}
-_CLIENT_VERBS = {b"VER", b"CVR", b"ANS", b"CAL", b"PNG", b"SYN", b"CHG", b"QRY", b"TFR",
+_CLIENT_VERBS = {b"POS", b"VER", b"CVR", b"ANS", b"CAL", b"PNG", b"SYN", b"CHG", b"QRY", b"TFR",
                  b"CCL"}
 
 
@@ -52,6 +63,8 @@ def _side(data: bytes) -> int | None:
         return 1
     return None
 
+
+_HTTP_ITEMS = frozenset({HttpRequest, HttpResponse, HttpProblem})
 
 # events that may announce an endpoint to follow (see _items)
 _ANNOUNCING = frozenset({E.Redirect, E.SwitchboardGranted, E.Ring, E.Message})
@@ -74,7 +87,7 @@ class Pipeline:
         self.limits = limits
         self.ports = {MSNP_PORT, *ports}
         self.trace = trace
-        self.follow = follow_announced
+        self.follow_announced = follow_announced
         self.reasm = Reassembler(limits)
         self.announced: OrderedDict = OrderedDict()   # (ip or None, port) -> kind
         self.candidates: OrderedDict = OrderedDict()  # flow key -> client endpoint (SYN seen)
@@ -86,6 +99,8 @@ class Pipeline:
         # what can matter, for the readers' filters (libpcap BPF, kernel BPF, Python)
         self.follow = Follow(ports)
         self.segments = 0
+        self.gateway = Gateway(limits, self._new_id, lambda cid: _ConnState(cid, limits),
+                               self._items)
 
     # ------------------------------------------------------------ selection
     def _is_server_ep(self, ip, port) -> bool:
@@ -94,7 +109,7 @@ class Pipeline:
 
     def announce(self, address: str, kind: str):
         """Follow connections to ``host:port`` announced in the traffic."""
-        if not self.follow:
+        if not self.follow_announced:
             return
         host, _, port = address.rpartition(":")
         if not port.isdigit():
@@ -113,9 +128,12 @@ class Pipeline:
         by_port_dst = self._is_server_ep(seg.dst, seg.dport)
         by_port_src = self._is_server_ep(seg.src, seg.sport)
         selected = by_port_dst or by_port_src
-        by_content = False
-        if not selected and seg.payload and _CLIENT_START.match(seg.payload):
-            selected = by_content = True
+        by_content = gateway = False
+        if not selected and seg.payload:
+            if _CLIENT_START.match(seg.payload):
+                selected = by_content = True
+            elif is_gateway(seg.payload):
+                selected = by_content = gateway = True
         if not selected:
             if flags & SYN and not flags & ACK:
                 self.candidates[key] = (seg.src, seg.sport)
@@ -136,7 +154,10 @@ class Pipeline:
         conn = self.reasm.open(seg, client_is_src, known, evicted)
         self._stream_events(evicted, out)
         conn.info = _ConnState(conn.id, self.limits)
-        if by_content:
+        if gateway:
+            # this connection only: the rest of port 80 is none of our business
+            self.follow.add_connection(conn.client, conn.server)
+        elif by_content:
             self.follow.add(*conn.server)
         out.append(E.ConnectionOpened(seg.ts, conn.id, -1, fmt_ep(conn.client), fmt_ep(conn.server),
                                     seg.ts))
@@ -188,7 +209,13 @@ class Pipeline:
         raw: list = []
         self.reasm.flush(raw)
         self._stream_events(raw, out)
+        self.gateway.finish(out)
         return out
+
+    def _new_id(self) -> int:
+        cid = self.reasm.next_id
+        self.reasm.next_id += 1
+        return cid
 
     def run(self, segments):
         """Generator: every event for an iterable of segments, then the final flush."""
@@ -215,6 +242,9 @@ class Pipeline:
             if type(ev) is Data:
                 if st.first_data:
                     st.first_data = False
+                    if ev.dir == 0 and is_gateway(ev.data):
+                        # HTTP gateway: h11 and the gateway sessions replace the framers
+                        st.framers, st.decoder = self.gateway.carrier(conn, self.limits)
                     if not conn.roles_known:
                         side = _side(ev.data)
                         if side is not None and side != ev.dir:
@@ -260,7 +290,7 @@ class Pipeline:
     def commands(self) -> int:
         """Framed MSNP commands so far (benchmarks check the count): the framers count
         them, so the per-command path does not."""
-        return self.closed_commands + sum(
+        return self.closed_commands + self.gateway.lines + sum(
             f.lines for c in self.reasm.conns.values() if c.info is not None
             for f in c.info.framers)
 
@@ -268,7 +298,7 @@ class Pipeline:
         handle = conn.info.decoder.handle
         trace = self.trace
         for item in items:
-            if trace:
+            if trace and type(item) not in _HTTP_ITEMS:
                 out.append(E.Framed(item.ts, conn.id, d, item))
             evs = handle(item, d)
             out += evs

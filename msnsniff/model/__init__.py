@@ -170,6 +170,17 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             s.kind = ev.kind
         self._finalise(s)
 
+    def on_gateway(self, ev):
+        s = self._s(ev)
+        s.transport = "http-gateway"
+        if ev.carrier not in s.carriers:
+            s.carriers.append(ev.carrier)
+        if ev.session_id and ev.session_id not in s.gateway_ids:
+            s.gateway_ids.append(ev.session_id)
+        if ev.gw_ip:
+            s.gw_ip = ev.gw_ip
+        s.polls += ev.poll
+
     def on_role(self, ev):
         s = self._s(ev)
         if ev.role == "dispatch" or s.kind in ("unknown", None):
@@ -284,6 +295,7 @@ _HANDLERS = {
     E.DialectKnown: Analysis.on_dialect, E.OwnName: Analysis.on_own_name,
     E.ContactName: Analysis.on_contact_name, E.PersonalMessage: Analysis.on_personal,
     E.Notice: Analysis.on_notice, E.P2PPart: Analysis.on_p2p,
+    E.GatewayExchange: Analysis.on_gateway,
     E.ConnectionOpened: Analysis.on_open, E.ConnectionClosed: Analysis.on_close,
     E.RoleKnown: Analysis.on_role, E.Anomaly: Analysis.on_anomaly,
     E.VersionOffer: Analysis.on_ver_offer, E.VersionChosen: Analysis.on_ver_chosen,

@@ -26,6 +26,11 @@ class Session:
         self.start = start
         self.end = None
         self.close_reason = None
+        self.transport = "tcp"           # or http-gateway (reference §9)
+        self.carriers = []               # gateway: the TCP connections that carried it
+        self.gateway_ids = []            # gateway: every SessionID it was given
+        self.gw_ip = None
+        self.polls = 0
         self.protocol = None
         self.protocol_source = None      # VER, offer or inferred (docs/dialects.md)
         self.versions_offered = None
@@ -97,6 +102,12 @@ class Session:
         r = {
             "id": self.id, "kind": self.kind, "client": self.client, "server": self.server,
             "start": iso(self.start), "end": iso(self.end), "close_reason": self.close_reason,
+            "transport": self.transport,
+            "gateway_session_id": self.gateway_ids[-1] if self.gateway_ids else None,
+            "gateway_session_ids": self.gateway_ids or None,
+            "http_connections": self.carriers or None, "gateway_polls":
+                self.polls if self.transport == "http-gateway" else None,
+            "gw_ip": self.gw_ip,
             "protocol": self.protocol, "protocol_source": self.protocol_source,
             "versions_offered": self.versions_offered,
             "passport": self.passport, "friendly_name": self.friendly_name,

@@ -122,6 +122,7 @@ def login_rows(s) -> list[dict]:
             ("redirected from session", "redirected_from_session"),
             ("list version", "list_version"), ("contacts from", None),
             ("settings", "settings"), ("phones", "phones"),
+            ("transport", None),
             ("logout", None), ("start", "start"), ("end", "end"), ("closed by", "close_reason"),
             ("capture", "capture")]
     out = []
@@ -134,6 +135,12 @@ def login_rows(s) -> list[dict]:
                 v += {"offer": " (client offer; no server answer captured)",
                       "inferred": " or later (inferred from the commands: no VER captured)"
                       }[s["protocol_source"]]
+        elif key is None and label == "transport":
+            v = None
+            if s.get("transport") == "http-gateway":
+                v = (f"HTTP gateway, SessionID {', '.join(s['gateway_session_ids'] or [])} "
+                     f"over connection(s) {', '.join(map(str, s['http_connections'] or []))}; "
+                     f"{s['gateway_polls']} polls")
         elif key is None and label == "contacts from":
             v = {"ADL": "ADL (the client's list; the address book itself travels over "
                         "SOAP/HTTPS and is not in the capture)",

@@ -1,0 +1,215 @@
+"""MSN HTTP gateway sessions (reference §9): logical MSNP connections carried by HTTP.
+
+A gateway session opens with ``Action=open&Server=NS|SB&IP=…``; its identity is the
+SessionID the latest response announced in ``X-MSN-Messenger: SessionID=…; GW-IP=…``
+(it may change with every response); ``Session=close`` ends it.  Its client→server
+stream is its request bodies in order, its server→client stream its response bodies in
+order, whatever TCP connection carried them (one per session, one keep-alive connection
+shared by an NS and an SB session, a session that goes on over a new connection).  Those
+streams go to the same framers and decoders as a TCP connection's, so everything after
+(sessions, chats, transfers, exports, live) works unchanged.  No I/O.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from urllib.parse import parse_qs, urlsplit
+
+from .. import events as E
+from ..stream.http import HttpDemux, HttpProblem, HttpRequest
+from ..stream.reassembly import fmt_ep
+
+GATEWAY_PATH = "/gateway/gateway.dll"
+MAX_OUTSTANDING = 64           # requests waiting for their response on one connection
+
+
+class Logical:
+    """One gateway session, shaped like a reassembly connection for the pipeline
+    (``id`` and ``info``: framers and decoder)."""
+
+    __slots__ = ("id", "info", "client", "server", "bytes", "open", "last_ts")
+
+    def __init__(self, cid, info, client, server, ts):
+        self.id, self.info, self.client, self.server = cid, info, client, server
+        self.bytes = [0, 0]
+        self.open = True
+        self.last_ts = ts
+
+
+class HttpSide:
+    """One direction of a carrier connection, with a framer's interface."""
+
+    __slots__ = ("demux", "d", "lines")
+
+    def __init__(self, demux, d):
+        self.demux, self.d, self.lines = demux, d, 0
+
+    def feed(self, data, ts=0.0):
+        return self.demux.feed(self.d, data, ts)
+
+    def gap(self, length, ts=0.0):
+        return self.demux.gap(self.d, length, ts)
+
+    def close(self, ts=0.0):
+        return self.demux.close(self.d, ts)
+
+
+class CarrierDecoder:
+    """The decoder of a TCP connection that carries HTTP gateway traffic."""
+
+    kind = "http"
+
+    def __init__(self, gateway, conn):
+        self.gw, self.conn = gateway, conn
+        self.outstanding: deque = deque()
+
+    def handle(self, item, d):
+        if type(item) is HttpProblem:
+            return [E.Anomaly(item.ts, self.conn.id, item.dir, "http", item.detail,
+                              item.offset, item.length)]
+        out: list = []
+        if type(item) is HttpRequest:
+            self.gw.request(self, item, out)
+        else:
+            self.gw.response(self, item, out)
+        return out
+
+    def close(self, ts):
+        out = []
+        for req, _ in self.outstanding:
+            out.append(E.Anomaly(ts, self.conn.id, 0, "http", f"request {req.target[:200]} "
+                                 "got no response before the connection closed",
+                                 req.offset, 0))
+        self.outstanding.clear()
+        return out
+
+
+def _x_msn(value: str) -> dict:
+    """``SessionID=1.2; GW-IP=1.2.3.4; Session=close`` -> dict."""
+    out = {}
+    for item in value.split(";"):
+        k, _, v = item.strip().partition("=")
+        if k:
+            out[k.lower()] = v.strip()
+    return out
+
+
+class Gateway:
+    def __init__(self, limits, new_id, make_state, run_items):
+        self.limits = limits
+        self.new_id = new_id               # () -> a connection id (shared with reassembly)
+        self.make_state = make_state       # cid -> framers and decoder, as for TCP
+        self.run_items = run_items         # (conn, d, items, out): the pipeline's decoding
+        self.by_sid: OrderedDict = OrderedDict()     # SessionID -> Logical
+        self.open: OrderedDict = OrderedDict()       # id -> Logical (open sessions)
+        self.closed_lines = 0
+        self.last_ts = 0.0
+
+    # ------------------------------------------------------------ carriers
+    def carrier(self, conn, limits):
+        demux = HttpDemux(limits.max_payload)
+        return (HttpSide(demux, 0), HttpSide(demux, 1)), CarrierDecoder(self, conn)
+
+    # ------------------------------------------------------------ requests
+    def request(self, carrier, req, out):
+        self.last_ts = req.ts
+        url = urlsplit(req.target)
+        if not url.path.endswith(GATEWAY_PATH):
+            out.append(E.Anomaly(req.ts, carrier.conn.id, 0, "http",
+                                 f"{req.method} {req.target[:200]}: not the MSN gateway",
+                                 req.offset, 0))
+            return
+        q = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        action, sid = q.get("Action", "").lower(), q.get("SessionID")
+        poll = action == "poll"
+        if action == "open":
+            lg = self._open(carrier, req.ts, q.get("IP") or "", q.get("Server"), out)
+        elif sid is not None:
+            lg = self.by_sid.get(sid)
+            if lg is None or not lg.open:
+                # a session whose opening the capture does not hold
+                lg = self._open(carrier, req.ts, "", None, out)
+                self._bind(lg, sid)
+                out.append(E.Anomaly(req.ts, lg.id, -1, "http", f"gateway session {sid} "
+                                     "was opened before the capture began", req.offset, 0))
+        else:
+            out.append(E.Anomaly(req.ts, carrier.conn.id, 0, "http", f"gateway request "
+                                 f"{req.target[:200]} names no session", req.offset, 0))
+            return
+        if len(carrier.outstanding) < MAX_OUTSTANDING:
+            carrier.outstanding.append((req, lg))
+        out.append(E.GatewayExchange(req.ts, lg.id, 0, carrier.conn.id, None, None,
+                                     poll and not req.body))
+        self._feed(lg, 0, bytes(req.body), req.ts, out)
+
+    def _open(self, carrier, ts, ip, server, out):
+        cid = self.new_id()
+        lg = Logical(cid, self.make_state(cid), fmt_ep(carrier.conn.client),
+                     ip or fmt_ep(carrier.conn.server), ts)
+        self.open[cid] = lg
+        out.append(E.ConnectionOpened(ts, cid, -1, lg.client, lg.server, ts))
+        if len(self.open) > self.limits.max_connections:
+            _, old = self.open.popitem(last=False)
+            self._close(old, ts, "evicted (connection cap)", out)
+        return lg
+
+    def _bind(self, lg, sid):
+        self.by_sid[sid] = lg
+        self.by_sid.move_to_end(sid)
+        if len(self.by_sid) > self.limits.max_links:
+            self.by_sid.popitem(last=False)
+
+    # ------------------------------------------------------------ responses
+    def response(self, carrier, resp, out):
+        self.last_ts = resp.ts
+        if not carrier.outstanding:
+            out.append(E.Anomaly(resp.ts, carrier.conn.id, 1, "http", f"response {resp.status} "
+                                 "to no request", resp.offset, 0))
+            return
+        req, lg = carrier.outstanding.popleft()
+        if resp.status != 200:
+            why = " (a second request of the session while one was outstanding?)" \
+                if resp.status == 400 else ""
+            out.append(E.Anomaly(resp.ts, lg.id, 1, "http", f"gateway answered "
+                                 f"{resp.status} {resp.reason} to {req.target[:200]}{why}",
+                                 resp.offset, 0))
+            if resp.body:
+                self._feed(lg, 1, bytes(resp.body), resp.ts, out)
+            return
+        x = _x_msn(resp.headers.get("x-msn-messenger", ""))
+        sid = x.get("sessionid")
+        if sid:
+            self._bind(lg, sid)
+        out.append(E.GatewayExchange(resp.ts, lg.id, 1, carrier.conn.id, sid,
+                                     x.get("gw-ip"), False))
+        self._feed(lg, 1, bytes(resp.body), resp.ts, out)
+        if x.get("session", "").lower() == "close" and lg.open:
+            self._close(lg, resp.ts, "Session=close", out)
+
+    def _feed(self, lg, d, data, ts, out):
+        if not data or not lg.open:
+            return
+        lg.bytes[d] += len(data)
+        lg.last_ts = ts
+        self.run_items(lg, d, lg.info.framers[d].feed(data, ts), out)
+
+    # ------------------------------------------------------------ the end
+    def _close(self, lg, ts, reason, out):
+        lg.open = False
+        self.open.pop(lg.id, None)
+        st = lg.info
+        for d in (0, 1):
+            self.run_items(lg, d, st.framers[d].close(ts), out)
+        self.closed_lines += st.framers[0].lines + st.framers[1].lines
+        out.extend(st.decoder.close(ts))
+        out.append(E.ConnectionClosed(ts, lg.id, -1, st.decoder.kind, reason, lg.bytes[0],
+                                      lg.bytes[1], 0, 0))
+
+    def finish(self, out):
+        for lg in list(self.open.values()):
+            self._close(lg, lg.last_ts, "capture end", out)
+
+    @property
+    def lines(self) -> int:
+        return self.closed_lines + sum(f.lines for lg in self.open.values()
+                                       for f in lg.info.framers)

@@ -1,0 +1,132 @@
+"""MSNP through the HTTP gateway (captures/http_gateway.pcap: a scripted gateway.dll on
+127.0.0.4:80 answering as a revival server does, real sockets, tcpdump).  Every gateway
+session once with transport http-gateway, the commands the clients sent and received in
+number and order, one transcript, no HTTP byte reported as undecodable MSNP."""
+
+import json
+import subprocess
+import sys
+
+from conftest import by, cap, cut_after, one
+from msnsniff.stream.http import HttpDemux, HttpProblem, HttpRequest, HttpResponse
+
+GW = "http_gateway.pcap"
+
+
+def test_gateway_sessions(doc):
+    d = doc(GW)
+    rows = [(s["kind"], s["transport"], s["passport"], s["gateway_session_ids"],
+             s["http_connections"], s["gateway_polls"], s["close_reason"])
+            for s in d["sessions"] if s["transport"] == "http-gateway"]
+    assert rows == [
+        # alice's NS: the SessionID changed after the first response; the session went on
+        # over a second TCP connection (8) after her first one (1) closed
+        ("notification", "http-gateway", "alice@example.com", ["1000.1", "1000.2"], [1, 8], 4,
+         "Session=close"),
+        # bob's NS and SB share one keep-alive connection (3), through a proxy
+        ("notification", "http-gateway", "bob@example.com", ["3000.1"], [3], 1, "Session=close"),
+        ("switchboard", "http-gateway", "alice@example.com", ["2000.1"], [5], 3, "Session=close"),
+        ("switchboard", "http-gateway", "bob@example.com", ["4000.1"], [3], 2, "Session=close")]
+    carriers = [s["id"] for s in d["sessions"] if s["kind"] == "http"]
+    assert carriers == [1, 3, 5, 8]
+    assert all(s["transport"] == "tcp" for s in d["sessions"] if s["kind"] == "http")
+    sb = {s["passport"]: s for s in d["sessions"] if s["kind"] == "switchboard"}
+    ns = {s["passport"]: s["id"] for s in d["sessions"] if s["kind"] == "notification"}
+    # NS -> SB linked by the XFR and RNG cookies, as over TCP
+    assert sb["alice@example.com"]["linked_session"] == ns["alice@example.com"]
+    assert sb["bob@example.com"]["linked_session"] == ns["bob@example.com"]
+    alice = one(d["sessions"], id=ns["alice@example.com"])
+    assert alice["friendly_name"] == "Alice à la plage"          # REA on the second connection
+    assert alice["profile"]["client_port_reported"] == 0          # ClientPort 0 over HTTP
+    assert [p["command"] for p in by(d["presence"], session=alice["id"])] == \
+        ["CHG", "ILN", "CHG", "FLN"]
+
+
+def test_every_command_in_order_and_no_undecodable_bytes():
+    out = subprocess.run([sys.executable, "-m", "msnsniff", "commands", cap(GW), "--format",
+                          "json", "--no-progress"], capture_output=True, text=True)
+    rows = json.loads(out.stdout)
+    alice_ns = [(r["direction"], r["verb"]) for r in rows if r["connection"] == 2]
+    assert alice_ns == [
+        ("c2s", "VER"), ("s2c", "VER"), ("c2s", "CVR"), ("s2c", "CVR"), ("c2s", "USR"),
+        ("s2c", "USR"), ("c2s", "USR"), ("s2c", "USR"), ("s2c", "MSG"), ("c2s", "SYN"),
+        ("s2c", "SYN"), ("s2c", "GTC"), ("s2c", "BLP"), ("s2c", "LST"), ("c2s", "CHG"),
+        ("s2c", "CHG"), ("s2c", "ILN"), ("c2s", "XFR"), ("s2c", "XFR"), ("c2s", "CHG"),
+        ("s2c", "CHG"), ("c2s", "REA"), ("s2c", "REA"), ("s2c", "FLN"), ("c2s", "OUT")]
+    assert not [r for r in rows if r["verb"] in ("<undecodable>", "<gap>")]
+    assert "undecodable: 0 bytes" in out.stderr
+    assert sum(1 for r in rows if r["connection"] in (1, 3, 5, 8)) == 0   # no HTTP as MSNP
+
+
+def test_one_transcript_and_the_400(doc):
+    out = subprocess.run([sys.executable, "-m", "msnsniff", "chats", cap(GW), "--no-progress"],
+                         capture_output=True, text=True).stdout
+    assert out.count("=== Conversation") == 1
+    assert "Salut Bob, via la passerelle HTTP ☕" in out and "Bien reçu !" in out
+    d = doc(GW)
+    assert [(a["kind"], a["detail"][:35]) for a in d["anomalies"]] == [
+        ("http", "gateway answered 400 Bad Request to")]
+
+
+def test_response_cut_by_the_end_of_the_capture(tmp_path):
+    # the capture stops inside the chunked response that carries bob's RNG: its last
+    # record is cut short (as a small snaplen would)
+    import struct
+    path = cut_after(tmp_path, b"RNG 7070707", name=GW)
+    data = bytearray(open(path, "rb").read())
+    off = 24
+    while True:
+        n = struct.unpack_from("<I", data, off + 8)[0]
+        if off + 16 + n >= len(data):
+            break
+        off += 16 + n
+    struct.pack_into("<I", data, off + 8, n - 30)             # captured length
+    open(path, "wb").write(bytes(data[:off + 16 + n - 30]))
+    from msnsniff.engine.analyze import analyse
+    d = analyse([path])
+    assert not by(d["notifications"], command="RNG")           # its bytes are not all there
+    http = [a["detail"] for a in d["anomalies"] if a["kind"] == "http"]
+    assert http == ["30 bytes never captured inside HTTP: the rest of this direction cannot "
+                    "be parsed", "request http://gateway.messenger.hotmail.com/gateway/"
+                    "gateway.dll?Action=poll&SessionID=3000.1 got no response before the "
+                    "connection closed"]
+    bob = one(d["sessions"], passport="bob@example.com", kind="notification")
+    assert (bob["transport"], bob["login"], bob["close_reason"]) == ("http-gateway", "ok",
+                                                                      "capture end")
+
+
+def test_demux_body_cut_by_the_end():
+    h = HttpDemux()
+    out = h.feed(0, b"POST /gateway/gateway.dll?SessionID=1 HTTP/1.1\r\nHost: gw\r\n"
+                 b"Content-Length: 3\r\n\r\nPNG", 1.0)
+    out += h.feed(1, b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nQNG 4", 1.1)
+    out += h.close(1, 1.2)
+    assert [type(x).__name__ for x in out] == ["HttpRequest", "HttpResponse", "HttpProblem"]
+    assert bytes(out[1].body) == b"QNG 4" and out[1].cut
+    assert "cut by the end of the stream after 5 body bytes" in out[2].detail
+
+
+def test_demux_keep_alive_pipelining_chunked_100_continue():
+    h = HttpDemux()
+    req = (b"POST /gateway/gateway.dll?SessionID=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+           b"Expect: 100-continue\r\n\r\n")
+    out = h.feed(0, req, 1.0)
+    out += h.feed(1, b"HTTP/1.1 100 Continue\r\n\r\n", 1.1)
+    out += h.feed(0, b"OUT\r\n" + b"POST /gateway/gateway.dll?Action=poll&SessionID=1 HTTP/1.1"
+                  b"\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 1.2)          # pipelined
+    out += h.feed(1, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nQNG\r\n"
+                  b"2\r\n\r\n\r\n0\r\n\r\nHTTP/1.0 200 OK\r\n\r\nBYE", 1.3)
+    out += h.close(1, 1.4)
+    kinds = [(type(x).__name__, bytes(getattr(x, "body", b""))) for x in out]
+    # the pipelined request is read once the first cycle is over, as a server would
+    assert kinds == [("HttpRequest", b"OUT\r\n"), ("HttpResponse", b"QNG\r\n"),
+                     ("HttpRequest", b""), ("HttpResponse", b"BYE")]
+    assert out[3].version == "1.0" and h.undecodable == [0, 0]
+
+
+def test_demux_reports_garbage_once():
+    h = HttpDemux()
+    out = h.feed(0, b"NOT HTTP AT ALL\r\n\r\n", 1.0)
+    assert [type(x) for x in out] == [HttpProblem]
+    assert h.feed(0, b"more", 1.1) == [] and h.undecodable[0] >= 4
+    assert not isinstance(out[0], (HttpRequest, HttpResponse))
