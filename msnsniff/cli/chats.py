@@ -27,7 +27,7 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
 
     The connections of one conversation (the caller's and each invitee's) are merged
     into one transcript; a message captured on several of them is shown once."""
-    from ..output.report import conversation_title, conversations
+    from ..output.transcript import conversation_title, conversations
 
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
     doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)

@@ -25,7 +25,7 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_
     """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
     from ..engine.analyze import CaptureNotice, Run
     from ..events import Anomaly, ConnectionOpened, Framed
-    from ..output.report import TRACE_COLUMNS, Trace
+    from ..output.trace import TRACE_COLUMNS, Trace
 
     captures = check_paths(captures)
     if redact_qry and not redact:

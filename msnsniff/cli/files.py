@@ -19,7 +19,7 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt):
     """File transfers (MSNFTP and P2P: files, display pictures, emoticons): names, sizes,
     completeness, hashes; optionally the files themselves."""
     from ..output.extract import extract_transfer
-    from ..output.report import TRANSFER_COLUMNS
+    from ..output.transcript import TRANSFER_COLUMNS
 
     doc = analyse_captures(captures, ports, no_progress, jobs)
     rows = doc["transfers"]

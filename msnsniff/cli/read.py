@@ -33,7 +33,7 @@ def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact,
         return
     # tables: printed as each connection finishes (flat memory on big captures)
     from ..engine.analyze import stream
-    from ..output.report import StreamingReport
+    from ..output.readview import StreamingReport
 
     out = sys.stdout
     report = StreamingReport(lambda *sec: write_section(out, table_format, *sec), account)

@@ -18,7 +18,7 @@ def write_section(out, table_format, title, columns, rows):
 
 
 def write_tail(out, conns, doc, account, shown, table_format):
-    from .report import CONNECTION_COLUMNS, summary_rows
+    from .readview import CONNECTION_COLUMNS, summary_rows
     if account and not shown:
         out.write(f"\nno session of {account} in the capture\n")
     if conns:
@@ -34,7 +34,7 @@ def write_tail(out, conns, doc, account, shown, table_format):
 
 def write_report(doc, out, account=None, table_format="simple"):
     """The `read` tables for a whole document (`live` prints it when it stops)."""
-    from .report import read_sections
+    from .readview import read_sections
 
     shown = 0
     for title, columns, rows in read_sections(doc, account):

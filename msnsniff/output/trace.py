@@ -1,0 +1,99 @@
+"""The protocol trace (`msnsniff commands`): one row per framed command, gap and
+undecodable run, with fixed columns.  No printing (the CLI writes through emit.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from ..stream.framing import FileAbort, FileData, RawCommand, Undecodable
+from ..protocol.mime import media_type, split_payload
+from ..model.timefmt import iso
+from ..protocol.tables import display_params
+
+TRACE_COLUMNS = ["time", "connection", "client", "server", "direction", "verb", "trid",
+                 "params", "payload_length", "summary"]
+
+
+class Trace:
+    """Turns pipeline events into protocol-trace rows and keeps the closing summary."""
+
+    def __init__(self, redact=False, redact_qry=False):
+        self.redact, self.redact_qry = redact, redact_qry
+        self.endpoints: dict[int, tuple[str, str]] = {}
+        self.verbs: Counter = Counter()
+        self.bytes = 0
+        self.gaps = 0
+        self.gap_bytes = 0
+        self.undecodable = 0
+
+    def open(self, ev):
+        self.endpoints[ev.conn] = (ev.client, ev.server)
+
+    def row(self, conn, d, ts, verb, trid=None, params=(), length=None, summary=""):
+        client, server = self.endpoints.get(conn, ("?", "?"))
+        return {"time": iso(ts), "connection": conn, "client": client, "server": server,
+                "direction": "c2s" if d == 0 else "s2c", "verb": verb, "trid": trid,
+                "params": list(params), "payload_length": length, "summary": summary}
+
+    def framed(self, ev):
+        item = ev.item
+        if isinstance(item, RawCommand):
+            self.verbs[item.verb] += 1
+            self.bytes += item.length
+            params = display_params(item.verb, item.params)
+            if self.redact:
+                from .redact import redact_params
+                params = redact_params(item.verb, params)
+            if item.trid is not None:
+                params = params[1:]         # the TrID has its own column
+            return self.row(ev.conn, ev.dir, ev.ts, item.verb, item.trid, params,
+                            None if item.payload is None else len(item.payload),
+                            "[redacted]" if self.redact_qry and item.verb == "QRY"
+                            and item.payload else payload_summary(item))
+        if isinstance(item, Undecodable):
+            self.undecodable += item.length
+            return self.row(ev.conn, ev.dir, ev.ts, "<undecodable>", length=item.length,
+                            summary=f"{item.reason}: {item.sample!r}")
+        if isinstance(item, FileData):
+            self.bytes += len(item.data)
+            return self.row(ev.conn, ev.dir, ev.ts, "<file-data>", length=len(item.data),
+                            summary="MSNFTP file bytes")
+        if isinstance(item, FileAbort):
+            return self.row(ev.conn, ev.dir, ev.ts, "<file-abort>", summary="sender aborted")
+        return None
+
+    def gap(self, ev):
+        self.gaps += 1
+        self.gap_bytes += ev.length
+        return self.row(ev.conn, ev.dir, ev.ts, "<gap>", length=ev.length, summary=ev.detail)
+
+    def summary_lines(self, stats_list) -> list[str]:
+        lines = [f"connections: {len(self.endpoints)}",
+                 "commands: " + (", ".join(f"{v} {n}" for v, n in sorted(self.verbs.items()))
+                                 or "none"),
+                 f"bytes decoded: {self.bytes}; gaps: {self.gaps} ({self.gap_bytes} bytes); "
+                 f"undecodable: {self.undecodable} bytes"]
+        for path, st in stats_list:
+            lines.append(f"{path}: {st.format or '?'}, {st.packets} packets, "
+                         f"{st.tcp_segments} TCP segments")
+            lines.extend(f"{path}: {n}" for n in st.notices())
+        return lines
+
+
+def payload_summary(cmd: RawCommand) -> str:
+    if cmd.payload is None:
+        return ""
+    extra = f" ({cmd.missing} bytes missing)" if cmd.missing else ""
+    if cmd.verb == "MSG":
+        headers, body = split_payload(cmd.payload)
+        ctype, _ = media_type(headers)
+        if ctype == "text/plain":
+            text = body.decode("utf-8", "replace")
+            return f"{ctype}: {text[:40]}{'…' if len(text) > 40 else ''}{extra}"
+        return (ctype or "no content type") + extra
+    if cmd.verb == "QRY":
+        return cmd.payload.decode("ascii", "replace") + extra
+    return f"{len(cmd.payload)} bytes{extra}"
+
+
+# ---------------------------------------------------------------- read

@@ -1,0 +1,99 @@
+"""Conversations as transcripts (`msnsniff chats`, the read view): the switchboard
+connections of one conversation merged, each message once.  No printing."""
+
+from __future__ import annotations
+
+# message kinds a transcript shows as what the client showed, not as raw content
+_SHOWN_AS = {"nudge": "sent a nudge", "wink": "sent a wink", "voice clip": "sent a voice clip",
+             "action": "(action)", "emoticon": "uses custom emoticons"}
+
+def conversations(doc, account=None, with_=None, since=None, until=None, typing=True):
+    """Yield (header, rows) per conversation.  The switchboard connections of one
+    switchboard session (same server, same session id) are one conversation: a message
+    seen on the sender's connection and on every receiver's is shown once — the first
+    copy, which is the sender's own when it was captured."""
+    by_id = {s["id"]: s for s in doc["sessions"]}
+    groups: dict = {}
+    for s in doc["sessions"]:
+        if s["kind"] == "switchboard":
+            key = (s["server"], s["sb_session_id"]) if s["sb_session_id"] else s["id"]
+            groups.setdefault(key, []).append(s)
+    items: dict[int, list] = {}
+    for m in doc["messages"]:
+        items.setdefault(m["session"], []).append(m)
+    for e in doc["participants"]:
+        items.setdefault(e["session"], []).append(dict(e, kind="event", sender=e["passport"],
+                                                       text=e["event"]))
+    for group in groups.values():
+        viewers = [s["passport"] or "unknown" for s in group]
+        people = sorted({p for s in group for p in (s["participants"] or [])})
+        if account and account not in viewers:
+            continue
+        if with_ and with_ not in people:
+            continue
+        merged = len(group) > 1
+        pool = sorted((m for s in group for m in items.get(s["id"], ())),
+                      key=lambda m: (m["time"], m.get("direction") != "out"))
+        rows, seen, last_typing = [], {}, None
+        for m in pool:
+            if (since and m["time"] < since) or (until and m["time"] > until):
+                continue
+            kind = m["kind"]
+            if merged and kind == "event" and m["command"] == "IRO":
+                continue        # "was there" is the joiner's view; the JOI lines say it
+            key = (kind, m["sender"], m.get("content_type"), m["text"])
+            if merged and key in seen and _seconds(seen[key], m["time"]) < 5:
+                continue        # the same message (or join/leave) seen on another connection
+            seen[key] = m["time"]
+            if kind == "typing":
+                if not typing or last_typing == m["sender"]:
+                    continue
+                last_typing = m["sender"]
+                line = f"({m['sender'] or 'unknown'} is typing…)"
+            else:
+                last_typing = None
+                if kind == "event":
+                    line = f"* {m['sender']} {m['text']}"
+                elif kind == "text":
+                    line = m["text"]
+                elif kind == "invitation":
+                    line = f"[invitation] {m['text']}"
+                elif kind == "transfer":
+                    line = f"* {m['sender'] or 'unknown'} {m['text']}"
+                elif kind in _SHOWN_AS:
+                    line = f"* {m['sender'] or 'unknown'} {_SHOWN_AS[kind]}" + (
+                        f": {m['text']}" if kind != "nudge" and m["text"] else "")
+                else:
+                    line = f"[{m['content_type']}] {m['text'] or ''}"
+            rows.append({"time": m["time"], "session": m["session"],
+                         "account": by_id[m["session"]]["passport"],
+                         "sender": m["sender"] if m["sender"] else "unknown",
+                         "recipients": m.get("recipients"), "kind": kind, "text": line,
+                         "font": m.get("font"), "effects": m.get("effects"),
+                         "color": m.get("color"), "ack": m.get("ack")})
+        head = {"sessions": [s["id"] for s in group], "accounts": viewers,
+                "participants": people, "server": group[0]["server"],
+                "sb_session_id": group[0]["sb_session_id"],
+                "start": min(s["start"] for s in group),
+                "end": max((s["end"] for s in group if s["end"]), default=None)}
+        yield head, rows
+
+
+def _seconds(a: str, b: str) -> float:
+    from datetime import datetime
+    return abs((datetime.fromisoformat(b.replace("Z", "+00:00"))
+                - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds())
+
+
+def conversation_title(h) -> str:
+    parts = ", ".join(h["participants"] or []) or "nobody known"
+    sid = f"SB session {h['sb_session_id']} at {h['server']}" if h["sb_session_id"] else \
+        f"switchboard {h['server']}"
+    seen = ", ".join(f"{a} ({i})" for a, i in zip(h["accounts"], h["sessions"]))
+    return (f"Conversation · {sid} · {parts} · {h['start']} – {h['end']} · "
+            f"seen by {seen}")
+
+
+TRANSFER_COLUMNS = ["session", "kind", "name", "sender", "receiver", "size", "received",
+                    "missing_bytes", "status", "sha256", "extracted_to"]
+
