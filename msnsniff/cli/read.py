@@ -16,10 +16,13 @@ from ..output.sections import for_account, write_report, write_section, write_ta
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Readable tables, or the analysis document as JSON.")
 @click.option("--account", metavar="PASSPORT", help="Only sessions of this account.")
+@click.option("--brief", is_flag=True,
+              help="Only the notification sessions' tables (no conversations or transfers).")
 @click.option("--table-format", default="simple", show_default=True,
               help="tabulate table style (plain, simple, github, grid, …).")
 @redact_options
-def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact, redact_qry):
+def read(captures, ports, no_progress, jobs, fmt, account, brief, table_format, redact,
+         redact_qry):
     """Every MSN session in the capture, as readable tables."""
     paths = check_paths(captures)
     pool, split = plan_jobs(jobs, paths)
@@ -29,16 +32,18 @@ def read(captures, ports, no_progress, jobs, fmt, account, table_format, redact,
         if fmt == "json":
             write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
         else:
-            write_report(doc, sys.stdout, account, table_format)
+            write_report(doc, sys.stdout, account, table_format, brief)
         return
     # tables: printed as each connection finishes (flat memory on big captures)
     from ..engine.analyze import stream
     from ..output.readview import StreamingReport
 
     out = sys.stdout
-    report = StreamingReport(lambda *sec: write_section(out, table_format, *sec), account)
+    report = StreamingReport(lambda *sec: write_section(out, table_format, *sec), account,
+                             brief)
     summary = stream(paths, ports, emit=report.row, progress=progress_bar(no_progress),
-                     on_session=report.session, split=split, tables=report.TABLES)
+                     on_session=report.session, split=split, tables=report.tables)
+    report.tail()
     try:
         write_tail(out, report.connections, {"summary": summary}, account, report.shown,
                     table_format)

@@ -9,6 +9,9 @@ import marshal
 import tempfile
 from array import array
 
+from collections import OrderedDict
+
+from .transcript import conversation_title, conversations
 from .emit import _width, cell, render_table, table_line
 
 def session_title(s) -> str:
@@ -94,8 +97,40 @@ def group_names(c) -> str:
     return ", ".join(n or str(g) for g, n in zip(c["groups"], c["group_names"]))
 
 
-def read_sections(doc, account=None):
-    """(title, columns, rows) per table, per session."""
+TRANSFER_LINE = ["kind", "name", "sender", "receiver", "size", "received", "status", "sha256"]
+
+
+def conversation_sections(doc, account=None, seen=None):
+    """Each conversation as a compact transcript (typing folded away); ``seen`` keeps
+    the conversations already shown (a streamed read meets each participant's view)."""
+    for head, rows in conversations(doc, account, typing=False):
+        key = head["key"]
+        if seen is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        yield conversation_title(head), None, None
+        yield "transcript", ["time", "sender", "text"], rows or []
+
+
+def transfer_sections(rows):
+    if rows:
+        yield "Transfers", None, None
+        yield f"transfers ({len(rows)})", TRANSFER_LINE, rows
+
+
+def read_sections(doc, account=None, brief=False):
+    """(title, columns, rows) per table, per session; then, unless ``brief``, every
+    conversation and every transfer."""
+    yield from _ns_sections(doc, account)
+    if brief:
+        return
+    yield from conversation_sections(doc, account)
+    yield from transfer_sections([t for t in doc["transfers"] if not account
+                                  or account in (t["sender"], t["receiver"])])
+
+
+def _ns_sections(doc, account=None):
     by_session = {}
     for t in ("contacts", "groups", "presence", "challenges", "errors", "list_changes",
               "personal_messages"):
@@ -221,11 +256,18 @@ class StreamingReport:
     of open connections (plus one short line per finished connection for the closing
     connections table).  ``row`` and ``session`` are the analysis callbacks."""
 
-    def __init__(self, write_section, account=None):
+    def __init__(self, write_section, account=None, brief=False):
         self.write_section = write_section      # (title, columns, rows) -> None
         self.account = account
+        self.brief = brief
+        self.keep = self.KEEP if brief else {**self.KEEP, **self.CONVERSATION_KEEP}
+        self.tables = self.TABLES if brief else self.TABLES_FULL
         self.pending: dict = {}
         self.connections = ConnectionSpool()
+        self.conversations_seen: set = set()
+        self.waiting: OrderedDict = OrderedDict()     # conversation key -> its rows so far
+        self.waiting_rows = 0
+        self.transfers: list = []
         self.shown = 0
 
     # only what the tables print is kept, as tuples (a dict per row is ~4x the memory)
@@ -248,9 +290,19 @@ class StreamingReport:
     # what the report prints (sessions come through ``session``): the model need not
     # build the other tables' rows
     TABLES = frozenset({"sessions", *KEEP})
+    # with conversations and transfers (the default; --brief leaves them out)
+    CONVERSATION_KEEP = {
+        "messages": ("session", "time", "direction", "sender", "content_type", "kind", "text"),
+        "participants": ("session", "time", "command", "passport", "event"),
+    }
+    TABLES_FULL = frozenset({*TABLES, *CONVERSATION_KEEP, "transfers"})
 
     def row(self, table, r):
-        keep = self.KEEP.get(table)
+        if table == "transfers":                # few and small: printed at the end
+            if not self.brief:
+                self.transfers.append({c: r.get(c) for c in TRANSFER_LINE})
+            return
+        keep = self.keep.get(table)
         if keep is not None and r.get("session") is not None:
             self.pending.setdefault(r["session"], {}).setdefault(table, []).append(
                 tuple(map(r.get, keep)))
@@ -260,11 +312,42 @@ class StreamingReport:
         if self.account and s["passport"] != self.account:
             return
         self.connections.append(s)
+        if s["kind"] == "switchboard" and not self.brief:
+            # a conversation is printed once all its connections that close together
+            # have closed (each participant's connection holds its own view): it waits
+            # until later connections close, at most MAX_WAITING message rows in all
+            key = (s["server"], s["sb_session_id"]) if s["sb_session_id"] else s["id"]
+            conv = self.waiting.setdefault(key, {"sessions": [], "messages": [],
+                                                 "participants": []})
+            self.waiting.move_to_end(key)
+            conv["sessions"].append(s)
+            for t, keep in self.CONVERSATION_KEEP.items():
+                conv[t] += [dict(zip(keep, v)) for v in rows.get(t, ())]
+            self.waiting_rows += len(rows.get("messages", ())) + 1
+            while self.waiting_rows > self.MAX_WAITING and len(self.waiting) > 1:
+                self._print_conversation(*self.waiting.popitem(last=False))
+            return
         doc = {"sessions": [s], **{t: [dict(zip(keep, v)) for v in rows.get(t, ())]
-                                   for t, keep in self.KEEP.items()}}
-        for section in read_sections(doc, self.account):
+                                   for t, keep in self.keep.items()}}
+        for section in _ns_sections(doc, self.account):
             if section[1] is None:
                 self.shown += 1
+            self.write_section(*section)
+
+    MAX_WAITING = 20_000
+
+    def _print_conversation(self, key, conv):
+        self.waiting_rows -= len(conv["messages"]) + len(conv["sessions"])
+        conv["sessions"].sort(key=lambda x: x["id"])      # as the whole document lists them
+        for section in conversation_sections(conv, None, self.conversations_seen):
+            self.write_section(*section)
+
+    def tail(self):
+        """What comes after the last session: the waiting conversations, the transfers."""
+        while self.waiting:
+            self._print_conversation(*self.waiting.popitem(last=False))
+        for section in transfer_sections([t for t in self.transfers if not self.account
+                                          or self.account in (t["sender"], t["receiver"])]):
             self.write_section(*section)
 
 

@@ -32,12 +32,12 @@ def write_tail(out, conns, doc, account, shown, table_format):
     emit(summary_rows(doc), ["field", "value"], "table", out, tablefmt=table_format)
 
 
-def write_report(doc, out, account=None, table_format="simple"):
+def write_report(doc, out, account=None, table_format="simple", brief=False):
     """The `read` tables for a whole document (`live` prints it when it stops)."""
     from .readview import read_sections
 
     shown = 0
-    for title, columns, rows in read_sections(doc, account):
+    for title, columns, rows in read_sections(doc, account, brief):
         shown += columns is None
         write_section(out, table_format, title, columns, rows)
     conns = [s for s in doc["sessions"] if not account or s["passport"] == account]

@@ -24,7 +24,7 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
     for e in doc["participants"]:
         items.setdefault(e["session"], []).append(dict(e, kind="event", sender=e["passport"],
                                                        text=e["event"]))
-    for group in groups.values():
+    for gkey, group in groups.items():
         viewers = [s["passport"] or "unknown" for s in group]
         people = sorted({p for s in group for p in (s["participants"] or [])})
         if account and account not in viewers:
@@ -36,8 +36,6 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                       key=lambda m: (m["time"], m.get("direction") != "out"))
         rows, seen, last_typing = [], {}, None
         for m in pool:
-            if (since and m["time"] < since) or (until and m["time"] > until):
-                continue
             kind = m["kind"]
             if merged and kind == "event" and m["command"] == "IRO":
                 continue        # "was there" is the joiner's view; the JOI lines say it
@@ -45,6 +43,10 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
             if merged and key in seen and _seconds(seen[key], m["time"]) < 5:
                 continue        # the same message (or join/leave) seen on another connection
             seen[key] = m["time"]
+            # the time filter comes after the copies are gone: a receiver's later copy
+            # of a line sent before --since must not bring the line back
+            if (since and m["time"] < since) or (until and m["time"] > until):
+                continue
             if kind == "typing":
                 if not typing or last_typing == m["sender"]:
                     continue
@@ -71,7 +73,7 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                          "recipients": m.get("recipients"), "kind": kind, "text": line,
                          "font": m.get("font"), "effects": m.get("effects"),
                          "color": m.get("color"), "ack": m.get("ack")})
-        head = {"sessions": [s["id"] for s in group], "accounts": viewers,
+        head = {"key": gkey, "sessions": [s["id"] for s in group], "accounts": viewers,
                 "participants": people, "server": group[0]["server"],
                 "sb_session_id": group[0]["sb_session_id"],
                 "start": min(s["start"] for s in group),
