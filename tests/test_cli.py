@@ -143,9 +143,11 @@ def test_chats_merges_the_connections_of_one_conversation():
 def test_files_listing():
     r = run("files", MAIN, "--format", "csv")
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("session,kind,name,sender,receiver,size,received")
-    assert lines[1].startswith("8,file,notes.txt,alice@hotmail.com,bob@hotmail.com,3000,3000,0,complete")
-    assert lines[2].startswith("9,file,../secret plan.txt,alice@hotmail.com,bob@hotmail.com,5120,2045,3075,cancelled")
+    assert lines[0].startswith("finished,session,kind,name,sender,receiver,size,received")
+    assert lines[1].split(",", 1)[1].startswith(
+        "8,file,notes.txt,alice@hotmail.com,bob@hotmail.com,3000,3000,0,complete")
+    assert lines[2].split(",", 1)[1].startswith(
+        "9,file,../secret plan.txt,alice@hotmail.com,bob@hotmail.com,5120,2045,3075,cancelled")
 
 
 @pytest.mark.parametrize("args, message", [

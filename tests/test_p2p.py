@@ -98,7 +98,15 @@ def test_extract_is_byte_exact_and_safe(tmp_path):
     written = {t["name"]: t["extracted_to"] for t in json.loads(r.stdout)}
     assert written["Budget 2006.xls"] is None                    # declined: nothing written
     assert sorted(os.listdir(tmp_path)) == ["(cafe)", "Photo Noël.jpg", "Relevé été 2005.txt",
-                                            "TFR2C2.tmp", "Vacances.zip.partial"]
+                                            "SHA256SUMS", "TFR2C2.tmp", "Vacances.zip.partial"]
+    # the manifest checks out with sha256sum, and each file's mtime is its transfer's end
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path,
+                           capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout.count(": OK") == 5
+    from datetime import datetime
+    rows = {t["name"]: t for t in json.loads(r.stdout)}
+    end = datetime.fromisoformat(rows["Photo Noël.jpg"]["finished"].replace("Z", "+00:00"))
+    assert abs(os.path.getmtime(tmp_path / "Photo Noël.jpg") - end.timestamp()) < 1e-3
     assert (tmp_path / "Relevé été 2005.txt").read_bytes() == S.file_data(9000, 7)
     assert (tmp_path / "TFR2C2.tmp").read_bytes() == S.PICTURE
     assert (tmp_path / "Photo Noël.jpg").read_bytes() == S.file_data(3000, 42)
@@ -140,7 +148,7 @@ def test_extract_of_a_hostile_name_stays_inside(tmp_path):
     r = subprocess.run([sys.executable, "-m", "msnsniff", "files", cap(HOSTILE), "--extract",
                         str(tmp_path), "--no-progress"], capture_output=True, text=True)
     assert r.returncode == 0
-    assert os.listdir(tmp_path) == ["evil.exe.partial"]
+    assert sorted(os.listdir(tmp_path)) == ["SHA256SUMS", "evil.exe.partial"]
     assert (tmp_path / "evil.exe.partial").read_bytes() == S.file_data(4000, 3)[:1000]
 
 

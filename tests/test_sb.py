@@ -134,7 +134,7 @@ def test_extract_files_safely(tmp_path):
     r = CliRunner().invoke(cli, ["files", cap(MAIN), "--extract", str(out), "--format", "json"])
     assert r.exit_code == 0, r.output
     import json
-    rows = json.loads(r.output)
+    rows = json.loads(r.stdout)
     # the cancelled transfer is written as NAME.partial (what was received)
     assert [os.path.basename(x["extracted_to"]) for x in rows] == ["notes-1.txt",
                                                                   "secret plan.txt.partial"]
@@ -142,8 +142,8 @@ def test_extract_files_safely(tmp_path):
     assert (out / "notes-1.txt").read_bytes() == NOTES
     assert (out / "secret plan.txt.partial").read_bytes() == PLAN
     assert os.readlink(out / "secret plan.txt") == "/etc/passwd"    # untouched
-    assert sorted(os.listdir(out)) == ["notes-1.txt", "notes.txt", "secret plan.txt",
-                                       "secret plan.txt.partial"]
+    assert sorted(os.listdir(out)) == ["SHA256SUMS", "notes-1.txt", "notes.txt",
+                                       "secret plan.txt", "secret plan.txt.partial"]
 
 
 def test_hostile_file_names():

@@ -277,14 +277,15 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
     not a capture; damage inside a readable capture is recorded in ``stats`` instead.
     """
     stats = stats if stats is not None else CaptureStats()
-    f = _open(path)
+    f = raw = _open(path)
     try:
+        f, compression = _decompressing(f)
         r = _Reader(f)
         magic = r.read(4)
         name = "standard input" if path == "-" else path
         if len(magic) < 4:
             raise MsnsniffError(f"{name}: empty or too short to be a capture file")
-        fast = _libpcap() if follow is not None and path != "-" else None
+        fast = _libpcap() if follow is not None and path != "-" and not compression else None
         # nanosecond pcap stays in Python: libpcap would round the times to µs; so does a
         # pcap whose header claims a small snaplen: libpcap cuts every record to it, even
         # records that are longer (such headers are often wrong)
@@ -306,15 +307,73 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
                 return
         if magic in _PCAP_MAGICS:
             yield from _iter_pcap(r, magic, stats, follow)
+            if compression:
+                stats.format += f" ({compression})"
         elif magic == _PCAPNG_SHB:
             r.prefix, r.offset = magic, 0
             yield from _iter_pcapng(r, stats)
+            if compression:
+                stats.format += f" ({compression})"
         else:
             raise MsnsniffError(f"{name}: not a pcap or pcapng capture file "
                                 f"(starts with {magic.hex()})")
+    except (OSError, EOFError, ValueError) as e:
+        if not compression:
+            raise
+        # a damaged or cut compressed file: what was read is kept, the damage reported
+        stats.truncated = f"{compression} stream broken: {e}"
+        if stats.format and compression not in stats.format:
+            stats.format += f" ({compression})"
     finally:
-        if f is not sys.stdin.buffer:
+        if f is not raw:
             f.close()
+        if raw is not sys.stdin.buffer:
+            raw.close()
+
+
+# gzip, bzip2 and xz captures are read as tshark reads them (by magic, stdin included)
+_COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+
+
+def _decompressing(f):
+    """(stream of the capture itself, compression name or None)."""
+    try:
+        head = f.peek(6)[:6]
+    except (AttributeError, OSError):
+        return f, None
+    for magic, name in _COMPRESSED:
+        if head.startswith(magic):
+            if name == "gzip":
+                import gzip
+                return gzip.GzipFile(fileobj=f, mode="rb"), name
+            if name == "bzip2":
+                import bz2
+                return bz2.BZ2File(f, "rb"), name
+            import lzma
+            return lzma.LZMAFile(f, "rb"), name
+    return f, None
+
+
+def file_provenance(path: str) -> dict:
+    """Size and sha256 of a capture file, for the chain of custody (None for standard
+    input or anything that is not a regular file: it cannot be read twice)."""
+    import hashlib
+    import os
+    import stat
+    out = {"size": None, "sha256": None}
+    if path == "-":
+        return out
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return out
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return out
+    return {"size": st.st_size, "sha256": h.hexdigest()}
 
 
 def file_size(path: str) -> int | None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import click
 
-from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, analyse_captures, capture_args, redact_options, redacted, time_arg)
+from ..output.emit import FORMATS, emit, safe_text
+from .common import (CONTEXT, analyse_captures, capture_args, columns_option, pick_columns, project,
+                     redact_options, redacted, table_format_option, time_arg)
+
+ROW_COLUMNS = ["time", "session", "account", "sender", "recipients", "kind", "text", "font",
+               "effects", "color", "ack", "participants"]
 
 
 @click.command(context_settings=CONTEXT)
@@ -19,10 +23,11 @@ from .common import (CONTEXT, analyse_captures, capture_args, redact_options, re
 @click.option("--since", metavar="TIME", help="Only lines at or after this ISO 8601 time (UTC).")
 @click.option("--until", metavar="TIME", help="Only lines at or before this ISO 8601 time (UTC).")
 @click.option("--no-typing", is_flag=True, help="Hide typing notifications.")
-@click.option("--table-format", default="plain", show_default=True, help="tabulate table style.")
+@table_format_option
+@columns_option
 @redact_options
 def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until, no_typing,
-          table_format, redact, redact_qry):
+          table_format, columns, redact, redact_qry):
     """Switchboard conversations as transcripts: who said what to whom.
 
     The connections of one conversation (the caller's and each invitee's) are merged
@@ -32,17 +37,18 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
     doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
     convs = list(conversations(doc, account, with_, since, until, not no_typing))
-    columns = ["time", "sender", "text"]
     if fmt == "table":
+        cols = pick_columns(columns, ROW_COLUMNS) if columns else ["time", "sender", "text"]
         if not convs:
             click.echo("no switchboard conversations found")
         for head, rows in convs:
-            click.echo(f"\n=== {conversation_title(head)}")
+            # the title names passports from the network: escaped like table cells
+            click.echo(f"\n=== {safe_text(conversation_title(head))}")
             if rows:
-                emit(rows, columns, "table", tablefmt=table_format, headers=columns)
+                emit(rows, cols, "table", tablefmt=table_format, headers=cols)
             else:
                 click.echo("(no messages)")
         return
+    cols = pick_columns(columns, ROW_COLUMNS)
     flat = [dict(r, participants=h["participants"]) for h, rows in convs for r in rows]
-    emit(flat, ["time", "session", "account", "sender", "recipients", "kind", "text",
-                "font", "effects", "color", "ack"], fmt)
+    emit(list(project(flat, cols)), cols, fmt)

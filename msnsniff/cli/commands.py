@@ -6,8 +6,8 @@ from __future__ import annotations
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, capture_args, check_paths, plan_jobs, progress_bar,
-                     redact_options)
+from .common import (CONTEXT, capture_args, check_paths, columns_option, pick_columns, plan_jobs,
+                     progress_bar, project, redact_options, table_format_option)
 
 
 @click.command(context_settings=CONTEXT)
@@ -17,11 +17,11 @@ from .common import (CONTEXT, capture_args, check_paths, plan_jobs, progress_bar
 @click.option("--verb", "verbs", multiple=True, help="Only these verbs (repeatable, e.g. MSG).")
 @click.option("--connection", "connections", type=int, multiple=True,
               help="Only these connection ids (repeatable).")
-@click.option("--table-format", default="simple", show_default=True,
-              help="tabulate table style (plain, simple, github, grid, …).")
+@table_format_option
+@columns_option
 @redact_options
-def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_format, redact,
-             redact_qry):
+def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_format, columns,
+             redact, redact_qry):
     """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
     from ..engine.analyze import CaptureNotice, Run
     from ..events import Anomaly, ConnectionOpened, Framed
@@ -31,6 +31,12 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
     verbs_u = {v.upper() for v in verbs}
+    from ..protocol.tables import KNOWN_VERBS
+    for v in sorted(verbs_u - KNOWN_VERBS):
+        if not v.isdigit():
+            click.echo(f"msnsniff: warning: {v} is not an MSNP verb msnsniff knows; "
+                       "no command may match", err=True)
+    cols = pick_columns(columns, TRACE_COLUMNS)
     run = Run(captures, ports, trace=True, progress=progress_bar(no_progress),
               split=plan_jobs(jobs, captures)[1])
     trace = Trace(redact=redact, redact_qry=redact_qry)
@@ -59,9 +65,9 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_
             yield r
 
     if fmt in ("csv", "jsonl"):
-        emit(rows(), TRACE_COLUMNS, fmt)          # streamed as the capture is read
+        emit(project(rows(), cols), cols, fmt)    # streamed as the capture is read
     else:
-        emit(list(rows()), TRACE_COLUMNS, fmt, tablefmt=table_format)
+        emit(list(project(rows(), cols)), cols, fmt, tablefmt=table_format)
     lines = trace.summary_lines(run.stats)
     if redact:
         lines.append("redaction: on (tickets and cookies masked"

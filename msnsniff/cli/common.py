@@ -12,6 +12,45 @@ from ..errors import MsnsniffError
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+TABLE_STYLES = ("simple", "plain", "grid", "github", "pipe", "orgtbl", "rst", "psql",
+                "fancy_grid", "outline", "presto", "pretty", "rounded_grid", "heavy_grid",
+                "mixed_grid", "double_grid", "jira", "html", "latex", "mediawiki", "moinmoin",
+                "textile", "tsv", "youtrack", "simple_grid", "rounded_outline")
+
+
+def table_format_option(f):
+    return click.option("--table-format", type=click.Choice(TABLE_STYLES), default="simple",
+                        show_default=True, help="Table style (tabulate's names).")(f)
+
+
+def same_account(a: str | None, b: str | None) -> bool:
+    """Passports compare case-insensitively (alice@Hotmail.com is alice@hotmail.com)."""
+    return a is not None and b is not None and a.lower() == b.lower()
+
+
+def columns_option(f):
+    return click.option("--columns", metavar="A,B,C",
+                        help="Only these columns, in this order (any format).")(f)
+
+
+def pick_columns(columns: str | None, available: list[str]) -> list[str]:
+    """--columns against the command's columns: unknown names are refused, listing the
+    valid ones."""
+    if not columns:
+        return available
+    wanted = [c.strip() for c in columns.split(",") if c.strip()]
+    bad = [c for c in wanted if c not in available]
+    if bad:
+        raise click.BadParameter(f"unknown column(s) {', '.join(bad)}; choose from "
+                                 f"{', '.join(available)}", param_hint="--columns")
+    return wanted
+
+
+def project(rows, columns):
+    for r in rows:
+        yield {c: r.get(c) for c in columns}
+
+
 def check_ports(ctx, param, value):
     for p in value:
         if not 0 < p < 65536:
@@ -37,7 +76,9 @@ def redacted(doc, redact, qry):
 
 
 def capture_args(f):
-    f = click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...")(f)
+    # a path type: shells complete file names (see README, "Shell completion")
+    f = click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...",
+                       type=click.Path(allow_dash=True))(f)
     f = click.option("--port", "ports", type=int, multiple=True, callback=check_ports,
                      help="Also treat this TCP port as MSNP (repeatable; 1863 always is).")(f)
     f = click.option("--no-progress", is_flag=True,
@@ -100,7 +141,10 @@ def check_paths(paths) -> list[str]:
 def progress_bar(no_progress):
     """A progress wrapper for file input when stderr is a terminal (bytes read of the
     file, rate, ETA); never on pipes, so machine-readable output stays clean."""
-    if no_progress or not sys.stderr.isatty():
+    # on a terminal's stderr only; and not when stdout is that terminal too: the report
+    # streams there while the bar redraws, and the bar's lines would end up inside the
+    # tables (it may be drawn by the reading process, apart from the writing one)
+    if no_progress or not sys.stderr.isatty() or sys.stdout.isatty():
         return None
     import os
     import time
@@ -135,7 +179,17 @@ def analyse_captures(captures, ports, no_progress=True, jobs=None):
     from ..engine.analyze import analyse
     paths = check_paths(captures)
     pool, split = plan_jobs(jobs, paths)
-    return analyse(paths, ports, progress=progress_bar(no_progress), jobs=pool, split=split)
+    doc = analyse(paths, ports, progress=progress_bar(no_progress), jobs=pool, split=split)
+    doc["summary"]["tool"] = tool_info()
+    return doc
+
+
+def tool_info() -> dict:
+    """Who made the document, for the chain of custody."""
+    import shlex
+    from .. import __version__
+    return {"name": "msnsniff", "version": __version__,
+            "command_line": " ".join(shlex.quote(a) for a in ["msnsniff", *sys.argv[1:]])}
 
 
 

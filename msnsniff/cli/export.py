@@ -3,18 +3,19 @@ writes, model/schema.py defines the columns)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from .common import (CONTEXT, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
+from .common import (CONTEXT, tool_info, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
                      redact_options, redacted)
 
 
 @click.command(context_settings=CONTEXT)
 @capture_args
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl", "sqlite"]),
-              required=True, help="csv: one file per table in --out DIR; json / jsonl / "
+              default=None, help="csv: one file per table in --out DIR; json / jsonl / "
               "sqlite: one file (-o FILE; '-' = stdout for json and jsonl).")
 @click.option("-o", "--output", "output", metavar="FILE", help="Output file (json, jsonl, sqlite).")
 @click.option("--out", "out_dir", metavar="DIR", help="Output directory (csv).")
@@ -37,6 +38,16 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
         if bad:
             raise click.BadParameter(f"unknown table(s) {', '.join(bad)}; tables are "
                                      f"{', '.join(TABLE_NAMES)}", param_hint="--tables")
+    if fmt is None:
+        # inferred from the output's name (x.json, x.jsonl, x.db/.sqlite; a folder: csv)
+        ext = os.path.splitext(output or "")[1].lower()
+        fmt = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".db": "sqlite",
+               ".sqlite": "sqlite", ".sqlite3": "sqlite"}.get(ext)
+        if fmt is None and out_dir:
+            fmt = "csv"
+        if fmt is None:
+            raise click.UsageError("give --format csv|json|jsonl|sqlite (it cannot be told "
+                                   "from the output's name)")
     if fmt == "csv":
         if not out_dir or output:
             raise click.UsageError("--format csv writes one file per table: give --out DIR")
@@ -55,8 +66,10 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
         captures = check_paths(captures)
         bar = progress_bar(no_progress)
         split = plan_jobs(jobs, captures)[1]
-        written = ex.stream_jsonl(lambda emit: stream(captures, ports, emit=emit, progress=bar,
-                                                      split=split),
+        written = ex.stream_jsonl(lambda emit: dict(stream(captures, ports, emit=emit,
+                                                           progress=bar, split=split,
+                                                           provenance=True),
+                                                    tool=tool_info()),
                                   output,
                                   force, wanted, stdout=sys.stdout,
                                   redactor=Redactor(redact_qry) if redact else None)

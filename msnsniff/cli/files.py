@@ -6,7 +6,9 @@ from __future__ import annotations
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, analyse_captures, capture_args)
+from ..output.emit import safe_text
+from .common import (CONTEXT, analyse_captures, capture_args, columns_option, pick_columns, project,
+                     redact_options, redacted)
 
 
 @click.command(context_settings=CONTEXT)
@@ -15,24 +17,31 @@ from .common import (CONTEXT, analyse_captures, capture_args)
               help="Write the transferred files into DIR (names sanitised, never overwritten).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
-def files(captures, ports, no_progress, jobs, extract_dir, fmt):
+@columns_option
+@redact_options
+def files(captures, ports, no_progress, jobs, extract_dir, fmt, columns, redact, redact_qry):
     """File transfers (MSNFTP and P2P: files, display pictures, emoticons): names, sizes,
     completeness, hashes; optionally the files themselves."""
-    from ..output.extract import extract_transfer
+    from ..output.extract import Extraction
     from ..output.transcript import TRANSFER_COLUMNS
 
-    doc = analyse_captures(captures, ports, no_progress, jobs)
+    cols = pick_columns(columns, TRANSFER_COLUMNS)
+    doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
     rows = doc["transfers"]
     if extract_dir:
+        ex = Extraction(extract_dir)
         for t in rows:
             if t["_overflow"]:
                 t["extracted_to"] = None
-                click.echo(f"session {t['session']}: {t['name']} is larger than the in-memory "
-                           "cap; not extracted", err=True)
+                click.echo(f"session {t['session']}: {safe_text(str(t['name']))} is larger "
+                           "than the in-memory cap; not extracted", err=True)
             else:
-                t["extracted_to"] = extract_transfer(extract_dir, t)
+                t["extracted_to"] = ex.add(t)
+        manifest = ex.manifest()
+        if manifest:
+            click.echo(f"wrote {manifest}", err=True)
     rows = [{k: v for k, v in t.items() if not k.startswith("_")} for t in rows]
     if fmt == "table" and not rows:
         click.echo("no file transfers found")
         return
-    emit(rows, TRANSFER_COLUMNS, fmt)
+    emit(list(project(rows, cols)) if columns else rows, cols, fmt)

@@ -35,7 +35,7 @@ class _Stop:
 @click.option("--bpf", metavar="EXPR",
               help="Kernel filter instead of the default (announced switchboards and "
                    "transfers are still added to it).")
-@click.option("--write", "write_path", metavar="FILE.pcap",
+@click.option("-w", "--write", "write_path", metavar="FILE.pcap",
               help="Also save every captured packet (read it later with `msnsniff read`).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",

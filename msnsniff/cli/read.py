@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import (CONTEXT, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
+from .common import (CONTEXT, table_format_option, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
                      redact_options, redacted)
 from ..output.sections import for_account, write_report, write_section, write_tail
 
@@ -18,8 +18,7 @@ from ..output.sections import for_account, write_report, write_section, write_ta
 @click.option("--account", metavar="PASSPORT", help="Only sessions of this account.")
 @click.option("--brief", is_flag=True,
               help="Only the notification sessions' tables (no conversations or transfers).")
-@click.option("--table-format", default="simple", show_default=True,
-              help="tabulate table style (plain, simple, github, grid, …).")
+@table_format_option
 @redact_options
 def read(captures, ports, no_progress, jobs, fmt, account, brief, table_format, redact,
          redact_qry):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import chain
 
-from ..capture.files import CaptureStats, read_segments
+from ..capture.files import CaptureStats, file_provenance, read_segments
 from ..config import DEFAULT_LIMITS, Limits
 from .pipeline import Pipeline
 from ..model.schema import TABLES, TABLE_NAMES
@@ -117,9 +117,15 @@ class Summary:
         self.anomalies: Counter = Counter()
         self.first = None
         self.last = None
+        self.spans: dict = {}       # capture -> [first, last] connection times
 
     def add(self, table, r):
         if table == "sessions":
+            span = self.spans.setdefault(r.get("capture"), [None, None])
+            if r["start"] and (span[0] is None or r["start"] < span[0]):
+                span[0] = r["start"]
+            if r["end"] and (span[1] is None or r["end"] > span[1]):
+                span[1] = r["end"]
             self.kinds[r["kind"]] += 1
             if r["passport"] and r["kind"] in ("notification", "dispatch"):
                 self.accounts.add(r["passport"])
@@ -135,12 +141,15 @@ class Summary:
         elif table == "anomalies":
             self.anomalies[r["kind"]] += 1
 
-    def as_dict(self, stats_list) -> dict:
+    def as_dict(self, stats_list, provenance=False) -> dict:
         caps = [{"file": path, "format": st.format, "packets": st.packets, "bytes": st.bytes,
                  "tcp_segments": st.tcp_segments, "ip_fragments": st.ip_fragments,
                  "snapped": st.snapped, "bad_headers": st.bad_headers,
                  "truncated": st.truncated, "reader": st.reader, "skipped": st.skipped,
-                 "notices": st.notices()}
+                 "notices": st.notices(),
+                 "first": self.spans.get(path, [None, None])[0],
+                 "last": self.spans.get(path, [None, None])[1],
+                 **(file_provenance(path) if provenance else {})}
                 for path, st in stats_list]
         return {"captures": caps, "sessions": sum(self.kinds.values()),
                 "sessions_by_kind": dict(sorted(self.kinds.items())),
@@ -183,7 +192,7 @@ class Rows:
         else:
             self.doc[table].append(out)
 
-    def document(self, stats_list) -> dict:
+    def document(self, stats_list, provenance=False) -> dict:
         doc = self.doc
         for t in TABLE_NAMES:
             if t == "sessions":
@@ -195,7 +204,7 @@ class Rows:
             for r in doc[t]:
                 groups.setdefault(r["session"], []).append(r)
             doc[t] = [r for k in sorted(groups, key=_none_last) for r in groups[k]]
-        doc["summary"] = self.summary.as_dict(stats_list)
+        doc["summary"] = self.summary.as_dict(stats_list, provenance)
         if self.dropped:
             doc["summary"]["rows_not_kept"] = dict(self.dropped)
         return doc
@@ -241,7 +250,7 @@ def _drive(run: Run, rows: Rows, limits: Limits, on_session=None, streaming=Fals
 
 
 def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress=None,
-           on_session=None, split=False, tables=None) -> dict:
+           on_session=None, split=False, tables=None, provenance=False) -> dict:
     """Analyse the captures, calling ``emit(table, row)`` for every finished row as the
     captures are read (and ``on_session(row)`` as each connection finishes, before its
     sessions row is final).  Returns the summary.  ``tables``: the only tables ``emit``
@@ -252,7 +261,7 @@ def stream(paths, ports=(), limits: Limits = DEFAULT_LIMITS, emit=None, progress
     rows = Rows(lambda: run.current, emit, tables=tables)
     hook = None if on_session is None else (lambda r: on_session(dict(r, capture=run.current)))
     _drive(run, rows, limits, hook, streaming=True)
-    return dict(rows.summary.as_dict(run.stats), commands=run.commands)
+    return dict(rows.summary.as_dict(run.stats, provenance), commands=run.commands)
 
 
 def _analyse_one(path, ports, limits, progress=None, split=False):
@@ -303,7 +312,7 @@ def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None,
                 merged.summary.add(t, r)
                 merged.doc[t].append(r)
         offset += len(doc["sessions"])
-    out = merged.document(stats_list)
+    out = merged.document(stats_list, provenance=True)
     out["summary"]["commands"] = commands
     return out
 

@@ -1,9 +1,11 @@
 """One emitter for every command: rows (dicts) -> table | csv | json | jsonl.
 
 Terminal safety: text from the network may carry ANSI escapes and control characters.
-Table output (meant for a terminal) shows them escaped (``\\x1b``); JSON keeps the exact
-text (json.dumps escapes control characters itself); CSV keeps the text but neutralises
-cells a spreadsheet would execute (issue: formula injection) unless ``raw_csv``.
+Table output shows them escaped (``\\x1b``).  Every other format keeps the exact text
+when it goes to a pipe or a file, and escapes it too when it goes to a terminal: CSV
+cells as tables do, JSON by writing C1 controls and bidi overrides as ``\\u`` escapes
+(json.dumps already escapes C0).  CSV also neutralises cells a spreadsheet would execute
+(formula injection) unless ``raw_csv``.
 """
 
 from __future__ import annotations
@@ -132,22 +134,42 @@ def _default(o):
     raise TypeError(type(o).__name__)
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON text with the characters that would act on a terminal written as escapes
+    (still valid JSON, same values)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def is_terminal(out) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=False):
     """Write ``rows`` (iterable of dicts) with the given columns in ``fmt``."""
     out = out or sys.stdout
+    tty = fmt != "table" and is_terminal(out)
     if fmt == "jsonl":
         for r in rows:
-            out.write(to_json(r) + "\n")
+            line = to_json(r)
+            out.write((json_for_terminal(line) if tty else line) + "\n")
         return
     if fmt == "json":
-        out.write(to_json(list(rows)) + "\n")
+        text = to_json(list(rows))
+        out.write((json_for_terminal(text) if tty else text) + "\n")
         return
     if fmt == "csv":
         # RFC 4180 line ends; the one CSV writer of every command and of `export`
         w = csv.writer(out, lineterminator="\r\n")
         w.writerow(columns)
         for r in rows:
-            w.writerow([csv_cell(r.get(c), raw_csv) for c in columns])
+            row = [csv_cell(r.get(c), raw_csv) for c in columns]
+            w.writerow([safe_text(x) for x in row] if tty else row)
         return
     table = [list(map(cell, map(r.get, columns))) for r in rows]
     out.write(render_table(table, headers or columns, tablefmt) + "\n")

@@ -54,6 +54,52 @@ def extract_transfer(directory: str, t: dict) -> str | None:
     return write_file(directory, safe_name(name) + ".partial", bytes(data[:extent]))
 
 
+class Extraction:
+    """``files --extract DIR``: each transfer's bytes once (identical content is not
+    written twice), each file's mtime set to the transfer's end, and a ``SHA256SUMS``
+    manifest (``sha256sum -c`` reads it) of what was written."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.by_hash: dict = {}
+        self.lines: list = []
+
+    def add(self, t: dict) -> str | None:
+        import hashlib
+        data = t.get("_data")
+        if not t.get("received") or data is None:
+            return None
+        if t.get("status") in COMPLETE:
+            blob = bytes(data[:t.get("size") or len(data)])
+        else:
+            blob = bytes(data[:t.get("_extent", len(data))])
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest in self.by_hash:
+            return self.by_hash[digest]            # the same bytes again: one copy
+        path = extract_transfer(self.directory, t)
+        self.by_hash[digest] = path
+        self.lines.append(f"{digest}  {os.path.basename(path)}\n")
+        end = _epoch(t.get("finished"))
+        if end is not None:
+            os.utime(path, (end, end))
+        return path
+
+    def manifest(self) -> str | None:
+        if not self.lines:
+            return None
+        return write_file(self.directory, "SHA256SUMS", "".join(self.lines).encode())
+
+
+def _epoch(iso_time):
+    if not iso_time:
+        return None
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def write_file(directory: str, name: str, data: bytes) -> str:
     """Create a new file in ``directory`` (never outside it, never overwriting)."""
     try:

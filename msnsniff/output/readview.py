@@ -97,6 +97,11 @@ def group_names(c) -> str:
     return ", ".join(n or str(g) for g, n in zip(c["groups"], c["group_names"]))
 
 
+def _lower(*names):
+    """Passports compare case-insensitively."""
+    return [(n or "").lower() for n in names]
+
+
 TRANSFER_LINE = ["kind", "name", "sender", "receiver", "size", "received", "status", "sha256"]
 
 
@@ -127,7 +132,7 @@ def read_sections(doc, account=None, brief=False):
         return
     yield from conversation_sections(doc, account)
     yield from transfer_sections([t for t in doc["transfers"] if not account
-                                  or account in (t["sender"], t["receiver"])])
+                                  or account.lower() in _lower(t["sender"], t["receiver"])])
 
 
 def _ns_sections(doc, account=None):
@@ -137,7 +142,7 @@ def _ns_sections(doc, account=None):
         for r in doc[t]:
             by_session.setdefault((t, r["session"]), []).append(r)
     for s in doc["sessions"]:
-        if account and s["passport"] != account:
+        if account and (s["passport"] or "").lower() != account.lower():
             continue
         if s["kind"] not in ("dispatch", "notification") and not (
                 s["kind"] == "unknown" and (s["bytes_c2s"] or s["bytes_s2c"])):
@@ -309,7 +314,7 @@ class StreamingReport:
 
     def session(self, s):
         rows = self.pending.pop(s["id"], {})
-        if self.account and s["passport"] != self.account:
+        if self.account and (s["passport"] or "").lower() != self.account.lower():
             return
         self.connections.append(s)
         if s["kind"] == "switchboard" and not self.brief:
@@ -347,7 +352,7 @@ class StreamingReport:
         while self.waiting:
             self._print_conversation(*self.waiting.popitem(last=False))
         for section in transfer_sections([t for t in self.transfers if not self.account
-                                          or self.account in (t["sender"], t["receiver"])]):
+                                          or self.account.lower() in _lower(t["sender"], t["receiver"])]):
             self.write_section(*section)
 
 
@@ -359,7 +364,9 @@ def summary_rows(doc) -> list[dict]:
             {"field": "MSNP commands", "value": sm.get("commands")},
             {"field": "text messages", "value": sm["messages"]},
             {"field": "file transfers", "value": sm["transfers"]},
-            {"field": "first / last", "value": f"{sm['first']} / {sm['last']}"},
+            {"field": "first / last", "value": (f"{sm['first']} / {sm['last']}" if sm["first"]
+                                                else "no MSNP connection found: is the server "
+                                                     "on another port? try --port N")},
             {"field": "bytes never captured (gaps)", "value": sm["gap_bytes"]},
             {"field": "damage and anomalies", "value": ", ".join(
                 f"{k} {v}" for k, v in sm["anomalies"].items()) or "none"}]

@@ -3,13 +3,13 @@ table and the capture summary (`read` prints it as it goes, `live` when it stops
 
 from __future__ import annotations
 
-from .emit import emit
+from .emit import emit, safe_text
 
 def write_section(out, table_format, title, columns, rows):
     if columns is None:
-        out.write(f"\n=== {title}\n")
+        out.write(f"\n=== {safe_text(title)}\n")     # titles name passports: escaped
         return
-    out.write(f"\n-- {title}\n")
+    out.write(f"\n-- {safe_text(title)}\n")
     if rows:
         emit(rows, columns, "table", out, tablefmt=table_format,
              headers=[c.removesuffix("_s") for c in columns])
@@ -40,7 +40,8 @@ def write_report(doc, out, account=None, table_format="simple", brief=False):
     for title, columns, rows in read_sections(doc, account, brief):
         shown += columns is None
         write_section(out, table_format, title, columns, rows)
-    conns = [s for s in doc["sessions"] if not account or s["passport"] == account]
+    conns = [s for s in doc["sessions"]
+             if not account or (s["passport"] or "").lower() == account.lower()]
     write_tail(out, conns, doc, account, shown, table_format)
 
 
@@ -48,7 +49,8 @@ def for_account(doc, account):
     """The document restricted to one account's sessions (all of it when None)."""
     if not account:
         return doc
-    keep = {s["id"] for s in doc["sessions"] if s["passport"] == account}
+    keep = {s["id"] for s in doc["sessions"]
+            if (s["passport"] or "").lower() == account.lower()}
     out = dict(doc)
     for k, v in doc.items():
         if isinstance(v, list):

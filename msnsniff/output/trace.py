@@ -68,9 +68,16 @@ class Trace:
         return self.row(ev.conn, ev.dir, ev.ts, "<gap>", length=ev.length, summary=ev.detail)
 
     def summary_lines(self, stats_list) -> list[str]:
+        verbs = {v: n for v, n in self.verbs.items() if not v.isdigit()}
+        codes = {v: n for v, n in self.verbs.items() if v.isdigit()}
         lines = [f"connections: {len(self.endpoints)}",
-                 "commands: " + (", ".join(f"{v} {n}" for v, n in sorted(self.verbs.items()))
-                                 or "none"),
+                 "commands: " + (", ".join(f"{v} {n}" for v, n in sorted(verbs.items()))
+                                 or "none")]
+        if codes:                     # error replies are numbers, not verbs
+            lines.append("error replies: " + ", ".join(f"{v} {n}" for v, n in sorted(codes.items())))
+        if not self.endpoints:
+            lines.append("no MSNP found: is the server on another port? try --port N")
+        lines += [
                  f"bytes decoded: {self.bytes}; gaps: {self.gaps} ({self.gap_bytes} bytes); "
                  f"undecodable: {self.undecodable} bytes"]
         for path, st in stats_list:

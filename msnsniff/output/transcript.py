@@ -27,9 +27,9 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
     for gkey, group in groups.items():
         viewers = [s["passport"] or "unknown" for s in group]
         people = sorted({p for s in group for p in (s["participants"] or [])})
-        if account and account not in viewers:
+        if account and account.lower() not in [v.lower() for v in viewers]:
             continue
-        if with_ and with_ not in people:
+        if with_ and with_.lower() not in [p.lower() for p in people]:
             continue
         merged = len(group) > 1
         pool = sorted((m for s in group for m in items.get(s["id"], ())),
@@ -96,6 +96,6 @@ def conversation_title(h) -> str:
             f"seen by {seen}")
 
 
-TRANSFER_COLUMNS = ["session", "kind", "name", "sender", "receiver", "size", "received",
-                    "missing_bytes", "status", "sha256", "extracted_to"]
+TRANSFER_COLUMNS = ["finished", "session", "kind", "name", "sender", "receiver", "size",
+                    "received", "missing_bytes", "status", "sha256", "extracted_to"]
 

@@ -1,0 +1,137 @@
+"""What a person meets first (issue: `read` shows the conversations, one set of options,
+terminal safety in every format, compressed captures, provenance)."""
+
+import bz2
+import gzip
+import json
+import lzma
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from conftest import cap
+
+MAIN = cap("msnp8_session.pcap")
+
+
+def run(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "msnsniff", *args, "--no-progress"],
+                          capture_output=True, text=True, **kw)
+
+
+def on_terminal(*args):
+    """stdout and stderr on a pseudo-terminal, as a person runs it."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args], stdout=slave,
+                         stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    p.wait(30)
+    return out
+
+
+def test_read_shows_the_conversation_and_the_transfers():
+    out = run("read", MAIN).stdout
+    assert "=== Conversation · SB session 11752013" in out
+    assert "Yes! Café at 5?" in out and "こんにちは 👋 everyone" in out
+    assert "(alice@hotmail.com is typing…)" not in out                # typing folded
+    assert "=== Transfers" in out and "notes.txt" in out and "cancelled" in out
+    brief = run("read", MAIN, "--brief").stdout
+    assert "=== Conversation" not in brief and "=== Transfers" not in brief
+    assert "=== Session 2 · notification" in brief
+
+
+def test_progress_bar_never_lands_in_a_terminal_report():
+    out = on_terminal("read", MAIN)
+    assert b"=== Conversation" in out and b"MB/s" not in out and b"%|" not in out
+
+
+def test_control_characters_are_escaped_on_a_terminal_in_every_format():
+    hostile = cap("hostile.pcap")
+    for args in (["chats", hostile, "--format", "csv"], ["chats", hostile, "--format", "json"],
+                 ["read", hostile]):
+        out = on_terminal(*args, "--no-progress")
+        assert b"\x1b]0;pwned" not in out and b"\x1b[2J" not in out, args
+    piped = run("chats", hostile, "--format", "json").stdout     # to a pipe: exact text
+    assert any("\x1b]0;pwned\x07" in (r["text"] or "") for r in json.loads(piped))
+
+
+def test_titles_are_escaped():
+    out = on_terminal("read", cap("hostile.pcap"), "--no-progress")
+    assert b"\x1b[31mALICE" not in out
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_compressed_captures(tmp_path, compress):
+    path = tmp_path / "c.pcap.z"
+    path.write_bytes(compress(open(MAIN, "rb").read()))
+    plain = run("commands", MAIN, "--format", "csv").stdout
+    assert run("commands", str(path), "--format", "csv").stdout == plain
+    piped = subprocess.run([sys.executable, "-m", "msnsniff", "commands", "-", "--format", "csv",
+                            "--no-progress"], input=path.read_bytes(), capture_output=True)
+    assert piped.stdout.decode().replace("\r\n", "\n") == plain
+
+
+def test_a_cut_compressed_capture_keeps_what_was_read(tmp_path):
+    path = tmp_path / "cut.pcap.gz"
+    path.write_bytes(gzip.compress(open(MAIN, "rb").read())[:6000])
+    d = json.loads(run("read", str(path), "--format", "json").stdout)
+    c = d["summary"]["captures"][0]
+    assert c["format"] == "pcap (gzip)" and c["truncated"].startswith("gzip stream broken")
+    assert 0 < c["packets"] < 245
+
+
+def test_documents_name_their_inputs_and_the_tool():
+    import hashlib
+    d = json.loads(run("read", MAIN, "--format", "json").stdout)
+    c = d["summary"]["captures"][0]
+    assert (c["size"], c["sha256"]) == (os.path.getsize(MAIN),
+                                        hashlib.sha256(open(MAIN, "rb").read()).hexdigest())
+    assert (c["first"], c["last"]) == ("2026-11-25T02:59:09.141687Z", "2026-11-25T02:59:09.706131Z")
+    tool = d["summary"]["tool"]
+    assert tool["name"] == "msnsniff" and tool["command_line"].startswith("msnsniff read ")
+
+
+def test_one_set_of_options_and_refusals():
+    assert "=== Session 2" in run("read", MAIN, "--account", "ALICE@Hotmail.COM").stdout
+    bad = run("read", MAIN, "--table-format", "gridd")
+    assert bad.returncode == 2 and "gridd" in bad.stderr and "grid" in bad.stderr
+    warn = run("commands", MAIN, "--verb", "MSGG")
+    assert "MSGG is not an MSNP verb msnsniff knows" in warn.stderr
+    cols = run("commands", MAIN, "--verb", "CHL", "--columns", "verb,params", "--format", "csv")
+    assert cols.stdout.splitlines() == ["verb,params", "CHL,15570131571988941333"]
+    nocol = run("files", MAIN, "--columns", "name,nope")
+    assert nocol.returncode == 2 and "unknown column(s) nope" in nocol.stderr
+    summary = run("commands", MAIN).stdout
+    assert "error replies: 217 1" in summary and "217 1," not in summary.split("commands:")[1]
+
+
+def test_export_infers_the_format(tmp_path):
+    r = run("export", MAIN, "-o", str(tmp_path / "x.json"))
+    assert r.returncode == 0, r.stderr
+    assert "sessions" in json.loads((tmp_path / "x.json").read_text())
+    r = run("export", MAIN, "-o", str(tmp_path / "x.db"))
+    assert r.returncode == 0 and (tmp_path / "x.db").read_bytes()[:15] == b"SQLite format 3"
+    r = run("export", MAIN, "-o", str(tmp_path / "x.txt"))
+    assert r.returncode == 2 and "give --format" in r.stderr
+
+
+def test_no_msnp_gives_a_hint(tmp_path):
+    from conftest import conversation, write_pcap
+    path = write_pcap(tmp_path / "web.pcap", conversation(server=("10.0.0.2", 8080),
+                                                          c2s=[b"GET / HTTP/1.1\r\n\r\n"]))
+    out = run("read", path).stdout
+    assert "no MSNP connection found: is the server on another port? try --port N" in out
+    assert "None" not in out
