@@ -19,8 +19,10 @@ from .commands import commands
 from .common import CONTEXT
 from .export import export
 from .files import files
+from .follow import follow
 from .live import interfaces, live
 from .read import read
+from .timeline import timeline
 
 
 class UserError(click.ClickException):
@@ -64,7 +66,7 @@ def cli(ctx, debug):
 
 
 # the order people meet them in `msnsniff -h` is click's (alphabetical)
-for _command in (commands, read, chats, files, export, live, interfaces):
+for _command in (commands, read, chats, files, export, live, interfaces, timeline, follow):
     cli.add_command(_command)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 
 import click
 
 from ..output.emit import FORMATS, emit, safe_text
-from .common import (CONTEXT, analyse_captures, capture_args, columns_option, pick_columns, project,
-                     redact_options, redacted, table_format_option, time_arg)
+from .common import (CONTEXT, analyse_captures, capture_args, columns_option, grep_options,
+                     grep_regex, highlight, pick_columns, project, redact_options, redacted,
+                     table_format_option, time_arg)
 
 ROW_COLUMNS = ["time", "session", "account", "sender", "recipients", "kind", "text", "font",
                "effects", "color", "ack", "participants"]
@@ -23,11 +27,12 @@ ROW_COLUMNS = ["time", "session", "account", "sender", "recipients", "kind", "te
 @click.option("--since", metavar="TIME", help="Only lines at or after this ISO 8601 time (UTC).")
 @click.option("--until", metavar="TIME", help="Only lines at or before this ISO 8601 time (UTC).")
 @click.option("--no-typing", is_flag=True, help="Hide typing notifications.")
+@grep_options
 @table_format_option
 @columns_option
 @redact_options
 def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until, no_typing,
-          table_format, columns, redact, redact_qry):
+          grep, ignore_case, table_format, columns, redact, redact_qry):
     """Switchboard conversations as transcripts: who said what to whom.
 
     The connections of one conversation (the caller's and each invitee's) are merged
@@ -37,6 +42,11 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
     doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
     convs = list(conversations(doc, account, with_, since, until, not no_typing))
+    rx = grep_regex(grep, ignore_case)
+    if rx is not None:
+        convs = [(h, [r for r in rows if r["kind"] != "typing" and rx.search(r["text"] or "")])
+                 for h, rows in convs]
+        convs = [(h, rows) for h, rows in convs if rows]
     if fmt == "table":
         cols = pick_columns(columns, ROW_COLUMNS) if columns else ["time", "sender", "text"]
         if not convs:
@@ -45,7 +55,9 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
             # the title names passports from the network: escaped like table cells
             click.echo(f"\n=== {safe_text(conversation_title(head))}")
             if rows:
-                emit(rows, cols, "table", tablefmt=table_format, headers=cols)
+                buf = io.StringIO()
+                emit(rows, cols, "table", buf, tablefmt=table_format, headers=cols)
+                sys.stdout.write(highlight(buf.getvalue(), rx))
             else:
                 click.echo("(no messages)")
         return

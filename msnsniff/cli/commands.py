@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import sys
+
 
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, capture_args, check_paths, columns_option, pick_columns, plan_jobs,
-                     progress_bar, project, redact_options, table_format_option)
+from .common import (CONTEXT, capture_args, check_paths, columns_option, grep_options, grep_regex,
+                     highlight, pick_columns, plan_jobs, progress_bar, project, redact_options,
+                     table_format_option)
 
 
 @click.command(context_settings=CONTEXT)
@@ -17,11 +21,12 @@ from .common import (CONTEXT, capture_args, check_paths, columns_option, pick_co
 @click.option("--verb", "verbs", multiple=True, help="Only these verbs (repeatable, e.g. MSG).")
 @click.option("--connection", "connections", type=int, multiple=True,
               help="Only these connection ids (repeatable).")
+@grep_options
 @table_format_option
 @columns_option
 @redact_options
-def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_format, columns,
-             redact, redact_qry):
+def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, grep, ignore_case,
+             table_format, columns, redact, redact_qry):
     """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
     from ..engine.analyze import CaptureNotice, Run
     from ..events import Anomaly, ConnectionOpened, Framed
@@ -37,6 +42,7 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_
             click.echo(f"msnsniff: warning: {v} is not an MSNP verb msnsniff knows; "
                        "no command may match", err=True)
     cols = pick_columns(columns, TRACE_COLUMNS)
+    rx = grep_regex(grep, ignore_case)
     run = Run(captures, ports, trace=True, progress=progress_bar(no_progress),
               split=plan_jobs(jobs, captures)[1])
     trace = Trace(redact=redact, redact_qry=redact_qry)
@@ -62,12 +68,16 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, table_
                 continue
             if connections and r["connection"] not in connections:
                 continue
+            if rx is not None and not rx.search(f"{r['params']} {r['summary']}"):
+                continue
             yield r
 
     if fmt in ("csv", "jsonl"):
         emit(project(rows(), cols), cols, fmt)    # streamed as the capture is read
     else:
-        emit(list(project(rows(), cols)), cols, fmt, tablefmt=table_format)
+        buf = io.StringIO()
+        emit(list(project(rows(), cols)), cols, fmt, buf, tablefmt=table_format)
+        sys.stdout.write(highlight(buf.getvalue(), rx) if fmt == "table" else buf.getvalue())
     lines = trace.summary_lines(run.stats)
     if redact:
         lines.append("redaction: on (tickets and cookies masked"

@@ -51,6 +51,48 @@ def project(rows, columns):
         yield {c: r.get(c) for c in columns}
 
 
+def grep_options(f):
+    f = click.option("--grep", metavar="REGEX", help="Only rows whose text matches (Python "
+                     "regular expression; highlighted on a terminal).")(f)
+    f = click.option("-i", "--ignore-case", is_flag=True, help="--grep ignores case.")(f)
+    return f
+
+
+def grep_regex(pattern, ignore_case):
+    import re
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+    except re.error as e:
+        raise click.BadParameter(f"{pattern!r}: {e}", param_hint="--grep") from None
+
+
+def highlight(text: str, rx) -> str:
+    """Matches in reverse video, for a terminal (unless NO_COLOR is set).  Applied to
+    the rendered (already escaped) table, so alignment and escaping are untouched."""
+    import os
+    if rx is None or os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        return text
+    lines = text.split("\n")
+    return "\n".join(lines[:2] + [rx.sub(lambda m: f"\x1b[7m{m.group(0)}\x1b[27m", ln)
+                                   for ln in lines[2:]])
+
+
+def filter_options(f, with_=True, times=True):
+    if times:
+        f = click.option("--until", metavar="TIME",
+                         help="Only rows at or before this ISO 8601 time (UTC).")(f)
+        f = click.option("--since", metavar="TIME",
+                         help="Only rows at or after this ISO 8601 time (UTC).")(f)
+    if with_:
+        f = click.option("--with", "with_", metavar="PASSPORT",
+                         help="Only rows that involve this person.")(f)
+    f = click.option("--account", metavar="PASSPORT",
+                     help="Only this account's rows (passports compare case-insensitively).")(f)
+    return f
+
+
 def check_ports(ctx, param, value):
     for p in value:
         if not 0 < p < 65536:

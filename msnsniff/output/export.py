@@ -144,33 +144,85 @@ def _sql_value(v, typ):
 
 
 def write_sqlite(doc, path, force, tables=None):
+    """One table per table of the document, ready for Datasette: ``sessions.id`` is the
+    primary key, every other table has ``row_id`` and a foreign key to ``sessions``;
+    message text and personal messages have FTS5 indexes; two views people write anyway
+    (``conversations``, ``accounts``); ``meta`` holds the provenance."""
     _check_target(path, force)
     with atomic_path(path) as tmp:
         os.unlink(tmp)      # sqlite creates it
         db = sqlite3.connect(tmp)
         try:
+            done = []
             for t in TABLES:
                 if tables and t not in tables:
                     continue
-                cols = TABLES[t]
-                db.execute(f'CREATE TABLE "{t}" (' + ", ".join(
-                    f'"{n}" {_SQL_TYPES[typ]}' + (" NOT NULL" if req else "")
-                    for n, typ, req, _, _ in cols) + ")")
-                names = [c[0] for c in cols]
-                db.executemany(
-                    f'INSERT INTO "{t}" VALUES (' + ", ".join("?" * len(cols)) + ")",
-                    ([_sql_value(r.get(n), typ) for n, typ, *_ in cols]
-                     for r in doc.get(t, [])))
-                for col in ("session", "passport", "owner", "time", "id"):
-                    if col in names:
-                        db.execute(f'CREATE INDEX "{t}_{col}" ON "{t}" ("{col}")')
+                _sqlite_table(db, t, doc.get(t, []))
+                done.append(t)
+            _sqlite_search(db, done)
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
             summary = doc.get("summary", {})
             db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("msnsniff_version", __version__),
                 ("redacted", "true" if summary.get("redacted") else "false"),
+                ("inputs", to_json(summary.get("captures", []))),
+                ("tool", to_json(summary.get("tool"))),
                 ("summary", to_json(summary))])
             db.commit()
         finally:
             db.close()
     return [path]
+
+
+def _sqlite_table(db, t, rows):
+    cols = TABLES[t]
+    names = [c[0] for c in cols]
+    defs = []
+    for n, typ, req, _, _ in cols:
+        d = f'"{n}" {_SQL_TYPES[typ]}' + (" NOT NULL" if req else "")
+        if t == "sessions" and n == "id":
+            d += " PRIMARY KEY"
+        elif t != "sessions" and n in ("session", "invitation_session"):
+            d += " REFERENCES sessions(id)"
+        defs.append(d)
+    key = [] if t == "sessions" else ['"row_id" INTEGER PRIMARY KEY']
+    db.execute(f'CREATE TABLE "{t}" (' + ", ".join(key + defs) + ")")
+    db.executemany(
+        f'INSERT INTO "{t}" ({", ".join(f"{chr(34)}{n}{chr(34)}" for n in names)}) VALUES ('
+        + ", ".join("?" * len(cols)) + ")",
+        ([_sql_value(r.get(n), typ) for n, typ, *_ in cols] for r in rows))
+    for col in ("session", "passport", "owner", "time"):
+        if col in names:
+            db.execute(f'CREATE INDEX "{t}_{col}" ON "{t}" ("{col}")')
+
+
+# full-text indexes (FTS5, external content: the text stays in its table once)
+_FTS = {"messages": ("text", "sender"), "personal_messages": ("personal_message", "passport")}
+
+
+def _sqlite_search(db, done):
+    for t, cols in _FTS.items():
+        if t in done:
+            db.execute(f'CREATE VIRTUAL TABLE "{t}_fts" USING fts5({", ".join(cols)}, '
+                       # (the quoting Datasette looks for to offer ?_search=)
+                       f'content="{t}", content_rowid="row_id")')
+            db.execute(f"INSERT INTO \"{t}_fts\"(\"{t}_fts\") VALUES('rebuild')")
+    if {"sessions", "messages"} <= set(done):
+        db.execute("""CREATE VIEW conversations AS
+            SELECT s.server AS server, s.sb_session_id AS sb_session_id,
+                   min(m.time) AS start, max(m.time) AS "end",
+                   count(*) AS message_rows,
+                   group_concat(DISTINCT m.sender) AS senders,
+                   group_concat(DISTINCT s.id) AS sessions
+            FROM messages m JOIN sessions s ON s.id = m.session
+            WHERE s.kind = 'switchboard' AND m.kind = 'text'
+            GROUP BY s.server, coalesce(s.sb_session_id, s.id)""")
+    if "sessions" in done:
+        db.execute("""CREATE VIEW accounts AS
+            SELECT lower(passport) AS passport, count(*) AS sessions,
+                   sum(kind = 'notification') AS notification_sessions,
+                   sum(kind = 'switchboard') AS switchboard_sessions,
+                   min(start) AS first_seen, max("end") AS last_seen,
+                   group_concat(DISTINCT protocol) AS protocols,
+                   group_concat(DISTINCT friendly_name) AS friendly_names
+            FROM sessions WHERE passport IS NOT NULL GROUP BY lower(passport)""")

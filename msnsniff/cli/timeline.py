@@ -1,0 +1,78 @@
+"""`msnsniff timeline`: every event of every session, in time order."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import click
+
+from ..output.emit import FORMATS, emit
+from .common import (CONTEXT, capture_args, check_paths, columns_option, filter_options,
+                     grep_options, grep_regex, highlight, pick_columns, plan_jobs, progress_bar,
+                     project, redact_options, table_format_option, time_arg)
+
+
+@click.command(context_settings=CONTEXT)
+@capture_args
+@click.option("--format", "fmt", type=click.Choice([*FORMATS, "timesketch"]), default="table",
+              show_default=True, help="Output format (timesketch: JSON Lines Timesketch "
+              "imports).")
+@filter_options
+@grep_options
+@table_format_option
+@columns_option
+@redact_options
+def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, until, grep,
+             ignore_case, table_format, columns, redact, redact_qry):
+    """One row per event across all sessions, in time order: logins and logouts, profile
+    and NAT, presence and personal messages, list changes, joins and leaves, messages,
+    invitations and transfers, challenges, errors, damage.
+
+    \b
+    Example:
+      msnsniff timeline capture.pcap --account alice@hotmail.com \\
+          --since 2003-09-05T10:00Z --until 2003-09-05T10:05Z
+    """
+    from ..engine.analyze import stream
+    from ..output.redact import Redactor
+    from ..output.timeline import COLUMNS, TimelineSort, entries, timesketch
+
+    if redact_qry and not redact:
+        raise click.UsageError("--redact-qry goes with --redact")
+    paths = check_paths(captures)
+    since, until = time_arg(since, "--since"), time_arg(until, "--until")
+    rx = grep_regex(grep, ignore_case)
+    cols = pick_columns(columns, COLUMNS)
+    red = Redactor(redact_qry) if redact else None
+    acct = account.lower() if account else None
+    other = with_.lower() if with_ else None
+    sort = TimelineSort()
+
+    def take(table, row):
+        if red is not None:
+            row = red.row(table, row)
+        for e in entries(table, row):
+            if acct and (e[2] or "").lower() != acct:
+                continue
+            if other and other not in e[4].lower():
+                continue
+            if (since and e[0] < since) or (until and e[0] > until):
+                continue
+            if rx is not None and not rx.search(e[4]):
+                continue
+            sort.add(e)
+
+    stream(paths, ports, emit=take, progress=progress_bar(no_progress),
+           split=plan_jobs(jobs, paths)[1])
+    rows = (dict(zip(COLUMNS, e)) for e in sort)
+    if fmt == "timesketch":
+        emit((timesketch(r) for r in rows), None, "jsonl")
+    elif fmt == "table":
+        buf = io.StringIO()
+        emit(list(project(rows, cols)), cols, "table", buf, tablefmt=table_format)
+        sys.stdout.write(highlight(buf.getvalue(), rx))
+    elif fmt in ("csv", "jsonl"):
+        emit(project(rows, cols), cols, fmt)
+    else:
+        emit(list(project(rows, cols)), cols, fmt)

@@ -1,0 +1,144 @@
+"""One row per event across every session, in time order (`msnsniff timeline`).
+
+Rows of every table become timeline entries (time, session, account, kind, a one-line
+description) as the analysis hands them over.  They arrive per connection, not in time
+order, so they go through an external merge sort: runs of ``RUN`` entries are sorted in
+memory and spilled to temporary files, then merged — memory stays flat however long the
+capture is.  Timesketch output is JSON Lines with ``message``, ``datetime`` and
+``timestamp_desc`` and the rest as attributes, as Timesketch imports them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import marshal
+import tempfile
+
+from .emit import LIST_SEP
+
+COLUMNS = ["time", "session", "account", "kind", "description"]
+RUN = 50_000
+
+
+def _s(v) -> str:
+    return "" if v is None else str(v)
+
+
+def entries(table: str, r: dict):
+    """(time, session, account, kind, description) for one row of the document."""
+    who = r.get("owner")
+    if table == "sessions":
+        acct = r["passport"]
+        if r.get("login_time"):
+            via = " via the HTTP gateway" if r.get("transport") == "http-gateway" else ""
+            yield (r["login_time"], r["id"], acct, "login",
+                   f"{acct} signed in ({r['kind']}, {r.get('protocol') or '?'}"
+                   f"{', ' + r['client_name'] + ' ' + _s(r['client_version']) if r.get('client_name') else ''})"
+                   f" from {r['client']}{via}")
+        elif r["kind"] == "switchboard" and r.get("start"):
+            yield (r["start"], r["id"], acct, "switchboard",
+                   f"{acct or 'unknown'} joined switchboard session {_s(r.get('sb_session_id'))} "
+                   f"at {r['server']}")
+        p = r.get("profile")
+        if p:
+            nat = {True: "behind NAT", False: "no NAT", None: "NAT unknown"}[p.get("nat")]
+            yield (p.get("login_time") or r["start"], r["id"], acct, "profile",
+                   f"profile: ClientIP {_s(p.get('client_ip_reported'))}, ClientPort "
+                   f"{_s(p.get('client_port_reported'))} (corrected {_s(p.get('client_port'))}), {nat}")
+        lo = r.get("logout")
+        if lo:
+            yield (lo["time"], r["id"], acct, "logout",
+                   f"{acct or 'unknown'} signed out (OUT by {lo['by']}"
+                   + (f" {lo['reason']}" if lo.get("reason") else "") + ")")
+    elif table == "presence":
+        name = f" “{r['friendly_name']}”" if r.get("friendly_name") else ""
+        yield (r["time"], r["session"], who, "presence",
+               f"{_s(r['passport'])}{name} is {_s(r['status_name'])} ({r['command']})")
+    elif table == "personal_messages":
+        media = f" ♪ {r['current_media']}" if r.get("current_media") else ""
+        yield (r["time"], r["session"], who, "personal message",
+               f"{_s(r['passport'])}: “{_s(r['personal_message'])}”{media}")
+    elif table == "list_changes":
+        yield (r["time"], r["session"], who, "list change",
+               " ".join(x for x in (r["op"], _s(r.get("list")), _s(r.get("passport")),
+                                    _s(r.get("friendly_name")), _s(r.get("group_id"))) if x))
+    elif table == "participants":
+        yield (r["time"], r["session"], who, "conversation",
+               f"{r['passport']} {r['event']}")
+    elif table == "messages":
+        if r["kind"] == "typing":
+            return
+        to = LIST_SEP.join(r.get("recipients") or [])
+        yield (r["time"], r["session"], who, "message" if r["kind"] == "text" else r["kind"],
+               f"{_s(r['sender'])} → {to}: {_s(r['text'])}")
+    elif table == "invitations":
+        yield (r["time"], r["session"], who, "invitation",
+               f"{_s(r['inviter'])} invites {_s(r.get('invitee'))} to {_s(r['application'])}"
+               + (f": {r['file_name']}" if r.get("file_name") else "") + f" ({_s(r['status'])})")
+    elif table == "transfers":
+        yield (r.get("finished") or r.get("started"), r["session"], r.get("sender"), "transfer",
+               f"{_s(r.get('kind'))} {_s(r['name'])} {_s(r['sender'])} → {_s(r['receiver'])}: "
+               f"{r['received']} of {_s(r['size'])} bytes, {r['status']}"
+               + (f", sha256 {r['sha256']}" if r.get("sha256") else ""))
+    elif table == "challenges":
+        yield (r["time"], r["session"], None, "challenge",
+               f"CHL {_s(r['challenge'])} answered by {_s(r['product_id'])}: valid "
+               f"{_s(r['valid'])}, accepted {_s(r['accepted'])}")
+    elif table == "errors":
+        yield (r["time"], r["session"], who, "error",
+               f"{r['code']} {r['name']} (answering {_s(r.get('request'))})")
+    elif table == "anomalies":
+        yield (r["time"], r["session"], None, "damage", f"{r['kind']}: {r['detail']}")
+
+
+class TimelineSort:
+    """External merge sort of timeline entries by (time, session)."""
+
+    def __init__(self, run: int = RUN):
+        self.run = run
+        self.buf: list = []
+        self.files: list = []
+
+    def add(self, entry):
+        if entry[0] is None:
+            return
+        self.buf.append(entry)
+        if len(self.buf) >= self.run:
+            self._spill()
+
+    def _spill(self):
+        self.buf.sort(key=_key)
+        f = tempfile.TemporaryFile()
+        for e in self.buf:
+            marshal.dump(e, f)
+        f.seek(0)
+        self.files.append(f)
+        self.buf = []
+
+    def __iter__(self):
+        self.buf.sort(key=_key)
+        runs = [_read(f) for f in self.files] + [iter(self.buf)]
+        try:
+            yield from heapq.merge(*runs, key=_key)
+        finally:
+            for f in self.files:
+                f.close()
+
+
+def _key(e):
+    return (e[0], e[1] if e[1] is not None else -1)
+
+
+def _read(f):
+    while True:
+        try:
+            yield marshal.load(f)
+        except EOFError:
+            return
+
+
+def timesketch(row: dict) -> dict:
+    """A Timesketch JSONL record: message, datetime, timestamp_desc, attributes."""
+    return {"message": row["description"], "datetime": row["time"],
+            "timestamp_desc": f"MSN {row['kind']}", "session": row["session"],
+            "account": row["account"], "event_kind": row["kind"], "data_type": "msn:event"}
