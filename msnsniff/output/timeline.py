@@ -17,7 +17,7 @@ import tempfile
 from .emit import LIST_SEP
 
 COLUMNS = ["time", "session", "account", "kind", "description"]
-RUN = 50_000
+RUN = 20_000
 
 
 def _s(v) -> str:
