@@ -22,6 +22,7 @@ from .files import files
 from .follow import follow
 from .live import interfaces, live
 from .read import read
+from .report import report
 from .timeline import timeline
 
 
@@ -66,7 +67,8 @@ def cli(ctx, debug):
 
 
 # the order people meet them in `msnsniff -h` is click's (alphabetical)
-for _command in (commands, read, chats, files, export, live, interfaces, timeline, follow):
+for _command in (commands, read, chats, files, export, live, interfaces, timeline, follow,
+                 report):
     cli.add_command(_command)
 
 
