@@ -64,8 +64,11 @@ def test_commands_csv_streams_with_header():
     r = run("commands", MAIN, "--format", "csv", "--verb", "LSG")
     lines = r.stdout.splitlines()
     assert lines[0] == "time,connection,client,server,direction,verb,trid,params,payload_length,summary"
-    assert [l.split(",")[7] for l in lines[1:]] == ["0; Other Contacts; 0", "1; Friends; 0",
-                                                    "2; Família; 0"]
+    import csv
+    # list cells hold "; ": quoted, so a semicolon-locale spreadsheet keeps them whole
+    assert [row[7] for row in csv.reader(lines[1:])] == ["0; Other Contacts; 0",
+                                                         "1; Friends; 0", "2; Família; 0"]
+    assert lines[1].split(",")[7] == '"0; Other Contacts; 0"'
 
 
 def test_read_tables():

@@ -26,6 +26,8 @@ from .packet import (ACK, FIN, PSH, RST, SYN, CaptureStats, Segment, _irrelevant
 # A record longer than this is treated as a damaged length field (real link MTUs,
 # even with TSO/GRO on loopback, stay far below; tcpdump's default snaplen is 262144).
 MAX_RECORD = 262144 * 4
+LINKTYPES = {0, 1, 12, 14, 101, 108, 113, 276}   # what parse_frame decodes
+MAX_TS = 253402300799.0         # 9999-12-31T23:59:59Z: the last time ISO 8601 text holds
 
 
 # ---------------------------------------------------------------- file formats
@@ -189,6 +191,10 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
                 ts = sec + (rest * 1000000 // round(1 / unit)) * 1e-6
             else:
                 ts = ticks * unit
+            if ts > MAX_TS:
+                # 2^63 ticks and the like: no time a capture can hold; counted as damage
+                stats.bad_times += 1
+                ts = MAX_TS
             seg = parse_frame(lt, data, ts, stats, frame)
             if seg is not None:
                 yield seg
@@ -208,6 +214,8 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
 
 def _open(path: str) -> BinaryIO:
     if path == "-":
+        if sys.stdin is None or getattr(sys.stdin, "buffer", None) is None:
+            raise MsnsniffError("standard input is closed: nothing to read")
         return sys.stdin.buffer
     try:
         return open(path, "rb", buffering=1 << 20)
@@ -263,7 +271,11 @@ def _iter_libpcap(pcapy, handle, stats: CaptureStats, follow) -> Iterator[Segmen
         if fd is not None and not frame & 255:
             stats.position = os.lseek(fd, 0, os.SEEK_CUR)
         sec, usec = hdr.getts()
-        seg = parse_frame(linktype, data, sec + usec * 1e-6, stats, frame)
+        ts = sec + usec * 1e-6
+        if not 0 <= ts <= MAX_TS:       # (pcapng ticks of 2^63 and the like)
+            stats.bad_times += 1
+            ts = MAX_TS
+        seg = parse_frame(linktype, data, ts, stats, frame)
         if seg is not None:
             yield seg
 
@@ -285,7 +297,10 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
         name = "standard input" if path == "-" else path
         if len(magic) < 4:
             raise MsnsniffError(f"{name}: empty or too short to be a capture file")
-        fast = _libpcap() if follow is not None and path != "-" and not compression else None
+        # libpcap opens the file itself: only a regular file can be read twice (a FIFO
+        # would be split between two readers)
+        fast = (_libpcap() if follow is not None and path != "-" and not compression
+                and _regular(path) else None)
         # nanosecond pcap stays in Python: libpcap would round the times to µs; so does a
         # pcap whose header claims a small snaplen: libpcap cuts every record to it, even
         # records that are longer (such headers are often wrong)
@@ -301,6 +316,10 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
                 handle = fast.open_offline(path)
             except fast.PcapError:
                 handle = None               # e.g. mixed link types: the Python reader copes
+            if handle is not None and handle.datalink() not in LINKTYPES:
+                # a link type the BPF cannot select on (802.11, …): libpcap would drop
+                # every packet silently; the Python reader counts and reports them
+                handle = None
             if handle is not None:
                 stats.format = _PCAP_MAGICS[magic][2] if magic in _PCAP_MAGICS else "pcapng"
                 yield from _iter_libpcap(fast, handle, stats, follow)
@@ -352,6 +371,15 @@ def _decompressing(f):
             import lzma
             return lzma.LZMAFile(f, "rb"), name
     return f, None
+
+
+def _regular(path: str) -> bool:
+    import os
+    import stat
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def file_provenance(path: str) -> dict:

@@ -61,8 +61,11 @@ class Follow:
         # other alternatives say: the payload test must only run on segments that have
         # 4 payload bytes (IPv4 only: libpcap cannot compute the IPv6 payload offset).
         payload4 = "ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) >= 4"
-        return (f"tcp and ({ports} or (tcp[tcpflags] & tcp-syn != 0) "
-                f"or (ip and {payload4} and ({words})))")
+        # an IPv4 TCP frame shorter than its headers fails every load below and would be
+        # dropped unseen: it is passed first, so the Python side counts it as damage
+        short = "(ip and ip[9] = 6 and len < 54)"
+        return (f"{short} or (tcp and ({ports} or (tcp[tcpflags] & tcp-syn != 0) "
+                f"or (ip and {payload4} and ({words}))))")
 
     def bpf(self, vlan: bool = False) -> str:
         """The expression; ``vlan`` (Ethernet files) also matches one or two 802.1Q tags:

@@ -58,6 +58,7 @@ class CaptureStats:
     reader: str = "python"      # python, or libpcap (BPF applied in C: packets that
                                 # cannot matter are never seen, so not counted)
     skipped: int = 0            # TCP packets dropped by the cheap port/flag check
+    bad_times: int = 0          # timestamps past 9999-12-31 (clamped)
     position: int = 0           # bytes of the file read so far (for progress bars)
 
     def notices(self) -> list[str]:
@@ -71,6 +72,9 @@ class CaptureStats:
             out.append(f"{self.snapped} packet(s) cut short by the capture's snaplen")
         if self.bad_headers:
             out.append(f"{self.bad_headers} packet(s) with damaged IP/TCP headers")
+        if self.bad_times:
+            out.append(f"{self.bad_times} packet(s) timestamped after the year 9999 "
+                       "(clamped to 9999-12-31T23:59:59Z)")
         for lt, n in sorted(self.unsupported_link.items()):
             out.append(f"{n} packet(s) of unsupported link type {lt}")
         return out

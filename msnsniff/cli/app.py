@@ -8,11 +8,13 @@ unless --debug asks for it.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
 from .. import __version__
+from ..output.emit import safe_text
 from ..errors import MsnsniffError
 from .chats import chats
 from .commands import commands
@@ -35,7 +37,8 @@ class UserError(click.ClickException):
         return self.message
 
     def show(self, file=None):
-        click.echo(f"msnsniff: error: {self.format_message()}", err=True)
+        # the message may quote a file name or a value that came from the network
+        click.echo(f"msnsniff: error: {safe_text(self.format_message())}", err=True)
 
 
 class Group(click.Group):
@@ -72,6 +75,18 @@ for _command in (commands, read, chats, files, export, live, interfaces, timelin
     cli.add_command(_command)
 
 
+def _stop_cleanly_on(*signums):
+    """SIGTERM and SIGHUP stop msnsniff like Ctrl-C: temporary files are removed and the
+    reading process is stopped (their default action would leave both behind)."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    for s in signums:
+        try:
+            signal.signal(s, handler)
+        except (ValueError, OSError):      # not the main thread, or not on this system
+            pass
+
+
 def main(argv=None):
     import gc
     # Decoded rows are long-lived and acyclic; with the default thresholds the cyclic
@@ -79,12 +94,19 @@ def main(argv=None):
     # later collections; everything imported so far is frozen out of the scans.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+    _stop_cleanly_on(signal.SIGTERM, signal.SIGHUP)
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         cli.main(args=argv, prog_name="msnsniff", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as e:
+        # one line, not click's three (usage, hint, error)
+        cmd = e.ctx.command_path if e.ctx is not None else "msnsniff"
+        click.echo(f"msnsniff: error: {safe_text(e.format_message())} (see: {cmd} -h)",
+                   err=True)
+        sys.exit(2)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)

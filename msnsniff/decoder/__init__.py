@@ -91,7 +91,7 @@ class ConnectionDecoder:
             try:
                 return (self.impl.client(item, item.ts) if d == 0
                         else self.impl.server(item, item.ts))
-            except (ValueError, IndexError, KeyError, TypeError) as e:
+            except Exception as e:  # noqa: BLE001 - remote garbage never stops decoding
                 return [self._decoder_error(item, d, e)]
         out: list = []
         if isinstance(item, Undecodable):
@@ -136,7 +136,7 @@ class ConnectionDecoder:
                     out.extend(impl.command(item, ts, d))
             elif isinstance(item, RawCommand):
                 out.extend(impl.client(item, ts) if d == 0 else impl.server(item, ts))
-        except (ValueError, IndexError, KeyError, TypeError) as e:
+        except Exception as e:  # noqa: BLE001 - remote garbage never stops decoding
             out.append(self._decoder_error(item, d, e))
         return out
 

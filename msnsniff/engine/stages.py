@@ -141,6 +141,10 @@ def events(gen, state, finish):
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:                                    # the child
+        import signal
+        # the parent stops it with SIGTERM: the default action, whatever the parent set
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
         recv.close()
         _child(gen, state, send, codec)             # never returns
     send.close()

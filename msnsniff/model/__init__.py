@@ -69,7 +69,14 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
     def apply(self, ev) -> None:
         h = _HANDLERS.get(type(ev))
         if h is not None:
-            h(self, ev)
+            try:
+                h(self, ev)
+            except Exception as e:  # noqa: BLE001 - one event's bug never stops the analysis
+                self.sink("anomalies", {
+                    "time": iso(ev.ts) if _finite_time(ev.ts) else None,
+                    "session": getattr(ev, "conn", None), "direction": None,
+                    "kind": "model error", "detail": f"{type(ev).__name__}: "
+                    f"{type(e).__name__}: {e}"[:300], "offset": None, "length": None})
 
     def _s(self, ev) -> Session:
         s = self.sessions.get(ev.conn)
@@ -284,6 +291,10 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
                                      r.get("time") or ""))
             doc[t] = rows
         return doc
+
+
+def _finite_time(ts) -> bool:
+    return isinstance(ts, (int, float)) and 0 <= ts < 253402300800
 
 
 def _group_order(gid: str):

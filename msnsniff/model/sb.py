@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..protocol.mime import (APPLICATIONS, decode_text, file_name, header, media_type, parse_fields,
+from ..protocol.mime import (APPLICATIONS, decode_text, known_charset, file_name, header, media_type, parse_fields,
                     parse_format)
 from ..protocol.xmlpayload import parse_msnobj
 from .session import iso
@@ -92,6 +92,12 @@ class SbFold:
         if ctype == "text/plain":
             row["kind"] = "text"
             row["text"] = decode_text(ev.body, charset)
+            if not known_charset(charset):
+                self.sink("anomalies", {"time": iso(ev.ts), "session": ev.conn,
+                                        "direction": "c2s" if ev.dir == 0 else "s2c",
+                                        "kind": "bad charset", "detail": f"charset {charset!r} "
+                                        "is not one Python knows: decoded as UTF-8",
+                                        "offset": None, "length": None})
             fmt = header(ev.headers, "X-MMS-IM-Format")
             if fmt:
                 f = parse_format(fmt)

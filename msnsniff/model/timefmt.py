@@ -12,7 +12,12 @@ def iso(ts: float | None) -> str | None:
         return None
     if ts == _last[0]:
         return _last[1]
-    text = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds") \
-        .replace("+00:00", "Z")
+    try:
+        text = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="microseconds") \
+            .replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):
+        # readers clamp impossible times; anything else that slips through is shown, not
+        # fatal
+        text = "9999-12-31T23:59:59.999999Z" if ts > 0 else "0001-01-01T00:00:00.000000Z"
     _last[0], _last[1] = ts, text
     return text

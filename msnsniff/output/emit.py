@@ -10,7 +10,6 @@ cells as tables do, JSON by writing C1 controls and bidi overrides as ``\\u`` es
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -31,8 +30,10 @@ def wcswidth(s: str) -> int:
 FORMATS = ("table", "csv", "json", "jsonl")
 LIST_SEP = "; "      # how list values are joined in table and CSV cells
 
-# C0/C1 controls, DEL, and Unicode bidi overrides/isolates (they reorder what is shown)
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0/C1 controls, DEL, Unicode bidi marks, overrides and isolates (they reorder what is
+# shown) and the Unicode line/paragraph separators
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+                     "\u202a-\u202e\u2066-\u2069]")
 
 
 def _escape(m):
@@ -74,7 +75,19 @@ def cell(v, terminal=True) -> str:
     return safe_text(v) if terminal else v
 
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# what makes a spreadsheet run a cell (a NUL or a line break first hides the rest)
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
+
+
+def csv_line(cells) -> str:
+    """One RFC 4180 line.  A cell is quoted when it holds a comma, a quote or a line
+    break — and a semicolon too: a spreadsheet in a semicolon locale would otherwise cut
+    ``a;=cmd|…`` into a new cell that starts with ``=`` and runs."""
+    return ",".join('"' + c.replace('"', '""') + '"' if _NEEDS_QUOTES.search(c) else c
+                    for c in cells) + "\r\n"
+
+
+_NEEDS_QUOTES = re.compile('[,";\r\n]')
 
 
 def _list_item(x) -> str:
@@ -164,12 +177,11 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
         out.write((json_for_terminal(text) if tty else text) + "\n")
         return
     if fmt == "csv":
-        # RFC 4180 line ends; the one CSV writer of every command and of `export`
-        w = csv.writer(out, lineterminator="\r\n")
-        w.writerow(columns)
+        # the one CSV writer of every command and of `export`
+        out.write(csv_line(columns))
         for r in rows:
             row = [csv_cell(r.get(c), raw_csv) for c in columns]
-            w.writerow([safe_text(x) for x in row] if tty else row)
+            out.write(csv_line([safe_text(x) for x in row] if tty else row))
         return
     table = [list(map(cell, map(r.get, columns))) for r in rows]
     out.write(render_table(table, headers or columns, tablefmt) + "\n")

@@ -51,21 +51,50 @@ def _check_target(path: str, force: bool):
         raise MsnsniffError(f"{parent}: not writable")
 
 
+def _special(path: str) -> bool:
+    """A FIFO, a device or a socket (or a link to one): written to, never replaced."""
+    import stat
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 @contextmanager
 def atomic_path(path: str):
-    """Yield a temporary path next to ``path``; rename it into place on success."""
+    """Yield a temporary path next to ``path``; rename it into place on success.  A
+    FIFO or device (``-o /dev/null``, a named pipe) is written to directly: renaming a
+    regular file over it would destroy it.  A full disk is one line naming the file."""
+    if _special(path):
+        try:
+            yield path
+        except OSError as e:
+            raise _disk_error(path, e, 0) from None
+        return
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".msnsniff-", suffix=".tmp", dir=d)
     os.close(fd)
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        written = os.path.getsize(tmp) if os.path.exists(tmp) else 0
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError):
+            raise _disk_error(path, e, written) from None
         raise
+
+
+def _disk_error(path, e, written):
+    import errno
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return MsnsniffError(f"{path}: no space left on the device after {written} bytes; "
+                             "nothing was left behind (free some space and run again)")
+    return MsnsniffError(f"{path}: cannot write: {e.strerror or e}")
 
 
 def write_json(doc, path, force, tables=None, stdout=None):
@@ -118,14 +147,24 @@ def write_csv(doc, out_dir, force, tables=None, raw_csv=False):
     meta = os.path.join(out_dir, "summary.json")
     for p in paths + [meta]:                    # refuse before writing anything
         _check_target(p, force)
-    for t, p in zip(names, paths):
-        cols = [c[0] for c in TABLES[t]]
-        with atomic_path(p) as tmp:
-            with open(tmp, "w", encoding="utf-8", newline="") as f:
+    # the whole set is written into a temporary folder first and moved in at the end:
+    # an interrupted export leaves no half set (and no reason for a rerun to refuse)
+    staging = tempfile.mkdtemp(prefix=".msnsniff-", suffix=".tmp", dir=out_dir)
+    try:
+        for t in names:
+            cols = [c[0] for c in TABLES[t]]
+            with open(os.path.join(staging, f"{t}.csv"), "w", encoding="utf-8",
+                      newline="") as f:
                 emit(doc.get(t, []), cols, "csv", f, raw_csv=raw_csv)
-    with atomic_path(meta) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with open(os.path.join(staging, "summary.json"), "w", encoding="utf-8") as f:
             f.write(to_json(doc.get("summary", {})) + "\n")
+        for p in paths + [meta]:
+            os.replace(os.path.join(staging, os.path.basename(p)), p)
+    except OSError as e:
+        raise _disk_error(out_dir, e, 0) from None
+    finally:
+        import shutil
+        shutil.rmtree(staging, ignore_errors=True)
     return paths + [meta]
 
 

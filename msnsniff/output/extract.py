@@ -14,9 +14,12 @@ import unicodedata
 
 from ..errors import MsnsniffError
 
-_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                    *(f"LPT{i}" for i in range(1, 10))}
-_BAD = re.compile(r'[\x00-\x1f\x7f-\x9f<>:"|?*\u202a-\u202e\u2066-\u2069]')
+# Windows device names (a file named after one is the device there), with the
+# superscript digits Windows also accepts, and the console devices
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                    *(f"COM{i}" for i in "123456789¹²³"), *(f"LPT{i}" for i in "123456789¹²³")}
+_BAD = re.compile('[\x00-\x1f\x7f-\x9f<>:"|?*\u061c\u200b-\u200f\u2028\u2029'
+                  '\u202a-\u202e\u2066-\u2069\ufeff]')
 MAX_NAME_BYTES = 200
 
 
@@ -24,14 +27,18 @@ def safe_name(name: str | None) -> str:
     name = (name or "").replace("\\", "/").split("/")[-1]
     name = unicodedata.normalize("NFC", name)
     name = _BAD.sub("_", name).strip(" .")
-    if name.split(".")[0].upper() in _WINDOWS_DEVICES:
+    # Windows ignores trailing spaces and dots before the extension: "AUX .txt" is AUX
+    if name.split(".")[0].rstrip(" .").upper() in _WINDOWS_DEVICES:
         name = "_" + name
-    while len(name.encode("utf-8")) > MAX_NAME_BYTES:
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        # cut once, by bytes (not a character at a time: that was quadratic), keeping a
+        # short extension
         stem, dot, ext = name.rpartition(".")
-        if dot and len(ext) < 16 and stem:
-            name = stem[:-1] + "." + ext
-        else:
-            name = name[:-1]
+        if not (dot and stem and len(ext) < 16):
+            stem, ext = name, ""
+        tail = ("." + ext) if ext else ""
+        room = MAX_NAME_BYTES - len(tail.encode("utf-8"))
+        name = stem.encode("utf-8")[:room].decode("utf-8", "ignore") + tail
     return name or "unnamed"
 
 
@@ -123,7 +130,19 @@ def write_file(directory: str, name: str, data: bytes) -> str:
             continue
         except OSError as e:
             raise MsnsniffError(f"{path}: cannot write: {e.strerror}") from None
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            # a full disk: no truncated file is left under the final name
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            import errno
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise MsnsniffError(f"{path}: no space left on the device for {len(data)} "
+                                    "bytes; the partial file was removed") from None
+            raise MsnsniffError(f"{path}: cannot write: {e.strerror or e}") from None
         return path
     raise MsnsniffError(f"{directory}: too many files named {base}")

@@ -69,12 +69,24 @@ def media_type(headers: dict) -> tuple[str, str | None]:
 
 
 def decode_text(body: bytes, charset: str | None) -> str:
-    """§4.2: UTF-8 when declared, ISO-8859-1 for a bare text/plain, never raise."""
+    """§4.2: UTF-8 when declared, ISO-8859-1 for a bare text/plain, never raise: a
+    charset Python does not know (or cannot even look up: ``utf\\0-8``) decodes as
+    UTF-8 with replacement characters (``known_charset`` tells the model to report it)."""
     enc = (charset or "iso-8859-1").lower()
     try:
         return body.decode(enc, "replace")
-    except LookupError:
+    except (LookupError, ValueError, TypeError):
         return body.decode("utf-8", "replace")
+
+
+def known_charset(charset: str | None) -> bool:
+    if not charset:
+        return True
+    try:
+        b"".decode(charset.lower())
+        return True
+    except (LookupError, ValueError, TypeError):
+        return False
 
 
 # §4.2 X-MMS-IM-Format

@@ -87,6 +87,9 @@ class Framer:
     def __init__(self, limits: Limits = DEFAULT_LIMITS):
         self.limits = limits
         self.buf = bytearray()
+        # bytes of buf already searched for a line end (a stream trickling in one byte at
+        # a time must not be searched from the start every time: that was quadratic)
+        self.scanned = 0
         self.base = 0               # stream offset of buf[0]
         self.state = LINE
         self.cmd = None             # command waiting for its payload
@@ -164,6 +167,7 @@ class Framer:
     def _consume(self, n: int) -> bytes:
         data = bytes(self.buf[:n])
         del self.buf[:n]
+        self.scanned = 0
         self.base += n
         return data
 
@@ -201,8 +205,9 @@ class Framer:
         while buf:
             st = self.state
             if st == LINE:
-                i = buf.find(b"\n")
+                i = buf.find(b"\n", self.scanned)
                 if i < 0:
+                    self.scanned = len(buf)
                     if len(buf) > self.limits.max_line:
                         self._undecodable(len(buf), f"line longer than {self.limits.max_line} "
                                           "bytes without a line end", ts, out)
@@ -243,6 +248,10 @@ class Framer:
 
     def _resync(self, ts, out) -> bool:
         buf = self.buf
+        if buf.find(b"\n", self.scanned) < 0 and len(buf) <= self.limits.max_line:
+            # a candidate line ends with a line end: none came since the last look
+            self.scanned = len(buf)
+            return False
         start = -1
         for m in _CANDIDATE.finditer(bytes(buf)):   # a copy: buf is resized below
             verb = m.group(1).decode()

@@ -1,0 +1,57 @@
+"""The whole path from capture bytes to every renderer, for fuzzing: the bytes are a
+capture file (pcap, pcapng or compressed) read by the pure-Python reader and by libpcap
+when it is installed, then reassembly, framing, decoders, model, and the table, CSV,
+transcript, timeline, JSON and HTML renderers.  Nothing may raise (a MsnsniffError for
+a file that is not a capture at all is the one-line error users get, and allowed)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+
+from msnsniff.engine.analyze import analyse
+from msnsniff.errors import MsnsniffError
+from msnsniff.output.emit import emit, to_json
+from msnsniff.output.html import render
+from msnsniff.output.sections import write_report
+from msnsniff.output.timeline import entries
+from msnsniff.output.transcript import conversations
+
+_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def run_capture(data: bytes, readers=("python",)) -> None:
+    fd, path = tempfile.mkstemp(suffix=".pcap", dir=_DIR)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        for reader in readers:
+            os.environ["MSNSNIFF_READER"] = reader
+            try:
+                doc = analyse([path])
+            except MsnsniffError:
+                return
+            render_all(doc)
+    finally:
+        os.environ.pop("MSNSNIFF_READER", None)
+        os.unlink(path)
+
+
+def render_all(doc: dict) -> None:
+    out = io.StringIO()
+    write_report(doc, out)
+    for t, rows in doc.items():
+        if isinstance(rows, list) and rows:
+            emit(rows, list(rows[0]), "csv", out)
+            emit(rows, list(rows[0]), "table", out)
+    for head, rows in conversations(doc):
+        emit(rows, ["time", "sender", "text"], "table", out)
+    for t, rows in doc.items():
+        if isinstance(rows, list):
+            for r in rows:
+                for _ in entries(t, r):
+                    pass
+    json.loads(to_json({k: v for k, v in doc.items() if k != "summary"},))
+    render(doc, out, "fuzz")
