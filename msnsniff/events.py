@@ -47,6 +47,7 @@ class ConnectionClosed(Event):
 class Framed(Event):
     """Framer output for the protocol trace (only with ``trace=True``)."""
     item: object
+    via: str | None = None      # HTTP gateway: the TCP connection and request carrying it
 
 
 @_ev

@@ -267,3 +267,12 @@ def test_msnobj_parsing_is_safe():
     assert parse_msnobj('<!DOCTYPE x [<!ENTITY a "b">]><msnobj Creator="&a;"/>') is None
     o = parse_msnobj('<msnobj Creator="x@y" Type="2" Friendly="VABlAHMAdAAAAA=="/>')
     assert (o["type_name"], o["friendly_text"]) == ("emoticon", "Test")
+
+
+def test_msnp18_ddp_msnobject_in_personal_data():
+    from msnsniff.protocol.xmlpayload import parse_data
+    d = parse_data(b'<Data><PSM>x</PSM><CurrentMedia></CurrentMedia><DDP>&lt;msnobj '
+                   b'Creator="a@b.c" Size="10" Type="7" Location="0" Friendly="AAA=" '
+                   b'SHA1D="abc="/&gt;</DDP></Data>')
+    assert (d["msnobj"]["ddp"]["type_name"], d["msnobj"]["ddp"]["creator"],
+            d["msnobj"]["ddp"]["size"]) == ("dynamic picture", "a@b.c", 10)

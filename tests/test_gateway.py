@@ -130,3 +130,15 @@ def test_demux_reports_garbage_once():
     assert [type(x) for x in out] == [HttpProblem]
     assert h.feed(0, b"more", 1.1) == [] and h.undecodable[0] >= 4
     assert not isinstance(out[0], (HttpRequest, HttpResponse))
+
+
+def test_commands_name_the_http_request_that_carried_them():
+    out = subprocess.run([sys.executable, "-m", "msnsniff", "commands", cap(GW), "--connection",
+                          "2", "--columns", "verb,direction,via", "--format", "json",
+                          "--no-progress"], capture_output=True, text=True).stdout
+    rows = json.loads(out)
+    assert rows[:2] == [
+        {"verb": "VER", "direction": "c2s", "via": "http connection 1, request 1"},
+        {"verb": "VER", "direction": "s2c", "via": "http connection 1, response to "
+         "/gateway/gateway.dll?Action=open&Server=NS&IP=messenger.hotmail.com"}]
+    assert rows[-1] == {"verb": "OUT", "direction": "c2s", "via": "http connection 8, request 4"}

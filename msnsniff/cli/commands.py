@@ -41,7 +41,8 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, grep, 
         if not v.isdigit():
             click.echo(f"msnsniff: warning: {v} is not an MSNP verb msnsniff knows; "
                        "no command may match", err=True)
-    cols = pick_columns(columns, TRACE_COLUMNS)
+    from ..output.trace import TRACE_EXTRA
+    cols = pick_columns(columns, TRACE_COLUMNS + TRACE_EXTRA) if columns else TRACE_COLUMNS
     rx = grep_regex(grep, ignore_case)
     run = Run(captures, ports, trace=True, progress=progress_bar(no_progress),
               split=plan_jobs(jobs, captures)[1])

@@ -23,7 +23,7 @@ class NsExtrasMixin:
         self._infer(11)
         if not cmd.payload:                    # an empty UBX: no personal data
             data = {"psm": None, "current_media_raw": None, "current_media": None,
-                    "machine_guid": None, "endpoints": []}
+                    "machine_guid": None, "endpoints": [], "msnobj": None}
         else:
             try:
                 data = parse_data(cmd.payload)

@@ -27,13 +27,14 @@ class Logical:
     """One gateway session, shaped like a reassembly connection for the pipeline
     (``id`` and ``info``: framers and decoder)."""
 
-    __slots__ = ("id", "info", "client", "server", "bytes", "open", "last_ts")
+    __slots__ = ("id", "info", "client", "server", "bytes", "open", "last_ts", "via")
 
     def __init__(self, cid, info, client, server, ts):
         self.id, self.info, self.client, self.server = cid, info, client, server
         self.bytes = [0, 0]
         self.open = True
         self.last_ts = ts
+        self.via = None         # what carries the bytes being fed (for the trace)
 
 
 class HttpSide:
@@ -62,6 +63,7 @@ class CarrierDecoder:
     def __init__(self, gateway, conn):
         self.gw, self.conn = gateway, conn
         self.outstanding: deque = deque()
+        self.requests = 0
 
     def handle(self, item, d):
         if type(item) is HttpProblem:
@@ -140,6 +142,8 @@ class Gateway:
             carrier.outstanding.append((req, lg))
         out.append(E.GatewayExchange(req.ts, lg.id, 0, carrier.conn.id, None, None,
                                      poll and not req.body))
+        carrier.requests += 1
+        lg.via = f"http connection {carrier.conn.id}, request {carrier.requests}"
         self._feed(lg, 0, bytes(req.body), req.ts, out)
 
     def _open(self, carrier, ts, ip, server, out):
@@ -182,6 +186,7 @@ class Gateway:
             self._bind(lg, sid)
         out.append(E.GatewayExchange(resp.ts, lg.id, 1, carrier.conn.id, sid,
                                      x.get("gw-ip"), False))
+        lg.via = f"http connection {carrier.conn.id}, response to {req.target[:120]}"
         self._feed(lg, 1, bytes(resp.body), resp.ts, out)
         if x.get("session", "").lower() == "close" and lg.open:
             self._close(lg, resp.ts, "Session=close", out)

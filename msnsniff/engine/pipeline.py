@@ -299,7 +299,7 @@ class Pipeline:
         trace = self.trace
         for item in items:
             if trace and type(item) not in _HTTP_ITEMS:
-                out.append(E.Framed(item.ts, conn.id, d, item))
+                out.append(E.Framed(item.ts, conn.id, d, item, getattr(conn, "via", None)))
             evs = handle(item, d)
             out += evs
             for ev in evs:

@@ -192,7 +192,8 @@ class ListsFold:
                "command": ev.command, "passport": ev.passport, "network": ev.network,
                "personal_message": d["psm"], "current_media": d["current_media"],
                "current_media_raw": d["current_media_raw"],
-               "machine_guid": d["machine_guid"], "endpoints": eps}
+               "machine_guid": d["machine_guid"], "endpoints": eps,
+               "msnobj": d.get("msnobj")}
         if ev.passport is None:
             s.personal_message = d["psm"]
             if d["machine_guid"]:

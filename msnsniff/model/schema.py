@@ -117,6 +117,7 @@ TABLES: dict[str, list] = {
         C(("current_media_raw", "text", False, "CurrentMedia as sent", "\\0Music\\01\\0{0} - {1}\\0Song\\0Artist\\0")),
         C(("machine_guid", "text", False, "MachineGuid", "{F52973B6-…}")),
         C(("endpoints", "list", False, "MSNP16+ EndpointData/PrivateEndpointData: id, capabilities, name, client type, state", "id={…}; capabilities=2789003324:48; name=HOME-PC")),
+        C(("msnobj", "object", False, "MSNP18 MSNObjects in the data: ddp (dynamic display picture), scene, signaturesound", '{"ddp": {"type_name": "dynamic picture", …}}')),
     ],
     "list_changes": [_T] + _SO + [
         C(("op", "text", True, "ADD, REM, REA, ADG, RMG, REG; MSNP10+ ADC, PRP (own rename), SBP (contact rename); MSNP13+ ADL, RML", "ADD")),

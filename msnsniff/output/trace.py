@@ -12,6 +12,8 @@ from ..protocol.tables import display_params
 
 TRACE_COLUMNS = ["time", "connection", "client", "server", "direction", "verb", "trid",
                  "params", "payload_length", "summary"]
+# with --columns: the HTTP gateway request or response that carried a command
+TRACE_EXTRA = ["via"]
 
 
 class Trace:
@@ -36,6 +38,12 @@ class Trace:
                 "params": list(params), "payload_length": length, "summary": summary}
 
     def framed(self, ev):
+        r = self._framed(ev)
+        if r is not None:
+            r["via"] = ev.via
+        return r
+
+    def _framed(self, ev):
         item = ev.item
         if isinstance(item, RawCommand):
             self.verbs[item.verb] += 1

@@ -73,7 +73,11 @@ def parse_data(payload: bytes) -> dict:
             if v is not None:
                 ep[key] = v
     media_raw = _text(root.find("CurrentMedia"))
+    # MSNP18: the dynamic display picture and the scene are MSNObjects (XML-escaped)
+    objs = {tag.lower(): parse_msnobj(_text(root.find(tag)) or "")
+            for tag in ("DDP", "Scene", "SignatureSound")}
     return {"psm": _text(root.find("PSM")), "current_media_raw": media_raw,
+            "msnobj": {k: v for k, v in objs.items() if v} or None,
             "current_media": decode_current_media(media_raw),
             "machine_guid": _text(root.find("MachineGuid")),
             "endpoints": list(endpoints.values())}
