@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from .common import (CONTEXT, tool_info, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
-                     redact_options, redacted)
+from .common import (CONTEXT, tool_info, capture_args, check_paths, plan_jobs, progress_bar,
+                     redact_options)
 
 
 @click.command(context_settings=CONTEXT)
@@ -76,13 +76,36 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
         if output != "-":
             click.echo(f"wrote {output}" + (" (redacted)" if redact else ""), err=True)
         return
-    doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
-    if fmt == "json":
-        written = ex.write_json(doc, output, force, wanted, stdout=sys.stdout)
-    elif fmt == "csv":
-        written = ex.write_csv(doc, out_dir, force, wanted, raw_csv)
-    else:
-        written = ex.write_sqlite(doc, output, force, wanted)
+    # the rows go to disk as the captures are read and come back in the document's order:
+    # memory does not grow with the number of connections
+    from ..engine.spool import spool_analysis
+    paths = check_paths(captures)
+    spooled = spool_analysis(paths, ports, progress=progress_bar(no_progress),
+                             split=plan_jobs(jobs, paths)[1])
+    summary = dict(spooled.summary, tool=tool_info())
+    pairs = spooled.tables()
+    if redact:
+        pairs = _redacting(pairs, summary, redact_qry)
+    try:
+        if fmt == "json":
+            written = ex.write_json_tables(pairs, summary, output, force, wanted,
+                                           stdout=sys.stdout)
+        elif fmt == "csv":
+            written = ex.write_csv_tables(pairs, summary, out_dir, force, wanted, raw_csv)
+        else:
+            written = ex.write_sqlite_tables(pairs, summary, output, force, wanted)
+    finally:
+        spooled.close()
     if output != "-":
         click.echo(f"wrote {len(written)} file(s): {', '.join(written)}"
                    + (" (redacted)" if redact else ""), err=True)
+
+
+def _redacting(pairs, summary, qry):
+    """Rows masked one by one as they are written (as JSON Lines are); the summary says
+    so once every table went by."""
+    from ..output.redact import Redactor
+    red = Redactor(qry)
+    for t, rows in pairs:
+        yield t, (red.row(t, r) for r in rows)
+    summary["redacted"] = red.info()

@@ -97,15 +97,41 @@ def _disk_error(path, e, written):
     return MsnsniffError(f"{path}: cannot write: {e.strerror or e}")
 
 
+def doc_tables(doc):
+    """A whole document as the (table, rows) pairs the writers take."""
+    return [(t, doc.get(t, [])) for t in TABLES]
+
+
 def write_json(doc, path, force, tables=None, stdout=None):
-    text = to_json(public_doc(doc, tables)) + "\n"
+    return write_json_tables(doc_tables(doc), doc.get("summary", {}), path, force, tables,
+                             stdout)
+
+
+def write_json_tables(pairs, summary, path, force, tables=None, stdout=None):
+    """The document as one JSON object, written row by row (the same text as
+    ``to_json(document)``; memory does not grow with the rows)."""
+    def write(f):
+        f.write("{")
+        first = True
+        for t, rows in pairs:
+            if tables and t not in tables:
+                continue
+            f.write(("" if first else ", ") + to_json(t) + ": [")
+            first = False
+            sep = ""
+            for r in rows:
+                f.write(sep + to_json({k: v for k, v in r.items() if not k.startswith("_")}))
+                sep = ", "
+            f.write("]")
+        f.write(("" if first else ", ") + '"summary": ' + to_json(summary) + "}\n")
+
     if path == "-":
-        stdout.write(text)
+        write(stdout)
         return [path]
     _check_target(path, force)
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+            write(f)
     return [path]
 
 
@@ -136,6 +162,11 @@ def stream_jsonl(run_analysis, path, force, tables=None, stdout=None, redactor=N
 
 
 def write_csv(doc, out_dir, force, tables=None, raw_csv=False):
+    return write_csv_tables(doc_tables(doc), doc.get("summary", {}), out_dir, force, tables,
+                            raw_csv)
+
+
+def write_csv_tables(pairs, summary, out_dir, force, tables=None, raw_csv=False):
     names = [t for t in TABLES if not tables or t in tables]
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise MsnsniffError(f"{out_dir}: exists and is not a directory")
@@ -151,13 +182,15 @@ def write_csv(doc, out_dir, force, tables=None, raw_csv=False):
     # an interrupted export leaves no half set (and no reason for a rerun to refuse)
     staging = tempfile.mkdtemp(prefix=".msnsniff-", suffix=".tmp", dir=out_dir)
     try:
-        for t in names:
+        for t, rows in pairs:
+            if t not in names:
+                continue
             cols = [c[0] for c in TABLES[t]]
             with open(os.path.join(staging, f"{t}.csv"), "w", encoding="utf-8",
                       newline="") as f:
-                emit(doc.get(t, []), cols, "csv", f, raw_csv=raw_csv)
+                emit(rows, cols, "csv", f, raw_csv=raw_csv)
         with open(os.path.join(staging, "summary.json"), "w", encoding="utf-8") as f:
-            f.write(to_json(doc.get("summary", {})) + "\n")
+            f.write(to_json(summary) + "\n")
         for p in paths + [meta]:
             os.replace(os.path.join(staging, os.path.basename(p)), p)
     except OSError as e:
@@ -183,6 +216,10 @@ def _sql_value(v, typ):
 
 
 def write_sqlite(doc, path, force, tables=None):
+    return write_sqlite_tables(doc_tables(doc), doc.get("summary", {}), path, force, tables)
+
+
+def write_sqlite_tables(pairs, summary, path, force, tables=None):
     """One table per table of the document, ready for Datasette: ``sessions.id`` is the
     primary key, every other table has ``row_id`` and a foreign key to ``sessions``;
     message text and personal messages have FTS5 indexes; two views people write anyway
@@ -193,14 +230,13 @@ def write_sqlite(doc, path, force, tables=None):
         db = sqlite3.connect(tmp)
         try:
             done = []
-            for t in TABLES:
+            for t, rows in pairs:
                 if tables and t not in tables:
                     continue
-                _sqlite_table(db, t, doc.get(t, []))
+                _sqlite_table(db, t, rows)
                 done.append(t)
             _sqlite_search(db, done)
             db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-            summary = doc.get("summary", {})
             db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("msnsniff_version", __version__),
                 ("redacted", "true" if summary.get("redacted") else "false"),
