@@ -11,8 +11,10 @@ import pytest
 PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "msnsniff")
 
 # lowest first: a module may import its own layer and the layers before it
-LAYERS = ["errors", "config", "protocol", "events", "capture", "stream", "decoder", "model",
-          "engine", "output", "cli"]
+# engine sits above output: it drives every stage and writes (the Python API, exports
+# per capture), while output only renders rows
+LAYERS = ["version", "errors", "config", "protocol", "events", "capture", "stream", "decoder",
+          "model", "output", "engine", "cli"]
 STAGE_FOLDERS = {"capture", "stream", "decoder", "model", "engine", "output", "cli", "protocol"}
 
 
@@ -44,7 +46,9 @@ def _imports(name: str, path: str) -> set[str]:
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            candidates = [target] + [f"{target}.{a.name}" for a in node.names]
+            subs = [f"{target}.{a.name}" for a in node.names]
+            # `from .. import events` imports the module events, not the package
+            candidates = [c for c in subs if c in MODULES] or [target]
         elif isinstance(node, ast.Import):
             candidates = [a.name for a in node.names]
         else:
@@ -60,8 +64,9 @@ GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
 
 def _layer(name: str) -> int:
     parts = name.split(".")
-    if len(parts) == 1 or parts[1] == "__main__":         # msnsniff, python -m msnsniff
-        return 0 if len(parts) == 1 else LAYERS.index("cli")
+    if len(parts) == 1 or parts[1] == "__main__":
+        # the package itself is the public face (msnsniff.analyse …), like the CLI
+        return LAYERS.index("cli")
     return LAYERS.index(parts[1])
 
 

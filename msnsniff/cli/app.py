@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .. import __version__
+from ..version import __version__
 from ..output.emit import safe_text
 from ..errors import MsnsniffError
 from .chats import chats

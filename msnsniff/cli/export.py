@@ -23,9 +23,16 @@ from .common import (CONTEXT, tool_info, capture_args, check_paths, plan_jobs, p
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--raw-csv", is_flag=True,
               help="Do not neutralise CSV cells that spreadsheets would run as formulas.")
+@click.option("--per-capture", is_flag=True,
+              help="One export per capture, in --out DIR under the capture's name (with "
+                   "--jobs N, N captures at a time, each streaming).")
+@click.option("--dask", "dask_address", metavar="ADDRESS|local",
+              help="With --per-capture: run each capture on a Dask cluster's workers "
+                   "(captures and --out at the same path there); 'local' starts a "
+                   "LocalCluster.  Needs the dask extra.")
 @redact_options
 def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, force, raw_csv,
-           redact, redact_qry):
+           per_capture, dask_address, redact, redact_qry):
     """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
     SQLite.  The columns are documented in docs/schema.md."""
     from ..output import export as ex
@@ -38,6 +45,11 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
         if bad:
             raise click.BadParameter(f"unknown table(s) {', '.join(bad)}; tables are "
                                      f"{', '.join(TABLE_NAMES)}", param_hint="--tables")
+    if dask_address and not per_capture:
+        raise click.UsageError("--dask goes with --per-capture")
+    if per_capture:
+        return _per_capture(captures, ports, jobs, fmt, output, out_dir, wanted, force,
+                            raw_csv, dask_address, redact, redact_qry)
     if fmt is None:
         # inferred from the output's name (x.json, x.jsonl, x.db/.sqlite; a folder: csv)
         ext = os.path.splitext(output or "")[1].lower()
@@ -109,3 +121,70 @@ def _redacting(pairs, summary, qry):
     for t, rows in pairs:
         yield t, (red.row(t, r) for r in rows)
     summary["redacted"] = red.info()
+
+
+EXTENSIONS = {"json": ".json", "jsonl": ".jsonl", "sqlite": ".db", "csv": ""}
+
+
+def _per_capture(captures, ports, jobs, fmt, output, out_dir, wanted, force, raw_csv,
+                 dask_address, redact, redact_qry):
+    """Each capture's export in DIR under its own name: N at a time (--jobs) or on Dask
+    workers; each streams, so memory is N × one capture's, never the sum."""
+    from ..engine.api import export_capture
+    if fmt is None or not out_dir or output:
+        raise click.UsageError("--per-capture writes into a folder: give --format and --out DIR")
+    if redact_qry and not redact:
+        raise click.UsageError("--redact-qry goes with --redact")
+    paths = check_paths(captures)
+    os.makedirs(out_dir, exist_ok=True)
+    outs, taken = [], set()
+    for p in paths:
+        stem = os.path.basename(p) if p != "-" else "stdin"
+        for ext in (".gz", ".bz2", ".xz"):
+            stem = stem.removesuffix(ext)
+        stem = os.path.splitext(stem)[0] or "capture"
+        name, n = stem, 1
+        while name in taken:                # the same name from two folders
+            n += 1
+            name = f"{stem}-{n}"
+        taken.add(name)
+        outs.append(os.path.join(out_dir, name + EXTENSIONS[fmt]))
+    calls = [(p, o, fmt, ports, wanted, force, redact, redact_qry, tool_info(), raw_csv)
+             for p, o in zip(paths, outs)]
+    if dask_address:
+        written = _on_dask(dask_address, jobs, calls)
+    elif (jobs or 1) > 1 and len(paths) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(min(jobs, len(paths))) as ex:
+            written = list(ex.map(_export_job, calls))
+    else:
+        written = [export_capture(*c) for c in calls]
+    files = [f for w in written for f in w]
+    click.echo(f"wrote {len(files)} file(s) for {len(paths)} capture(s) in {out_dir}"
+               + (" (redacted)" if redact else ""), err=True)
+
+
+def _export_job(args):              # top level: it runs in worker processes
+    from ..engine.api import export_capture
+    return export_capture(*args)
+
+
+def _on_dask(address, jobs, calls):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise click.UsageError("--dask needs Dask: pip install 'msnsniff[dask]'") from None
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(n_workers=jobs or 2, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(address)
+    try:
+        futures = client.map(_export_job, calls, pure=False)
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -24,7 +24,7 @@ def report(captures, ports, no_progress, jobs, output, account, with_, since, un
     Example:
       msnsniff report capture.pcap -o report.html
     """
-    from .. import __version__
+    from ..version import __version__
     from ..output.export import _check_target, atomic_path
     from ..output.html import render
     from ..output.sections import for_account

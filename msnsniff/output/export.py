@@ -13,7 +13,7 @@ import sqlite3
 import tempfile
 from contextlib import contextmanager
 
-from .. import __version__
+from ..version import __version__
 from .emit import emit, to_json
 from ..errors import MsnsniffError
 from ..model.schema import TABLES
