@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import CAPTURES
+from conftest import CAPTURES, private_network
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or sys.platform != "linux",
                                 reason="live capture needs root on Linux")
@@ -35,6 +35,7 @@ def start_live(*args):
     return p
 
 
+@private_network
 def test_live_events_and_write_then_read_gives_the_same_analysis(tmp_path):
     pcap = tmp_path / "live.pcap"
     exp = tmp_path / "exp"
@@ -83,6 +84,7 @@ def test_live_events_and_write_then_read_gives_the_same_analysis(tmp_path):
     assert len(from_file["messages"]) > 20 and from_file["anomalies"] == []
 
 
+@private_network
 def test_count_stops_and_text_lines_are_readable(tmp_path):
     p = start_live("--count", "30", "--no-summary")
     scenario().scenario_compat_failures()
@@ -94,6 +96,7 @@ def test_count_stops_and_text_lines_are_readable(tmp_path):
     assert all(l[2] == ":" and l[5] == ":" for l in lines)           # HH:MM:SS.mmm  text
 
 
+@private_network
 def test_sigint_stops_cleanly_with_the_summary():
     p = start_live()
     scenario().scenario_ipv6()
@@ -124,7 +127,7 @@ def test_permission_error_without_cap_net_raw():
 
 @pytest.mark.parametrize("args, message", [
     (["-i", "nosuch0"], "msnsniff: error: unknown interface 'nosuch0'; interfaces: "),
-    (["--bpf", "tcp and port foo"], "msnsniff: error: bad BPF expression: Failed to compile"),
+    (["--bpf", "tcp and port foo"], "msnsniff: error: bad BPF expression: unknown port 'foo'"),
 ])
 def test_bad_interface_and_bpf(args, message):
     res = subprocess.run([sys.executable, "-m", "msnsniff", "live", *args, "--duration", "1"],
@@ -140,6 +143,7 @@ def test_interfaces_command():
     assert "  lo\n" in res.stdout and "any" in res.stdout
 
 
+@private_network
 def test_sigterm_and_stats_line():
     p = start_live("--stats", "0.3", "--format", "jsonl")
     scenario().scenario_ipv6()
@@ -151,3 +155,21 @@ def test_sigterm_and_stats_line():
     assert stats and "open connections" in stats[-1] and "peak RSS" in stats[-1]
     recs = [json.loads(l) for l in out.splitlines()]
     assert recs[-1]["event"] == "summary" and recs[-1]["sessions_by_kind"] == {"notification": 1}
+
+
+def test_kernel_filter_compiled_by_libpcap_is_scapys_program():
+    """live compiles its filter with libpcap through pcapy-ng; the program is the one
+    Scapy's compiler (also libpcap) gives, but for the capture length it accepts."""
+    pytest.importorskip("pcapy")
+    from scapy.arch.common import compile_filter
+    from msnsniff.capture.follow import Follow
+    from msnsniff.capture.live import _compile_insns
+    f = Follow(ports=(1864,))
+    f.add_connection(("10.0.0.1", 40000), ("10.0.0.2", 80))
+    expr = f.bpf()
+    ours = _compile_insns(expr)
+    bp = compile_filter(expr, linktype=12)
+    theirs = [(i.code, i.jt, i.jf, i.k) for i in bp.bf_insns[:bp.bf_len]]
+    accept = lambda p: [(c, jt, jf, 0 if c == 6 and k else k) for c, jt, jf, k in p]  # noqa: E731
+    assert len(ours) == len(theirs) > 40 and accept(ours) == accept(theirs)
+    assert (6, 0, 0, 262144) in ours                 # whole packets, GRO-sized ones too

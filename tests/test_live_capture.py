@@ -8,12 +8,13 @@ import sys
 
 import pytest
 
-from conftest import CAPTURES
+from conftest import CAPTURES, private_network
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump"),
                                 reason="needs root and tcpdump to capture on lo")
 
 
+@private_network
 def test_fresh_capture_decodes_like_the_sample(tmp_path):
     sys.path.insert(0, CAPTURES)
     try:

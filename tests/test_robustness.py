@@ -337,6 +337,7 @@ def test_internal_error_points_to_debug(monkeypatch, capsys):
         cli.main(["--debug", "read", cap("msnp8_session.pcap")])
 
 
+@pytest.mark.slow          # ~10 s: CI runs it (plain pytest); -m 'not slow' skips it
 def test_a_long_run_keeps_nothing_per_finished_connection():
     """What `live` runs: 3,000 switchboard conversations through the pipeline and a
     streaming model.  Afterwards nothing per connection is left but bounded caches."""

@@ -43,18 +43,54 @@ def interfaces() -> list[tuple[int, str]]:
 
 
 def _compile(expr: str):
+    """The kernel filter for ``expr`` (a ``sock_fprog``).  libpcap compiles it, through
+    pcapy-ng (msnsniff's file reader already needs it); Scapy's compiler, which also
+    calls libpcap and gives the same program, is the fallback where pcapy-ng is not
+    installed."""
+    insns = _compile_insns(expr)
+    return _fprog(insns)
+
+
+_KEEP = []          # the instruction arrays the attached programs point to
+
+
+def _compile_insns(expr: str) -> list[tuple]:
+    try:
+        import pcapy
+    except ImportError:
+        pcapy = None
+    if pcapy is not None:
+        try:
+            # DLT_RAW: the packets of a SOCK_DGRAM packet socket start at IP
+            return [tuple(i) for i in pcapy.compile(12, 262144, expr, 1, 0).get_bpf()]
+        except pcapy.PcapError as e:
+            raise MsnsniffError(f"bad BPF expression: {e}") from None
     try:
         from scapy.arch.common import compile_filter
-        from scapy.arch.linux import sock_fprog
-    except ImportError as e:       # no libpcap: scapy cannot compile filters
+    except ImportError as e:       # no libpcap at all
         raise MsnsniffError(f"cannot compile BPF filters: {e} "
                             "(install libpcap: apt-get install libpcap0.8)") from None
     from scapy.error import Scapy_Exception
     try:
-        bp = compile_filter(expr, linktype=12)      # DLT_RAW: the packets start at IP
+        bp = compile_filter(expr, linktype=12)
     except Scapy_Exception as e:
         raise MsnsniffError(f"bad BPF expression: {e}") from None
-    return sock_fprog(bp.bf_len, bp.bf_insns)
+    return [(i.code, i.jt, i.jf, i.k) for i in bp.bf_insns[:bp.bf_len]]
+
+
+def _fprog(insns) -> bytes:
+    import ctypes
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8),
+                    ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(SockFilter))]
+    arr = (SockFilter * len(insns))(*[SockFilter(*i) for i in insns])
+    _KEEP.append(arr)
+    del _KEEP[:-4]                  # the kernel copies the program on attach
+    return bytes(SockFprog(len(insns), arr))
 
 
 class LiveSource:
