@@ -18,7 +18,8 @@ MAIN = cap("msnp8_session.pcap")
 
 
 def run(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "msnsniff", *args, "--no-progress"],
+    extra = [] if "-h" in args else ["--no-progress"]
+    return subprocess.run([sys.executable, "-m", "msnsniff", *args, *extra],
                           capture_output=True, text=True, **kw)
 
 
@@ -135,3 +136,26 @@ def test_no_msnp_gives_a_hint(tmp_path):
     out = run("read", path).stdout
     assert "no MSNP connection found: is the server on another port? try --port N" in out
     assert "None" not in out
+
+
+def test_tcpdump_habits_and_shared_filters():
+    r = run("commands", "-r", MAIN, "-c", "5", "--format", "csv", "--columns", "verb")
+    assert r.stdout.split() == ["verb", "VER"] and "5 packets" in r.stdout + r.stderr
+    files = run("files", cap("p2p_transfers.pcap"), "--account", "BOB@example.com", "--since",
+                "2026-12-01T08:50:23.1Z", "--format", "csv", "--columns", "name,status").stdout
+    assert files.splitlines()[1:] == ["TFR2C2.tmp,complete", "(cafe),complete",
+                                          "Photo Noël.jpg,complete"]
+    late = run("commands", MAIN, "--since", "2026-11-25T02:59:09.70Z", "--format", "csv",
+               "--columns", "verb").stdout
+    assert late.split() == ["verb", "OUT"]
+    none = run("read")
+    assert none.returncode == 2 and "give a capture (CAPTURE or -r FILE" in none.stderr
+
+
+def test_help_shows_the_commands_own_options_first_and_an_example():
+    for cmd, first in (("read", "--format"), ("chats", "--format"), ("files", "--extract"),
+                       ("commands", "--format"), ("timeline", "--format")):
+        h = run(cmd, "-h").stdout
+        assert "Example:" in h, cmd
+        options = h.split("Options:")[1]
+        assert options.index(first) < options.index("--jobs") < options.index("--port"), cmd

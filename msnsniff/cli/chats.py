@@ -18,7 +18,6 @@ ROW_COLUMNS = ["time", "session", "account", "sender", "recipients", "kind", "te
 
 
 @click.command(context_settings=CONTEXT)
-@capture_args
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 @click.option("--account", metavar="PASSPORT",
@@ -31,12 +30,18 @@ ROW_COLUMNS = ["time", "session", "account", "sender", "recipients", "kind", "te
 @table_format_option
 @columns_option
 @redact_options
+@capture_args
 def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until, no_typing,
           grep, ignore_case, table_format, columns, redact, redact_qry):
     """Switchboard conversations as transcripts: who said what to whom.
 
     The connections of one conversation (the caller's and each invitee's) are merged
-    into one transcript; a message captured on several of them is shown once."""
+    into one transcript; a message captured on several of them is shown once.
+
+    \b
+    Example:
+      msnsniff chats capture.pcap --with carol@hotmail.com --grep café -i
+    """
     from ..output.transcript import conversation_title, conversations
 
     since, until = time_arg(since, "--since"), time_arg(until, "--until")

@@ -11,23 +11,30 @@ import click
 from ..output.emit import FORMATS, emit
 from .common import (CONTEXT, capture_args, check_paths, columns_option, grep_options, grep_regex,
                      highlight, pick_columns, plan_jobs, progress_bar, project, redact_options,
-                     table_format_option)
+                     table_format_option, time_arg)
 
 
 @click.command(context_settings=CONTEXT)
-@capture_args
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 @click.option("--verb", "verbs", multiple=True, help="Only these verbs (repeatable, e.g. MSG).")
 @click.option("--connection", "connections", type=int, multiple=True,
               help="Only these connection ids (repeatable).")
+@click.option("--since", metavar="TIME", help="Only commands at or after this ISO 8601 time (UTC).")
+@click.option("--until", metavar="TIME", help="Only commands at or before this time.")
 @grep_options
 @table_format_option
 @columns_option
 @redact_options
-def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, grep, ignore_case,
-             table_format, columns, redact, redact_qry):
-    """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes)."""
+@capture_args
+def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, since, until, grep,
+             ignore_case, table_format, columns, redact, redact_qry):
+    """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes).
+
+    \b
+    Example:
+      msnsniff commands capture.pcap --verb CHL --verb QRY
+    """
     from ..engine.analyze import CaptureNotice, Run
     from ..events import Anomaly, ConnectionOpened, Framed
     from ..output.trace import TRACE_COLUMNS, Trace
@@ -44,6 +51,7 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, grep, 
     from ..output.trace import TRACE_EXTRA
     cols = pick_columns(columns, TRACE_COLUMNS + TRACE_EXTRA) if columns else TRACE_COLUMNS
     rx = grep_regex(grep, ignore_case)
+    since, until = time_arg(since, "--since"), time_arg(until, "--until")
     run = Run(captures, ports, trace=True, progress=progress_bar(no_progress),
               split=plan_jobs(jobs, captures)[1])
     trace = Trace(redact=redact, redact_qry=redact_qry)
@@ -70,6 +78,8 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, grep, 
             if connections and r["connection"] not in connections:
                 continue
             if rx is not None and not rx.search(f"{r['params']} {r['summary']}"):
+                continue
+            if (since and (r["time"] or "") < since) or (until and (r["time"] or "") > until):
                 continue
             yield r
 

@@ -117,10 +117,24 @@ def redacted(doc, redact, qry):
     return redact_document(doc, qry)
 
 
+def _remember(key):
+    def callback(ctx, param, value):
+        ctx.meta[f"msnsniff.{key}"] = value
+        return value
+    return callback
+
+
 def capture_args(f):
     # a path type: shells complete file names (see README, "Shell completion")
-    f = click.argument("captures", nargs=-1, required=True, metavar="CAPTURE...",
+    f = click.argument("captures", nargs=-1, required=False, metavar="CAPTURE...",
                        type=click.Path(allow_dash=True))(f)
+    # tcpdump/tshark habits: -r FILE (repeatable) and -c N
+    f = click.option("-r", "read_files", multiple=True, type=click.Path(allow_dash=True),
+                     metavar="FILE", expose_value=False, callback=_remember("read"),
+                     help="A capture to read (as tcpdump -r; the same as naming it).")(f)
+    f = click.option("-c", "count", type=click.IntRange(1), default=None, metavar="N",
+                     expose_value=False, callback=_remember("count"),
+                     help="Stop after N packets that reach msnsniff (per capture).")(f)
     f = click.option("--port", "ports", type=int, multiple=True, callback=check_ports,
                      help="Also treat this TCP port as MSNP (repeatable; 1863 always is).")(f)
     f = click.option("--no-progress", is_flag=True,
@@ -158,9 +172,14 @@ def plan_jobs(jobs, paths) -> tuple[int, bool]:
 
 
 def check_paths(paths) -> list[str]:
-    """The capture paths, globs expanded (for shells that did not), each checked."""
+    """The capture paths (the arguments and any -r FILE), globs expanded (for shells
+    that did not), each checked."""
     import glob
     import os
+    ctx = click.get_current_context(silent=True)
+    paths = list(paths) + list((ctx.meta.get("msnsniff.read") if ctx else None) or ())
+    if not paths:
+        raise click.UsageError("give a capture (CAPTURE or -r FILE; - reads standard input)")
     out = []
     for p in paths:
         if p == "-":
@@ -186,14 +205,18 @@ def progress_bar(no_progress):
     # on a terminal's stderr only; and not when stdout is that terminal too: the report
     # streams there while the bar redraws, and the bar's lines would end up inside the
     # tables (it may be drawn by the reading process, apart from the writing one)
+    ctx = click.get_current_context(silent=True)
+    count = ctx.meta.get("msnsniff.count") if ctx else None
     if no_progress or not sys.stderr.isatty() or sys.stdout.isatty():
-        return None
+        return _limited(count) if count else None
     import os
     import time
 
     from ..capture.files import file_size
 
     def wrap(path, segs, stats):
+        if count:
+            segs = _limited(count)(path, segs, stats)
         size = file_size(path)
         if not size:
             yield from segs
@@ -214,6 +237,15 @@ def progress_bar(no_progress):
                     bar.update(stats.position - done)
                     done = stats.position
             bar.update(size - done)
+    return wrap
+
+
+def _limited(count):
+    """-c N: the first N segments of each capture that reach msnsniff."""
+    from itertools import islice
+
+    def wrap(path, segs, stats):
+        return islice(segs, count)
     return wrap
 
 

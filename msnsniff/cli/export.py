@@ -13,7 +13,6 @@ from .common import (CONTEXT, tool_info, capture_args, check_paths, plan_jobs, p
 
 
 @click.command(context_settings=CONTEXT)
-@capture_args
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl", "sqlite"]),
               default=None, help="csv: one file per table in --out DIR; json / jsonl / "
               "sqlite: one file (-o FILE; '-' = stdout for json and jsonl).")
@@ -31,10 +30,16 @@ from .common import (CONTEXT, tool_info, capture_args, check_paths, plan_jobs, p
                    "(captures and --out at the same path there); 'local' starts a "
                    "LocalCluster.  Needs the dask extra.")
 @redact_options
+@capture_args
 def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, force, raw_csv,
            per_capture, dask_address, redact, redact_qry):
     """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
-    SQLite.  The columns are documented in docs/schema.md."""
+    SQLite.  The columns are documented in docs/schema.md.
+
+    \b
+    Example:
+      msnsniff export capture.pcap -o case.db
+    """
     from ..output import export as ex
     from ..model.schema import TABLE_NAMES
 

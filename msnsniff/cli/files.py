@@ -7,27 +7,41 @@ import click
 
 from ..output.emit import FORMATS, emit
 from ..output.emit import safe_text
-from .common import (CONTEXT, analyse_captures, capture_args, columns_option, pick_columns, project,
-                     redact_options, redacted)
+from .common import (CONTEXT, analyse_captures, capture_args, columns_option, filter_options,
+                     pick_columns, project, redact_options, redacted, time_arg)
 
 
 @click.command(context_settings=CONTEXT)
-@capture_args
 @click.option("--extract", "extract_dir", metavar="DIR",
               help="Write the transferred files into DIR (names sanitised, never overwritten).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
+@filter_options
 @columns_option
 @redact_options
-def files(captures, ports, no_progress, jobs, extract_dir, fmt, columns, redact, redact_qry):
+@capture_args
+def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, since, until,
+          columns, redact, redact_qry):
     """File transfers (MSNFTP and P2P: files, display pictures, emoticons): names, sizes,
-    completeness, hashes; optionally the files themselves."""
+    completeness, hashes; optionally the files themselves.
+
+    \b
+    Example:
+      msnsniff files capture.pcap --extract recovered/
+    """
     from ..output.extract import Extraction
     from ..output.transcript import TRANSFER_COLUMNS
 
     cols = pick_columns(columns, TRANSFER_COLUMNS)
     doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
     rows = doc["transfers"]
+    since, until = time_arg(since, "--since"), time_arg(until, "--until")
+    people = [x.lower() for x in (account, with_) if x]
+    rows = [t for t in rows
+            if all(p in ((t["sender"] or "").lower(), (t["receiver"] or "").lower())
+                   for p in people)
+            and (not since or (t.get("finished") or "") >= since)
+            and (not until or (t.get("finished") or t.get("started") or "") <= until)]
     if extract_dir:
         ex = Extraction(extract_dir)
         for t in rows:

@@ -12,7 +12,6 @@ from ..output.sections import for_account, write_report, write_section, write_ta
 
 
 @click.command(context_settings=CONTEXT)
-@capture_args
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Readable tables, or the analysis document as JSON.")
 @click.option("--account", metavar="PASSPORT", help="Only sessions of this account.")
@@ -20,9 +19,15 @@ from ..output.sections import for_account, write_report, write_section, write_ta
               help="Only the notification sessions' tables (no conversations or transfers).")
 @table_format_option
 @redact_options
+@capture_args
 def read(captures, ports, no_progress, jobs, fmt, account, brief, table_format, redact,
          redact_qry):
-    """Every MSN session in the capture, as readable tables."""
+    """Every MSN session in the capture, as readable tables.
+
+    \b
+    Example:
+      msnsniff read capture.pcap --account alice@hotmail.com
+    """
     paths = check_paths(captures)
     pool, split = plan_jobs(jobs, paths)
     if fmt == "json" or redact or pool > 1 and len(paths) > 1:

@@ -9,11 +9,11 @@ from .common import (CONTEXT, analyse_captures, capture_args, filter_options, re
 
 
 @click.command(context_settings=CONTEXT)
-@capture_args
 @click.option("-o", "--output", required=True, metavar="FILE.html", help="The page to write.")
 @filter_options
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @redact_options
+@capture_args
 def report(captures, ports, no_progress, jobs, output, account, with_, since, until, force,
            redact, redact_qry):
     """One HTML page that opens offline in any browser: captures, accounts (with the

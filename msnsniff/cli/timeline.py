@@ -14,7 +14,6 @@ from .common import (CONTEXT, capture_args, check_paths, columns_option, filter_
 
 
 @click.command(context_settings=CONTEXT)
-@capture_args
 @click.option("--format", "fmt", type=click.Choice([*FORMATS, "timesketch"]), default="table",
               show_default=True, help="Output format (timesketch: JSON Lines Timesketch "
               "imports).")
@@ -23,6 +22,7 @@ from .common import (CONTEXT, capture_args, check_paths, columns_option, filter_
 @table_format_option
 @columns_option
 @redact_options
+@capture_args
 def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, until, grep,
              ignore_case, table_format, columns, redact, redact_qry):
     """One row per event across all sessions, in time order: logins and logouts, profile
