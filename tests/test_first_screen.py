@@ -159,3 +159,48 @@ def test_help_shows_the_commands_own_options_first_and_an_example():
         assert "Example:" in h, cmd
         options = h.split("Options:")[1]
         assert options.index(first) < options.index("--jobs") < options.index("--port"), cmd
+
+
+def on_terminal_of(cols, *args):
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args, "--no-progress"],
+                         stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    p.wait(30)
+    return out.decode()
+
+
+def test_tables_fit_the_terminal():
+    out = on_terminal_of(120, "commands", MAIN, "--columns", "time,verb,params,summary")
+    lines = [ln for ln in out.splitlines() if ln.startswith("2026-")]
+    assert max(len(ln) for ln in lines) <= 120 and any(ln.endswith("…") for ln in lines)
+    wide = on_terminal_of(120, "commands", MAIN, "--columns", "time,verb,params,summary", "--wide")
+    assert max(len(ln) for ln in wide.splitlines()) > 120
+    piped = run("commands", MAIN).stdout                 # to a pipe: full values
+    assert max(len(ln) for ln in piped.splitlines()) > 200
+    chats = on_terminal_of(70, "chats", MAIN)
+    rows = [ln for ln in chats.splitlines() if not ln.startswith("===")]
+    assert max(len(ln) for ln in rows) <= 70
+    i = next(k for k, ln in enumerate(rows) if "[invitation] INVITE File" in ln)
+    # the long line wraps onto a continuation line (the time and sender cells empty)
+    assert rows[i + 1].startswith(" " * 30) and "notes.txt" in rows[i] + rows[i + 1]
+
+
+def test_the_summary_counts_many_accounts():
+    from msnsniff.output.readview import _accounts
+    many = [f"u{i:04d}@x.com" for i in range(4820)]
+    assert _accounts(many) == ("4,820 accounts (first 10: " + "; ".join(many[:10]) + ")")

@@ -61,7 +61,8 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
             click.echo(f"\n=== {safe_text(conversation_title(head))}")
             if rows:
                 buf = io.StringIO()
-                emit(rows, cols, "table", buf, tablefmt=table_format, headers=cols)
+                emit(rows, cols, "table", buf, tablefmt=table_format, headers=cols,
+                     screen=sys.stdout)
                 sys.stdout.write(highlight(buf.getvalue(), rx))
             else:
                 click.echo("(no messages)")

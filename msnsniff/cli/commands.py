@@ -87,7 +87,8 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, since,
         emit(project(rows(), cols), cols, fmt)    # streamed as the capture is read
     else:
         buf = io.StringIO()
-        emit(list(project(rows(), cols)), cols, fmt, buf, tablefmt=table_format)
+        emit(list(project(rows(), cols)), cols, fmt, buf, tablefmt=table_format,
+             screen=sys.stdout)
         sys.stdout.write(highlight(buf.getvalue(), rx) if fmt == "table" else buf.getvalue())
     lines = trace.summary_lines(run.stats)
     if redact:

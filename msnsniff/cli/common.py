@@ -19,8 +19,16 @@ TABLE_STYLES = ("simple", "plain", "grid", "github", "pipe", "orgtbl", "rst", "p
 
 
 def table_format_option(f):
+    f = click.option("--wide", is_flag=True, expose_value=False, callback=_wide,
+                     help="On a terminal, never clip cells to fit its width.")(f)
     return click.option("--table-format", type=click.Choice(TABLE_STYLES), default="simple",
                         show_default=True, help="Table style (tabulate's names).")(f)
+
+
+def _wide(ctx, param, value):
+    from ..output.emit import WIDE
+    WIDE[0] = bool(value)
+    return value
 
 
 def same_account(a: str | None, b: str | None) -> bool:

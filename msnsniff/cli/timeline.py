@@ -70,7 +70,8 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
         emit((timesketch(r) for r in rows), None, "jsonl")
     elif fmt == "table":
         buf = io.StringIO()
-        emit(list(project(rows, cols)), cols, "table", buf, tablefmt=table_format)
+        emit(list(project(rows, cols)), cols, "table", buf, tablefmt=table_format,
+             screen=sys.stdout)
         sys.stdout.write(highlight(buf.getvalue(), rx))
     elif fmt in ("csv", "jsonl"):
         emit(project(rows, cols), cols, fmt)

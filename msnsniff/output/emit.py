@@ -163,8 +163,10 @@ def is_terminal(out) -> bool:
         return False
 
 
-def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=False):
-    """Write ``rows`` (iterable of dicts) with the given columns in ``fmt``."""
+def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=False,
+         screen=None):
+    """Write ``rows`` (iterable of dicts) with the given columns in ``fmt``.  ``screen``:
+    the stream a buffered table will end up on (to fit its width)."""
     out = out or sys.stdout
     tty = fmt != "table" and is_terminal(out)
     if fmt == "jsonl":
@@ -184,7 +186,90 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
             out.write(csv_line([safe_text(x) for x in row] if tty else row))
         return
     table = [list(map(cell, map(r.get, columns))) for r in rows]
+    width = terminal_width(screen or out)
+    if width:
+        table = fit_table(table, headers or columns, width)
     out.write(render_table(table, headers or columns, tablefmt) + "\n")
+
+
+WIDE = [False]      # --wide: never clip (set by the CLI)
+MIN_CELL = 8
+MIN_WRAP = 24
+KEEP_WHOLE = ("time",)      # a clipped timestamp says nothing
+
+
+def terminal_width(out) -> int | None:
+    """The width to fit when ``out`` is a terminal (and --wide was not given)."""
+    if WIDE[0] or not is_terminal(out):
+        return None
+    import os
+    try:
+        return os.get_terminal_size(out.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        import shutil
+        return shutil.get_terminal_size((120, 24)).columns
+
+
+def fit_table(table, headers, width):
+    """Clip the widest columns (with …) until a row fits ``width``; a "text" column (a
+    transcript) is wrapped onto continuation lines instead of clipped."""
+    if not table:
+        return table
+    n = len(headers)
+    widths = [max([_width(h) + 2] + [_width(r[i]) for r in table]) for i, h in enumerate(headers)]
+    total = sum(widths) + 2 * (n - 1)
+    if total <= width:
+        return table
+    limits = list(widths)
+    wrap = headers.index("text") if "text" in headers else -1
+    clippable = [i for i in range(n) if headers[i] not in KEEP_WHOLE]
+    floor = [MIN_WRAP if i == wrap else MIN_CELL for i in range(n)]
+    while total > width and clippable:
+        # the text of a transcript is narrowed last (and wrapped, not clipped)
+        others = [k for k in clippable if k != wrap and limits[k] > floor[k]]
+        i = max(others or clippable, key=lambda k: limits[k])
+        if limits[i] <= floor[i]:
+            break
+        cut = min(total - width, limits[i] - floor[i])
+        limits[i] -= cut
+        total -= cut
+    out = []
+    for row in table:
+        extra = []
+        cells = []
+        for i, c in enumerate(row):
+            if _width(c) <= limits[i]:
+                cells.append(c)
+            elif i == wrap:
+                pieces = _chop(c, limits[i])
+                cells.append(pieces[0])
+                extra = pieces[1:]
+            else:
+                cells.append(_clip(c, limits[i]))
+        out.append(cells)
+        for piece in extra:
+            out.append(["" if i != wrap else piece for i in range(n)])
+    return out
+
+
+def _clip(s: str, w: int) -> str:
+    while _width(s) > w - 1 and s:
+        s = s[:max(1, len(s) - max(1, _width(s) - w + 1))]
+    return s + "…"
+
+
+def _chop(s: str, w: int) -> list[str]:
+    out = []
+    while _width(s) > w:
+        cut = w
+        while _width(s[:cut]) > w:
+            cut -= 1
+        space = s.rfind(" ", 0, cut)
+        if space > w // 2:
+            cut = space + 1
+        out.append(s[:cut].rstrip())
+        s = s[cut:]
+    return out + [s]
 
 
 def _width(s: str) -> int:

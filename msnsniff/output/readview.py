@@ -356,11 +356,18 @@ class StreamingReport:
             self.write_section(*section)
 
 
+def _accounts(accounts) -> str:
+    """A count and the first few: the whole list of a dense capture is 100 KB on a line."""
+    if len(accounts) <= 10:
+        return "; ".join(accounts) or "none"
+    return f"{len(accounts):,} accounts (first 10: {'; '.join(accounts[:10])})"
+
+
 def summary_rows(doc) -> list[dict]:
     sm = doc["summary"]
     rows = [{"field": "sessions", "value": ", ".join(f"{k} {v}" for k, v in
                                                       sm["sessions_by_kind"].items()) or "0"},
-            {"field": "accounts", "value": sm["accounts"]},
+            {"field": "accounts", "value": _accounts(sm["accounts"])},
             {"field": "MSNP commands", "value": sm.get("commands")},
             {"field": "text messages", "value": sm["messages"]},
             {"field": "file transfers", "value": sm["transfers"]},
