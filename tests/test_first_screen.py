@@ -140,7 +140,7 @@ def test_no_msnp_gives_a_hint(tmp_path):
 
 def test_tcpdump_habits_and_shared_filters():
     r = run("commands", "-r", MAIN, "-c", "5", "--format", "csv", "--columns", "verb")
-    assert r.stdout.split() == ["verb", "VER"] and "5 packets" in r.stdout + r.stderr
+    assert r.stdout.split() == ["verb", "VER"] and "5 reached msnsniff" in r.stdout + r.stderr
     files = run("files", cap("p2p_transfers.pcap"), "--account", "BOB@example.com", "--since",
                 "2026-12-01T08:50:23.1Z", "--format", "csv", "--columns", "name,status").stdout
     assert files.splitlines()[1:] == ["TFR2C2.tmp,complete", "(cafe),complete",
@@ -204,3 +204,17 @@ def test_the_summary_counts_many_accounts():
     from msnsniff.output.readview import _accounts
     many = [f"u{i:04d}@x.com" for i in range(4820)]
     assert _accounts(many) == ("4,820 accounts (first 10: " + "; ".join(many[:10]) + ")")
+
+
+def test_both_readers_say_what_they_counted():
+    out = {}
+    for reader in ("auto", "python"):
+        r = subprocess.run([sys.executable, "-m", "msnsniff", "read", MAIN, "--no-progress"],
+                           capture_output=True, text=True,
+                           env=dict(os.environ, MSNSNIFF_READER=reader))
+        out[reader] = [ln for ln in r.stdout.splitlines() if ln.startswith("capture ")][0]
+    assert out["python"].endswith("captures/msnp8_session.pcap: pcap, 36,548 bytes, 245 "
+                                  "records read, 245 reached msnsniff (245 TCP segments)")
+    assert out["auto"].endswith("captures/msnp8_session.pcap: pcap, 36,548 bytes, records "
+                                "read: not counted (libpcap skipped what cannot be MSN), 245 "
+                                "reached msnsniff (245 TCP segments)")

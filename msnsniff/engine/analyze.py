@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from itertools import chain
 
-from ..capture.files import CaptureStats, file_provenance, read_segments
+from ..capture.files import CaptureStats, file_provenance, file_size, read_segments
 from ..config import DEFAULT_LIMITS, Limits
 from .pipeline import Pipeline
 from ..model.schema import TABLES, TABLE_NAMES
@@ -149,7 +149,9 @@ class Summary:
                  "notices": st.notices(),
                  "first": self.spans.get(path, [None, None])[0],
                  "last": self.spans.get(path, [None, None])[1],
-                 **(file_provenance(path) if provenance else {})}
+                 # the size always (cheap); the sha256 for documents (a second read)
+                 **(file_provenance(path) if provenance
+                    else {"size": file_size(path), "sha256": None})}
                 for path, st in stats_list]
         return {"captures": caps, "sessions": sum(self.kinds.values()),
                 "sessions_by_kind": dict(sorted(self.kinds.items())),

@@ -356,6 +356,21 @@ class StreamingReport:
             self.write_section(*section)
 
 
+def capture_counts(c: dict) -> str:
+    """What the reader counted, said the same way for both readers: the Python reader
+    reads every record; libpcap skips in C what cannot be MSN, and those records are
+    not counted (it cannot say how many there were)."""
+    size = f"{c['size']:,} bytes, " if c.get("size") is not None else ""
+    if c.get("reader") == "libpcap":
+        read = "records read: not counted (libpcap skipped what cannot be MSN)"
+        reached = c["packets"]
+    else:
+        read = f"{c['packets']:,} records read"
+        reached = c["packets"] - (c.get("skipped") or 0)
+    return (f"{c['file']}: {c['format'] or '?'}, {size}{read}, {reached:,} reached msnsniff "
+            f"({c['tcp_segments']:,} TCP segments)")
+
+
 def _accounts(accounts) -> str:
     """A count and the first few: the whole list of a dense capture is 100 KB on a line."""
     if len(accounts) <= 10:
@@ -381,8 +396,7 @@ def summary_rows(doc) -> list[dict]:
         rows.append({"field": "redaction", "value": "on: tickets, MSPAuth and cookies masked"
                      + ("; QRY answers masked" if sm["redacted"]["qry_answers"] else "")})
     for c in sm["captures"]:
-        rows.append({"field": "capture", "value": f"{c['file']}: {c['format']}, "
-                     f"{c['packets']} packets, {c['tcp_segments']} TCP segments"})
+        rows.append({"field": "capture", "value": capture_counts(c)})
         for n in c["notices"]:
             rows.append({"field": "damage", "value": f"{c['file']}: {n}"})
     return rows

@@ -88,9 +88,12 @@ class Trace:
         lines += [
                  f"bytes decoded: {self.bytes}; gaps: {self.gaps} ({self.gap_bytes} bytes); "
                  f"undecodable: {self.undecodable} bytes"]
+        from .readview import capture_counts
         for path, st in stats_list:
-            lines.append(f"{path}: {st.format or '?'}, {st.packets} packets, "
-                         f"{st.tcp_segments} TCP segments")
+            lines.append(capture_counts({"file": path, "format": st.format,
+                                         "packets": st.packets, "skipped": st.skipped,
+                                         "reader": st.reader,
+                                         "tcp_segments": st.tcp_segments}))
             lines.extend(f"{path}: {n}" for n in st.notices())
         return lines
 
