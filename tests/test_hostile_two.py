@@ -262,8 +262,13 @@ def test_both_readers_report_unsupported_links_and_short_frames(tmp_path):
     wifi = pcap(tmp_path / "wifi.pcap", 105, [b"\x08\x02" + b"\x00" * 60] * 3)
     ip = bytes([0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2])
     short = pcap(tmp_path / "short.pcap", 1, [b"\x00" * 12 + b"\x08\x00" + ip + b"\x07\x47\x9c\x40"])
+    # found by the hour-long fuzz run: a 60-byte IP header announced in a 54-byte frame
+    # made the pre-filter read past the frame
+    long_ihl = pcap(tmp_path / "ihl.pcap", 1, [b"\x00" * 12 + b"\x08\x00" + bytes([0x4F]) + ip[1:]
+                                              + b"\x07\x47\x9c\x40" + b"\x00" * 16])
     for path, notice in ((wifi, "3 packet(s) of unsupported link type 105"),
-                         (short, "1 packet(s) with damaged IP/TCP headers")):
+                         (short, "1 packet(s) with damaged IP/TCP headers"),
+                         (long_ihl, "1 packet(s) with damaged IP/TCP headers")):
         for reader in ("auto", "python"):
             r = subprocess.run([sys.executable, "-m", "msnsniff", "read", path, "--format", "json",
                                 "--no-progress"], capture_output=True, text=True,

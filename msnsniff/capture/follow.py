@@ -63,7 +63,8 @@ class Follow:
         payload4 = "ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2) >= 4"
         # an IPv4 TCP frame shorter than its headers fails every load below and would be
         # dropped unseen: it is passed first, so the Python side counts it as damage
-        short = "(ip and ip[9] = 6 and len < 54)"
+        # (Ethernet 14 + the IP header it announces + 20; a superset on raw-IP links)
+        short = "(ip and ip[9] = 6 and len < 34 + ((ip[0] & 0xf) << 2))"
         return (f"{short} or (tcp and ({ports} or (tcp[tcpflags] & tcp-syn != 0) "
                 f"or (ip and {payload4} and ({words}))))")
 

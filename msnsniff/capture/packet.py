@@ -255,7 +255,10 @@ def _irrelevant(linktype: int, buf: bytes, follow) -> bool:
         return False
     if (buf[off + 6] & 0x3F) or buf[off + 7]:        # a fragment: let the parser count it
         return False
-    t = off + (buf[off] & 0x0F) * 4
+    ihl = (buf[off] & 0x0F) * 4
+    t = off + ihl
+    if ihl < 20 or len(buf) < t + 20:   # odd or truncated headers: the parser counts them
+        return False
     ports = follow.port_set
     sport, dport = buf[t] << 8 | buf[t + 1], buf[t + 2] << 8 | buf[t + 3]
     if sport in ports or dport in ports:
