@@ -173,3 +173,33 @@ def test_kernel_filter_compiled_by_libpcap_is_scapys_program():
     accept = lambda p: [(c, jt, jf, 0 if c == 6 and k else k) for c, jt, jf, k in p]  # noqa: E731
     assert len(ours) == len(theirs) > 40 and accept(ours) == accept(theirs)
     assert (6, 0, 0, 262144) in ours                 # whole packets, GRO-sized ones too
+
+
+@private_network
+def test_scapy_backend_used_where_packet_sockets_are_missing(tmp_path):
+    # macOS/BSD take this path (no AF_PACKET); on Linux it is forced by MSNSNIFF_LIVE
+    pcap = tmp_path / "scapy.pcap"
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", "live", "-i", "lo", "--duration",
+                          "4", "--format", "jsonl", "--write", str(pcap)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, MSNSNIFF_LIVE="scapy"))
+    line = p.stderr.readline()
+    assert line.startswith("capturing on lo"), line + p.stderr.read()
+    scenario().scenario_session()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    recs = [json.loads(l) for l in out.splitlines()]
+    assert [r["account"] for r in recs if r["event"] == "sign-in"] == [
+        "alice@hotmail.com", "bob@hotmail.com", "carol@hotmail.com"]
+    chats = [(r["sender"], r["message"]) for r in recs if r["event"] == "message"]
+    assert chats[0] == ("alice@hotmail.com", "Hi Bob, are you there?")
+    # the MSNFTP port announced in a chat was followed (the filter widened by reopening)
+    ends = [(r["how"], r["received"]) for r in recs if r["event"] == "transfer-end"]
+    assert ends == [("BYE", 3000), ("CCL", 2045)]
+    assert recs[-1]["event"] == "summary" and recs[-1]["sessions"] == 9
+    # no packet seen twice (Linux loopback hands a packet socket each frame twice)
+    res = subprocess.run([sys.executable, "-m", "msnsniff", "read", str(pcap), "--format",
+                          "json"], capture_output=True, text=True, check=True)
+    doc = json.loads(res.stdout)
+    assert [m["text"] for m in doc["messages"] if m["text"]][:1] == ["Hi Bob, are you there?"]
+    assert doc["anomalies"] == [] and doc["summary"]["captures"][0]["notices"] == []

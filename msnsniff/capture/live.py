@@ -205,14 +205,14 @@ class PcapWriter:
     """A plain pcap file (LINKTYPE_RAW, µs) of every captured packet, flushed as it
     goes so that an interrupted run still leaves a readable file."""
 
-    def __init__(self, path):
+    def __init__(self, path, linktype=LINKTYPE_RAW):
         try:
             self.f = open(path, "xb")
         except FileExistsError:
             raise MsnsniffError(f"{path}: exists (choose another --write file)") from None
         except OSError as e:
             raise MsnsniffError(f"{path}: cannot write: {e.strerror}") from None
-        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, LINKTYPE_RAW))
+        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
 
     def write(self, ts, data):
         sec = int(ts)

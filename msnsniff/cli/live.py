@@ -65,15 +65,17 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     from ..model import Analysis
     from ..engine.pipeline import Pipeline
 
-    if sys.platform != "linux":
-        raise MsnsniffError("live capture is implemented for Linux packet sockets only")
     if export_dir and os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise MsnsniffError(f"{export_dir}: exists and is not a directory")
     pipe = Pipeline(ports)
     pipe.follow = Follow(ports, user_bpf=bpf)
+    import socket
+    if not hasattr(socket, "AF_PACKET") or os.environ.get("MSNSNIFF_LIVE") == "scapy":
+        # macOS, BSD: Scapy's capture sockets (tested on Linux with MSNSNIFF_LIVE=scapy)
+        from ..capture.live_scapy import ScapySource as LiveSource
     src = LiveSource(ifaces, pipe.follow, write_path)
     src.open()
-    name = "live:" + ",".join(src.ifaces)
+    name = "live:" + (",".join(src.ifaces) or "default")
     from ..config import DEFAULT_LIMITS
     rows = Rows(name, max_rows=DEFAULT_LIMITS.max_report_rows)
     # finished connections leave as rows (capped), nothing else of them is kept
