@@ -218,3 +218,31 @@ def test_both_readers_say_what_they_counted():
     assert out["auto"].endswith("captures/msnp8_session.pcap: pcap, 36,548 bytes, records "
                                 "read: not counted (libpcap skipped what cannot be MSN), 245 "
                                 "reached msnsniff (245 TCP segments)")
+
+
+def test_connection_selects_the_same_ids_everywhere():
+    # ids are the Connections table's: 4 = carol's notification session, 5-7 the three
+    # views of one switchboard conversation, 9 the cancelled MSNFTP transfer
+    read = run("read", MAIN, "--connection", "4").stdout
+    assert "=== Session 4 · notification · carol@hotmail.com" in read
+    assert "=== Session 2" not in read and "Hi Bob, are you there?" not in read
+    doc = json.loads(run("read", MAIN, "--connection", "4", "--connection", "9",
+                         "--format", "json").stdout)
+    assert [s["id"] for s in doc["sessions"]] == [4, 9]
+    assert [t["name"] for t in doc["transfers"]] == ["../secret plan.txt"]
+    chats = run("chats", MAIN, "--connection", "6").stdout
+    assert "seen by alice@hotmail.com (5), bob@hotmail.com (6)" in chats
+    assert "Yes! Café at 5?" in chats
+    assert run("chats", MAIN, "--connection", "4").stdout.strip() == \
+        "no switchboard conversations found"
+    files = run("files", MAIN, "--connection", "8", "--format", "csv", "--columns",
+                "name,received").stdout
+    assert files.splitlines() == ["name,received", "notes.txt,3000"]
+    cmds = run("commands", MAIN, "--connection", "9", "--format", "csv", "--columns",
+               "connection,verb").stdout.splitlines()
+    assert cmds[0] == "connection,verb" and {l.split(",")[0] for l in cmds[1:]} == {"9"}
+    bad = run("read", MAIN, "--connection", "0")
+    assert bad.returncode == 2 and "--connection" in bad.stderr
+    tl = run("timeline", MAIN, "--connection", "9", "--format", "csv", "--columns",
+             "session").stdout.split()
+    assert tl == ["session", "9"]            # the cancelled transfer, nothing else

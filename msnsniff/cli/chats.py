@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..output.emit import FORMATS, emit, safe_text
-from .common import (CONTEXT, analyse_captures, capture_args, columns_option, grep_options,
+from .common import (CONTEXT, analyse_captures, capture_args, columns_option, connection_option, grep_options,
                      grep_regex, highlight, pick_columns, project, redact_options, redacted,
                      table_format_option, time_arg)
 
@@ -26,13 +26,14 @@ ROW_COLUMNS = ["time", "session", "account", "sender", "recipients", "kind", "te
 @click.option("--since", metavar="TIME", help="Only lines at or after this ISO 8601 time (UTC).")
 @click.option("--until", metavar="TIME", help="Only lines at or before this ISO 8601 time (UTC).")
 @click.option("--no-typing", is_flag=True, help="Hide typing notifications.")
+@connection_option
 @grep_options
 @table_format_option
 @columns_option
 @redact_options
 @capture_args
 def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until, no_typing,
-          grep, ignore_case, table_format, columns, redact, redact_qry):
+          connections, grep, ignore_case, table_format, columns, redact, redact_qry):
     """Switchboard conversations as transcripts: who said what to whom.
 
     The connections of one conversation (the caller's and each invitee's) are merged
@@ -46,7 +47,8 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
 
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
     doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
-    convs = list(conversations(doc, account, with_, since, until, not no_typing))
+    convs = list(conversations(doc, account, with_, since, until, not no_typing,
+                               connections=set(connections)))
     rx = grep_regex(grep, ignore_case)
     if rx is not None:
         convs = [(h, [r for r in rows if r["kind"] != "typing" and rx.search(r["text"] or "")])

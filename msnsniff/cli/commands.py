@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, capture_args, check_paths, columns_option, grep_options, grep_regex,
+from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, grep_options, grep_regex,
                      highlight, pick_columns, plan_jobs, progress_bar, project, redact_options,
                      table_format_option, time_arg)
 
@@ -18,8 +18,7 @@ from .common import (CONTEXT, capture_args, check_paths, columns_option, grep_op
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 @click.option("--verb", "verbs", multiple=True, help="Only these verbs (repeatable, e.g. MSG).")
-@click.option("--connection", "connections", type=int, multiple=True,
-              help="Only these connection ids (repeatable).")
+@connection_option
 @click.option("--since", metavar="TIME", help="Only commands at or after this ISO 8601 time (UTC).")
 @click.option("--until", metavar="TIME", help="Only commands at or before this time.")
 @grep_options

@@ -101,6 +101,14 @@ def filter_options(f, with_=True, times=True):
     return f
 
 
+def connection_option(f):
+    """The same --connection on every command that shows sessions: the ids are the
+    `session` / `connection` numbers of the Connections table and of `commands`."""
+    return click.option("--connection", "connections", type=click.IntRange(min=1),
+                        multiple=True, metavar="ID",
+                        help="Only these connections (session ids; repeatable).")(f)
+
+
 def check_ports(ctx, param, value):
     for p in value:
         if not 0 < p < 65536:

@@ -7,7 +7,7 @@ import click
 
 from ..output.emit import FORMATS, emit
 from ..output.emit import safe_text
-from .common import (CONTEXT, analyse_captures, capture_args, columns_option, filter_options,
+from .common import (CONTEXT, analyse_captures, capture_args, columns_option, connection_option, filter_options,
                      pick_columns, project, redact_options, redacted, time_arg)
 
 
@@ -17,11 +17,12 @@ from .common import (CONTEXT, analyse_captures, capture_args, columns_option, fi
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
 @filter_options
+@connection_option
 @columns_option
 @redact_options
 @capture_args
 def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, since, until,
-          columns, redact, redact_qry):
+          connections, columns, redact, redact_qry):
     """File transfers (MSNFTP and P2P: files, display pictures, emoticons): names, sizes,
     completeness, hashes; optionally the files themselves.
 
@@ -40,6 +41,7 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, 
     rows = [t for t in rows
             if all(p in ((t["sender"] or "").lower(), (t["receiver"] or "").lower())
                    for p in people)
+            and (not connections or t["session"] in connections)
             and (not since or (t.get("finished") or "") >= since)
             and (not until or (t.get("finished") or t.get("started") or "") <= until)]
     if extract_dir:

@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from .common import (CONTEXT, table_format_option, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
+from .common import (CONTEXT, connection_option, table_format_option, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
                      redact_options, redacted)
-from ..output.sections import for_account, write_report, write_section, write_tail
+from ..output.sections import for_account, for_connections, write_report, write_section, write_tail
 
 
 @click.command(context_settings=CONTEXT)
@@ -17,11 +17,12 @@ from ..output.sections import for_account, write_report, write_section, write_ta
 @click.option("--account", metavar="PASSPORT", help="Only sessions of this account.")
 @click.option("--brief", is_flag=True,
               help="Only the notification sessions' tables (no conversations or transfers).")
+@connection_option
 @table_format_option
 @redact_options
 @capture_args
-def read(captures, ports, no_progress, jobs, fmt, account, brief, table_format, redact,
-         redact_qry):
+def read(captures, ports, no_progress, jobs, fmt, account, brief, connections, table_format,
+         redact, redact_qry):
     """Every MSN session in the capture, as readable tables.
 
     \b
@@ -30,9 +31,12 @@ def read(captures, ports, no_progress, jobs, fmt, account, brief, table_format, 
     """
     paths = check_paths(captures)
     pool, split = plan_jobs(jobs, paths)
-    if fmt == "json" or redact or pool > 1 and len(paths) > 1:
+    # --connection needs the whole document (a session's id is known only once its
+    # connection has been seen), so it takes the document path like --redact
+    if fmt == "json" or redact or connections or pool > 1 and len(paths) > 1:
         from ..output.export import write_json
         doc = redacted(analyse_captures(paths, ports, no_progress, jobs), redact, redact_qry)
+        doc = for_connections(doc, connections)
         if fmt == "json":
             write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
         else:

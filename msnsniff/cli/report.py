@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import click
 
-from .common import (CONTEXT, analyse_captures, capture_args, filter_options, redact_options,
+from .common import (CONTEXT, analyse_captures, capture_args, connection_option, filter_options, redact_options,
                      redacted, time_arg)
 
 
 @click.command(context_settings=CONTEXT)
 @click.option("-o", "--output", required=True, metavar="FILE.html", help="The page to write.")
 @filter_options
+@connection_option
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @redact_options
 @capture_args
-def report(captures, ports, no_progress, jobs, output, account, with_, since, until, force,
+def report(captures, ports, no_progress, jobs, output, account, with_, since, until,
+           connections, force,
            redact, redact_qry):
     """One HTML page that opens offline in any browser: captures, accounts (with the
     corrected ClientPort), a timeline, contacts, conversations, transfers, challenges,
@@ -27,11 +29,11 @@ def report(captures, ports, no_progress, jobs, output, account, with_, since, un
     from ..version import __version__
     from ..output.export import _check_target, atomic_path
     from ..output.html import render
-    from ..output.sections import for_account
+    from ..output.sections import for_account, for_connections
 
     _check_target(output, force)
     doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
-    doc = for_account(doc, account)
+    doc = for_connections(for_account(doc, account), connections)
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
     if with_ or since or until:
         doc = _narrow(doc, with_, since, until)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, capture_args, check_paths, columns_option, filter_options,
+from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, filter_options,
                      grep_options, grep_regex, highlight, pick_columns, plan_jobs, progress_bar,
                      project, redact_options, table_format_option, time_arg)
 
@@ -18,12 +18,14 @@ from .common import (CONTEXT, capture_args, check_paths, columns_option, filter_
               show_default=True, help="Output format (timesketch: JSON Lines Timesketch "
               "imports).")
 @filter_options
+@connection_option
 @grep_options
 @table_format_option
 @columns_option
 @redact_options
 @capture_args
-def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, until, grep,
+def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
+             connections, grep,
              ignore_case, table_format, columns, redact, redact_qry):
     """One row per event across all sessions, in time order: logins and logouts, profile
     and NAT, presence and personal messages, list changes, joins and leaves, messages,
@@ -53,6 +55,8 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
         if red is not None:
             row = red.row(table, row)
         for e in entries(table, row):
+            if connections and e[1] not in connections:
+                continue
             if acct and (e[2] or "").lower() != acct:
                 continue
             if other and other not in e[4].lower():

@@ -49,8 +49,16 @@ def for_account(doc, account):
     """The document restricted to one account's sessions (all of it when None)."""
     if not account:
         return doc
-    keep = {s["id"] for s in doc["sessions"]
-            if (s["passport"] or "").lower() == account.lower()}
+    return for_sessions(doc, {s["id"] for s in doc["sessions"]
+                              if (s["passport"] or "").lower() == account.lower()})
+
+
+def for_connections(doc, connections):
+    """The document restricted to these session ids (all of it when none given)."""
+    return for_sessions(doc, set(connections)) if connections else doc
+
+
+def for_sessions(doc, keep):
     out = dict(doc)
     for k, v in doc.items():
         if isinstance(v, list):

@@ -7,7 +7,8 @@ from __future__ import annotations
 _SHOWN_AS = {"nudge": "sent a nudge", "wink": "sent a wink", "voice clip": "sent a voice clip",
              "action": "(action)", "emoticon": "uses custom emoticons"}
 
-def conversations(doc, account=None, with_=None, since=None, until=None, typing=True):
+def conversations(doc, account=None, with_=None, since=None, until=None, typing=True,
+                  connections=None):
     """Yield (header, rows) per conversation.  The switchboard connections of one
     switchboard session (same server, same session id) are one conversation: a message
     seen on the sender's connection and on every receiver's is shown once — the first
@@ -31,6 +32,8 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
             continue
         if with_ and with_.lower() not in [p.lower() for p in people]:
             continue
+        if connections and not connections & {s["id"] for s in group}:
+            continue        # a conversation is kept whole when any of its connections is named
         merged = len(group) > 1
         pool = sorted((m for s in group for m in items.get(s["id"], ())),
                       key=lambda m: (m["time"], m.get("direction") != "out"))
