@@ -203,3 +203,22 @@ def test_scapy_backend_used_where_packet_sockets_are_missing(tmp_path):
     doc = json.loads(res.stdout)
     assert [m["text"] for m in doc["messages"] if m["text"]][:1] == ["Hi Bob, are you there?"]
     assert doc["anomalies"] == [] and doc["summary"]["captures"][0]["notices"] == []
+
+
+@private_network
+def test_redact_masks_live_lines_the_summary_and_the_export(tmp_path):
+    from test_export import SECRETS
+    exp = tmp_path / "exp"
+    p = start_live("--duration", "4", "--format", "jsonl", "--redact", "--redact-qry",
+                   "--export", str(exp), "--export-format", "json")
+    scenario().scenario_session()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    exported = open(next(exp.glob("*.json")), encoding="utf-8").read()
+    # the scenario is the one captures/msnp8_session.pcap was made from: same secrets
+    for s in SECRETS + ["8f2f5a91b72102cd28355e9fc9000d6e"]:
+        assert s not in out and s not in exported, s
+    recs = [json.loads(l) for l in out.splitlines()]
+    doc = json.loads(exported)
+    assert doc["sessions"][1]["ticket"] == "[redacted]"
+    assert recs[-1]["event"] == "summary" and recs[-1]["redacted"]["secrets_masked"] >= 5

@@ -8,7 +8,8 @@ import click
 from ..output.emit import FORMATS, emit
 from ..output.emit import safe_text
 from .common import (CONTEXT, analyse_captures, capture_args, columns_option, connection_option, filter_options,
-                     pick_columns, project, redact_options, redacted, time_arg)
+                     pick_columns, project, redact_options, redacted, table_format_option,
+                     time_arg)
 
 
 @click.command(context_settings=CONTEXT)
@@ -18,11 +19,12 @@ from .common import (CONTEXT, analyse_captures, capture_args, columns_option, co
               help="Output format.")
 @filter_options
 @connection_option
+@table_format_option
 @columns_option
 @redact_options
 @capture_args
 def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, since, until,
-          connections, columns, redact, redact_qry):
+          connections, table_format, columns, redact, redact_qry):
     """File transfers (MSNFTP and P2P: files, display pictures, emoticons): names, sizes,
     completeness, hashes; optionally the files themselves.
 
@@ -60,4 +62,4 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, 
     if fmt == "table" and not rows:
         click.echo("no file transfers found")
         return
-    emit(list(project(rows, cols)) if columns else rows, cols, fmt)
+    emit(list(project(rows, cols)) if columns else rows, cols, fmt, tablefmt=table_format)

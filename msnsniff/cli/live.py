@@ -13,7 +13,7 @@ import click
 from ..errors import MsnsniffError
 from ..output.emit import safe_text, to_json
 from ..output.sections import write_report
-from .common import CONTEXT, check_ports
+from .common import CONTEXT, check_ports, redact_options
 
 class _Stop:
     """First Ctrl-C / SIGTERM: stop cleanly and report.  Second: quit at once."""
@@ -51,13 +51,16 @@ class _Stop:
               help="Print a statistics line to stderr every SECONDS (default 10).")
 @click.option("--no-typing", is_flag=True, help="Do not show typing notifications.")
 @click.option("--no-summary", is_flag=True, help="Do not print the session summary at the end.")
+@redact_options
 def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, export_format,
-         stats_every, no_typing, no_summary):
+         stats_every, no_typing, no_summary, redact, redact_qry):
     """Decode MSNP traffic from network interfaces as it happens.
 
     Needs root or CAP_NET_RAW.  Stops on --count, --duration, Ctrl-C or SIGTERM, then
     prints the session summary (as `read` does).  A second Ctrl-C quits at once.
     """
+    if redact_qry and not redact:
+        raise click.UsageError("--redact-qry goes with --redact")
     from ..engine.analyze import Rows
     from ..capture.follow import Follow
     from ..capture.live import LiveSource
@@ -78,8 +81,18 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     name = "live:" + (",".join(src.ifaces) or "default")
     from ..config import DEFAULT_LIMITS
     rows = Rows(name, max_rows=DEFAULT_LIMITS.max_report_rows)
+    red = None
+    if redact:
+        # lines, the closing summary and --export are masked alike (the -w file keeps
+        # the packets as captured: it is evidence, not a report)
+        from ..output.redact import Redactor
+        red = Redactor(redact_qry)
+        sink = rows
+
+        def rows_sink(table, row):
+            return sink(table, red.row(table, row))
     # finished connections leave as rows (capped), nothing else of them is kept
-    analysis = Analysis(sink=rows, stream_sessions=True)
+    analysis = Analysis(sink=rows_sink if red else rows, stream_sessions=True)
     printer = LiveFormatter(analysis, typing=not no_typing)
     stop = _Stop()
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -90,9 +103,13 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     def show(events):
         for ev in events:
             analysis.apply(ev)
+            if red is not None:
+                red.collect_event(ev)
             rec = printer.record(ev)
             if rec is None:
                 continue
+            if red is not None:
+                rec = red.mask(rec)
             if fmt == "jsonl":
                 out.write(to_json(rec) + "\n")
                 continue
@@ -134,6 +151,11 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     doc = rows.document([(name, src.stats)])
     if src.truncated:
         doc["summary"]["truncated_packets"] = src.truncated
+    if red is not None:
+        from ..output.redact import _mask
+        doc = {k: (v if isinstance(v, list) or k.startswith("_") else _mask(v, red._sorted))
+               for k, v in doc.items()}
+        doc["summary"] = dict(doc["summary"], redacted=red.info())
     if not no_summary and fmt == "text":
         write_report(doc, out)
     if fmt == "jsonl":

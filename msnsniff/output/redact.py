@@ -64,6 +64,25 @@ class Redactor:
         self.collect(table, r)
         return self.mask(r)
 
+    def collect_event(self, ev):
+        """`live`: the secrets an event carries, before its line is printed (the rows
+        that name them are finished only when the connection ends)."""
+        new = []
+        for name in ("ticket", "cookie", "auth_cookie"):
+            v = getattr(ev, name, None)
+            if isinstance(v, str):
+                new += _ticket_parts(v) if name == "ticket" else [v]
+        if type(ev).__name__ == "AuthTicket" and getattr(ev, "response", None):
+            new.append(ev.response)                 # SSO: the signed nonce
+        if self.qry and type(ev).__name__ == "ChallengeAnswer":
+            new.append(ev.response)
+        if type(ev).__name__ == "Profile":
+            new += [v for k, v in (ev.headers or {}).items() if k.lower() == "mspauth" and v]
+        new = [x for x in new if len(x) >= 4 and x not in self.found]
+        if new:
+            self.found.update(new)
+            self._sorted = sorted(self.found, key=len, reverse=True)
+
     def info(self) -> dict:
         return {"on": True, "qry_answers": self.qry, "secrets_masked": len(self.found)}
 
