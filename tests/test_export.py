@@ -238,8 +238,8 @@ def test_never_overwrites_without_force_and_writes_atomically(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--format", "csv", "-o", "x"], "give --out DIR"),
-    (["--format", "json"], "give -o FILE"),
+    (["--format", "csv", "-o", "-"], "give -o DIR"),
+    (["--format", "json"], "give -o PATH"),
     (["--format", "sqlite", "-o", "-"], "sqlite cannot be written to standard output"),
     (["--format", "json", "-o", "-", "--tables", "contacts,nope"], "unknown table(s) nope"),
     (["--format", "json", "-o", "/nonexistent-dir/x.json"], "/nonexistent-dir: no such directory"),

@@ -127,6 +127,12 @@ def test_export_infers_the_format(tmp_path):
     assert r.returncode == 0 and (tmp_path / "x.db").read_bytes()[:15] == b"SQLite format 3"
     r = run("export", MAIN, "-o", str(tmp_path / "x.txt"))
     assert r.returncode == 2 and "give --format" in r.stderr
+    # one output option: -o names the folder of a csv export too (--out is the same option)
+    r = run("export", MAIN, "-o", str(tmp_path / "case"))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "case" / "sessions.csv").read_text().count("\n") == 10   # header + 9
+    r = run("export", MAIN, "--format", "csv", "--out", str(tmp_path / "case2"))
+    assert sorted(os.listdir(tmp_path / "case2")) == sorted(os.listdir(tmp_path / "case"))
 
 
 def test_no_msnp_gives_a_hint(tmp_path):

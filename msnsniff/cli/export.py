@@ -14,10 +14,13 @@ from .common import (CONTEXT, tool_info, capture_args, check_paths, plan_jobs, p
 
 @click.command(context_settings=CONTEXT)
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl", "sqlite"]),
-              default=None, help="csv: one file per table in --out DIR; json / jsonl / "
-              "sqlite: one file (-o FILE; '-' = stdout for json and jsonl).")
-@click.option("-o", "--output", "output", metavar="FILE", help="Output file (json, jsonl, sqlite).")
-@click.option("--out", "out_dir", metavar="DIR", help="Output directory (csv).")
+              default=None, help="csv: one file per table in the -o folder; json / jsonl / "
+              "sqlite: one file ('-' = stdout for json and jsonl).  Default: from -o's name "
+              "(.json, .jsonl, .db/.sqlite; a folder: csv).")
+# one option, three spellings: -o/--output as tshark/tcpdump users type it, --out as the
+# first version documented it; a folder for csv and --per-capture, a file otherwise
+@click.option("-o", "--output", "--out", "output", metavar="PATH",
+              help="Where to write: a file, or a folder (csv, --per-capture).")
 @click.option("--tables", metavar="T1,T2", help="Only these tables (see docs/schema.md).")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--raw-csv", is_flag=True,
@@ -31,7 +34,7 @@ from .common import (CONTEXT, tool_info, capture_args, check_paths, plan_jobs, p
                    "LocalCluster.  Needs the dask extra.")
 @redact_options
 @capture_args
-def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, force, raw_csv,
+def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_csv,
            per_capture, dask_address, redact, redact_qry):
     """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
     SQLite.  The columns are documented in docs/schema.md.
@@ -53,26 +56,27 @@ def export(captures, ports, no_progress, jobs, fmt, output, out_dir, tables, for
     if dask_address and not per_capture:
         raise click.UsageError("--dask goes with --per-capture")
     if per_capture:
-        return _per_capture(captures, ports, jobs, fmt, output, out_dir, wanted, force,
+        return _per_capture(captures, ports, jobs, fmt, output, wanted, force,
                             raw_csv, dask_address, redact, redact_qry)
+    if not output:
+        raise click.UsageError("give -o PATH (a file; a folder for csv)")
     if fmt is None:
         # inferred from the output's name (x.json, x.jsonl, x.db/.sqlite; a folder: csv)
-        ext = os.path.splitext(output or "")[1].lower()
+        ext = os.path.splitext(output)[1].lower()
         fmt = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".db": "sqlite",
                ".sqlite": "sqlite", ".sqlite3": "sqlite"}.get(ext)
-        if fmt is None and out_dir:
+        if fmt is None and output != "-" and (os.path.isdir(output) or not ext):
             fmt = "csv"
         if fmt is None:
             raise click.UsageError("give --format csv|json|jsonl|sqlite (it cannot be told "
                                    "from the output's name)")
+    out_dir = None
     if fmt == "csv":
-        if not out_dir or output:
-            raise click.UsageError("--format csv writes one file per table: give --out DIR")
-    else:
-        if not output or out_dir:
-            raise click.UsageError(f"--format {fmt} writes one file: give -o FILE")
-        if output == "-" and fmt == "sqlite":
-            raise click.UsageError("sqlite cannot be written to standard output")
+        if output == "-":
+            raise click.UsageError("--format csv writes one file per table: give -o DIR")
+        out_dir, output = output, None
+    elif output == "-" and fmt == "sqlite":
+        raise click.UsageError("sqlite cannot be written to standard output")
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
     if output and output != "-":
@@ -131,13 +135,13 @@ def _redacting(pairs, summary, qry):
 EXTENSIONS = {"json": ".json", "jsonl": ".jsonl", "sqlite": ".db", "csv": ""}
 
 
-def _per_capture(captures, ports, jobs, fmt, output, out_dir, wanted, force, raw_csv,
+def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
                  dask_address, redact, redact_qry):
     """Each capture's export in DIR under its own name: N at a time (--jobs) or on Dask
     workers; each streams, so memory is N × one capture's, never the sum."""
     from ..engine.api import export_capture
-    if fmt is None or not out_dir or output:
-        raise click.UsageError("--per-capture writes into a folder: give --format and --out DIR")
+    if fmt is None or not out_dir or out_dir == "-":
+        raise click.UsageError("--per-capture writes into a folder: give --format and -o DIR")
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
     paths = check_paths(captures)
