@@ -12,23 +12,18 @@ dispatch -> NS forward links are restored.
 
 from __future__ import annotations
 
-import heapq
-import marshal
-import tempfile
-
 from ..config import DEFAULT_LIMITS
 from ..model.schema import TABLE_NAMES
+from ..output.sortruns import SortedRuns
 from .analyze import _ID_LINKS, stream
 
 RUN = 20_000
 _INDEX = {t: i for i, t in enumerate(TABLE_NAMES)}
 
 
-class SpooledDocument:
+class SpooledDocument(SortedRuns):
     def __init__(self, run: int = RUN):
-        self.run = run
-        self.buf: list = []
-        self.files: list = []
+        super().__init__(_first, run)
         self.seq = 0
         self.forward: dict = {}          # dispatch session id -> the NS session it led to
         self.summary: dict = {}
@@ -43,24 +38,12 @@ class SpooledDocument:
             s = row.get("session")
             key = (_INDEX[table], s is None, s or 0, self.seq)
         self.seq += 1
-        self.buf.append((key, row))
-        if len(self.buf) >= self.run:
-            self._spill()
-
-    def _spill(self):
-        self.buf.sort(key=_first)
-        f = tempfile.TemporaryFile()
-        for item in self.buf:
-            marshal.dump(item, f)
-        f.seek(0)
-        self.files.append(f)
-        self.buf = []
+        self.push((key, row))
 
     def tables(self):
         """(table, iterator of rows) in the document's table order; each table's rows
         must be taken (or skipped) before the next table's."""
-        self.buf.sort(key=_first)
-        it = heapq.merge(*[_read(f) for f in self.files], iter(self.buf), key=_first)
+        it = self.merged()
         head = [next(it, None)]
 
         def rows(idx):
@@ -76,21 +59,9 @@ class SpooledDocument:
         for t in TABLE_NAMES:
             yield t, rows(_INDEX[t])
 
-    def close(self):
-        for f in self.files:
-            f.close()
-
 
 def _first(item):
     return item[0]
-
-
-def _read(f):
-    while True:
-        try:
-            yield marshal.load(f)
-        except EOFError:
-            return
 
 
 def spool_analysis(paths, ports=(), limits=DEFAULT_LIMITS, progress=None, split=False):

@@ -10,11 +10,8 @@ capture is.  Timesketch output is JSON Lines with ``message``, ``datetime`` and
 
 from __future__ import annotations
 
-import heapq
-import marshal
-import tempfile
-
 from .emit import LIST_SEP
+from .sortruns import SortedRuns
 
 COLUMNS = ["time", "session", "account", "kind", "description"]
 RUN = 20_000
@@ -91,50 +88,25 @@ def entries(table: str, r: dict):
         yield (r["time"], r["session"], None, "damage", f"{r['kind']}: {r['detail']}")
 
 
-class TimelineSort:
-    """External merge sort of timeline entries by (time, session)."""
+class TimelineSort(SortedRuns):
+    """Timeline entries by (time, session), sorted on disk past ``run`` entries."""
 
     def __init__(self, run: int = RUN):
-        self.run = run
-        self.buf: list = []
-        self.files: list = []
+        super().__init__(_key, run)
 
     def add(self, entry):
-        if entry[0] is None:
-            return
-        self.buf.append(entry)
-        if len(self.buf) >= self.run:
-            self._spill()
-
-    def _spill(self):
-        self.buf.sort(key=_key)
-        f = tempfile.TemporaryFile()
-        for e in self.buf:
-            marshal.dump(e, f)
-        f.seek(0)
-        self.files.append(f)
-        self.buf = []
+        if entry[0] is not None:
+            self.push(entry)
 
     def __iter__(self):
-        self.buf.sort(key=_key)
-        runs = [_read(f) for f in self.files] + [iter(self.buf)]
         try:
-            yield from heapq.merge(*runs, key=_key)
+            yield from self.merged()
         finally:
-            for f in self.files:
-                f.close()
+            self.close()
 
 
 def _key(e):
     return (e[0], e[1] if e[1] is not None else -1)
-
-
-def _read(f):
-    while True:
-        try:
-            yield marshal.load(f)
-        except EOFError:
-            return
 
 
 def timesketch(row: dict) -> dict:

@@ -1,0 +1,51 @@
+"""An external merge sort: items are kept in runs of ``run`` in memory, each full run is
+sorted and spilled to a temporary file (marshal: tuples, dicts, strings and numbers
+only), and the runs are merged on the way out.  Memory is one run, however many items
+go in.  Used by the timeline (entries by time) and by the spooled document that big
+exports stream from (rows by table and session)."""
+
+from __future__ import annotations
+
+import heapq
+import marshal
+import tempfile
+
+
+class SortedRuns:
+    def __init__(self, key, run: int):
+        self.key = key
+        self.run = run
+        self.buf: list = []
+        self.files: list = []
+
+    def push(self, item):
+        self.buf.append(item)
+        if len(self.buf) >= self.run:
+            self._spill()
+
+    def _spill(self):
+        self.buf.sort(key=self.key)
+        f = tempfile.TemporaryFile()
+        for item in self.buf:
+            marshal.dump(item, f)
+        f.seek(0)
+        self.files.append(f)
+        self.buf = []
+
+    def merged(self):
+        """Every item pushed, in key order (each call starts the spilled runs over only
+        once: take it once)."""
+        self.buf.sort(key=self.key)
+        return heapq.merge(*[_read(f) for f in self.files], iter(self.buf), key=self.key)
+
+    def close(self):
+        for f in self.files:
+            f.close()
+
+
+def _read(f):
+    while True:
+        try:
+            yield marshal.load(f)
+        except EOFError:
+            return
