@@ -152,8 +152,7 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     if src.truncated:
         doc["summary"]["truncated_packets"] = src.truncated
     if red is not None:
-        from ..output.redact import _mask
-        doc = {k: (v if isinstance(v, list) or k.startswith("_") else _mask(v, red._sorted))
+        doc = {k: (v if isinstance(v, list) or k.startswith("_") else red.value(v))
                for k, v in doc.items()}
         doc["summary"] = dict(doc["summary"], redacted=red.info())
     if not no_summary and fmt == "text":

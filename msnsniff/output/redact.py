@@ -60,6 +60,10 @@ class Redactor:
     def mask(self, r: dict) -> dict:
         return {k: (v if k.startswith("_") else _mask(v, self._sorted)) for k, v in r.items()}
 
+    def value(self, v):
+        """Any value (a summary, a string) masked against the secrets seen so far."""
+        return _mask(v, self._sorted)
+
     def row(self, table: str, r: dict) -> dict:
         self.collect(table, r)
         return self.mask(r)
