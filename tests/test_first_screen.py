@@ -23,9 +23,14 @@ def run(*args, **kw):
                           capture_output=True, text=True, **kw)
 
 
-def on_terminal(*args):
-    """stdout and stderr on a pseudo-terminal, as a person runs it."""
+def on_terminal(*args, cols=None):
+    """stdout and stderr on a pseudo-terminal (``cols`` wide), as a person runs it."""
     master, slave = pty.openpty()
+    if cols:
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
     p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args], stdout=slave,
                          stderr=slave, close_fds=True)
     os.close(slave)
@@ -168,26 +173,7 @@ def test_help_shows_the_commands_own_options_first_and_an_example():
 
 
 def on_terminal_of(cols, *args):
-    import fcntl
-    import struct
-    import termios
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-    p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args, "--no-progress"],
-                         stdout=slave, stderr=slave, close_fds=True)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    p.wait(30)
-    return out.decode()
+    return on_terminal(*args, "--no-progress", cols=cols).decode()
 
 
 def test_tables_fit_the_terminal():
