@@ -93,7 +93,28 @@ def _fprog(insns) -> bytes:
     return bytes(SockFprog(len(insns), arr))
 
 
-class LiveSource:
+class _Capturing:
+    """What both live back ends do with a captured frame, and how they stop."""
+
+    def _take(self, linktype, data, ts, out):
+        self.stats.packets += 1
+        self.stats.bytes += len(data)
+        if self.writer is not None:
+            self.writer.write(ts, data)
+        seg = parse_frame(linktype, data, ts, self.stats, self.stats.packets)
+        if seg is not None:
+            out.append(seg)
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+        self.socks = []
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+class LiveSource(_Capturing):
     """Packet sockets on the chosen interfaces, yielding Segments."""
 
     def __init__(self, ifaces, follow, write_path: str | None = None):
@@ -183,22 +204,8 @@ class LiveSource:
                     ts = round(time.time(), 6)
                 if flags & socket.MSG_TRUNC:
                     self.truncated += 1
-                self.stats.packets += 1
-                self.stats.bytes += len(data)
-                if self.writer is not None:
-                    self.writer.write(ts, data)
-                seg = parse_frame(LINKTYPE_RAW, data, ts, self.stats, self.stats.packets)
-                if seg is not None:
-                    out.append(seg)
+                self._take(LINKTYPE_RAW, data, ts, out)
         return out
-
-    def close(self):
-        for s in self.socks:
-            s.close()
-        self.socks = []
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
 
 
 class PcapWriter:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import time
 
 from ..errors import MsnsniffError
-from .packet import CaptureStats, _irrelevant, parse_frame
+from .live import PcapWriter, _Capturing
+from .packet import CaptureStats, _irrelevant
 
 
-class ScapySource:
+class ScapySource(_Capturing):
     def __init__(self, ifaces, follow, write_path: str | None = None):
         self.ifaces = [i for i in ifaces if i != "any"]
         self.follow = follow
@@ -58,7 +59,6 @@ class ScapySource:
     def open(self):
         self.socks = self._open_socks()
         if self.write_path:
-            from .live import PcapWriter
             self.writer = PcapWriter(self.write_path, linktype=self._linktype(self.socks[0]))
 
     @staticmethod
@@ -95,21 +95,7 @@ class ScapySource:
                         break
                     continue
                 ts = round(ts if ts is not None else time.time(), 6)
-                self.stats.packets += 1
-                self.stats.bytes += len(data)
-                if self.writer is not None:
-                    self.writer.write(ts, data)
-                seg = parse_frame(lt, data, ts, self.stats, self.stats.packets)
-                if seg is not None:
-                    out.append(seg)
+                self._take(lt, data, ts, out)
                 if not s.select([s], 0):
                     break
         return out
-
-    def close(self):
-        for s in self.socks:
-            s.close()
-        self.socks = []
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
