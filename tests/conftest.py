@@ -134,3 +134,19 @@ def private_network(test):
         assert r.returncode == 0, (r.stdout[-4000:] + r.stderr[-2000:])
         assert " passed" in r.stdout
     return wrapper
+
+
+def read_pty(master: int) -> bytes:
+    """Everything written to a pseudo-terminal until its other side closes (Linux reports
+    the close as EIO)."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out

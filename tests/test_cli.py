@@ -8,7 +8,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from conftest import cap
+from conftest import cap, read_pty
 from msnsniff import __version__
 from msnsniff.cli import cli
 
@@ -252,16 +252,7 @@ def test_progress_bar_on_a_terminal_only():
     res = subprocess.run([sys.executable, "-m", "msnsniff", "read", MAIN], stdout=subprocess.PIPE,
                          stderr=slave, timeout=60)
     os.close(slave)
-    err = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        err += chunk
-    os.close(master)
+    err = read_pty(master)
     assert res.returncode == 0
     assert b"msnp8_session.pcap" in err and b"100%" in err and b"MB/s" in err
     assert b"msnp8_session.pcap  [" not in res.stdout          # never in the output itself

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import cap
+from conftest import cap, read_pty
 
 MAIN = cap("msnp8_session.pcap")
 
@@ -34,16 +34,7 @@ def on_terminal(*args, cols=None):
     p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args], stdout=slave,
                          stderr=slave, close_fds=True)
     os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
+    out = read_pty(master)
     p.wait(30)
     return out
 
