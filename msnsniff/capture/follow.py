@@ -35,8 +35,9 @@ class Follow:
         self.version = 0
 
     def add(self, ip: str | None, port: int):
-        """Follow an endpoint (the pipeline still selects by host; filters use the port)."""
-        if port in self.port_set:
+        """Follow an endpoint (the pipeline still selects by host; filters use the port).
+        Only a real port reaches the filter: libpcap refuses to compile anything else."""
+        if port in self.port_set or type(port) is not int or not 0 < port < 65536:
             return
         self.extra.append(port)
         self.port_set.add(port)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote
 
+from .numbers import net_int
+
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 
 
@@ -100,8 +102,8 @@ def parse_ml(payload: bytes) -> tuple[bool, list[dict]]:
             net = c.get("t")
             name = c.get("f")
             out.append({"passport": f"{user}@{domain}" if domain else user,
-                        "list_bits": int(bits) if bits and bits.isdigit() else None,
-                        "network": int(net) if net and net.isdigit() else None,
+                        "list_bits": net_int(bits),
+                        "network": net_int(net),
                         "friendly_name": unquote(name) if name else None})
     return root.get("l") == "1", out
 
@@ -135,7 +137,7 @@ def parse_msnobj(text: str) -> dict | None:
     if not out:
         return None
     if "size" in out:
-        out["size"] = int(out["size"]) if out["size"].isdigit() else None
+        out["size"] = net_int(out["size"])
     if "type" in out:
         out["type_name"] = MSNOBJ_TYPES.get(out["type"], "unknown")
     if out.get("friendly"):

@@ -1,0 +1,109 @@
+"""Hostile input, round three (issue 31): numbers from the network, memory that follows
+a claim, full disks, several captures at once.  Every input is generated here; each
+test failed before its fix."""
+
+import json
+import subprocess
+import sys
+
+from conftest import conversation, write_pcap
+
+
+def run(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True,
+                          text=True, **kw)
+
+
+def read_json(path, *extra):
+    r = run("read", path, "--format", "json", "--no-progress", *extra)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+LOGIN_C = [b"VER 1 MSNP8 CVR0\r\n", b"CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 5.0.0540 MSMSGS "
+           b"eve@hotmail.com\r\n", b"USR 3 TWN I eve@hotmail.com\r\n"]
+LOGIN_S = [b"VER 1 MSNP8 CVR0\r\n", b"CVR 2 5.0.0540 5.0.0540 1.0.0000 x x\r\n",
+           b"USR 3 OK eve@hotmail.com Eve 1 0\r\n"]
+
+
+def ns_capture(tmp_path, s2c_extra, name="ns.pcap", c2s_extra=()):
+    return write_pcap(tmp_path / name, conversation(
+        c2s=LOGIN_C + list(c2s_extra), s2c=LOGIN_S + list(s2c_extra)))
+
+
+def sb_capture(tmp_path, c2s, s2c=(), name="sb.pcap"):
+    return write_pcap(tmp_path / name, conversation(
+        server=("10.0.0.3", 1863), c2s=[b"USR 1 eve@hotmail.com 1.2.3\r\n", *c2s],
+        s2c=[b"USR 1 OK eve@hotmail.com Eve\r\n", *s2c]))
+
+
+# ------------------------------------------------------------ numbers (the High items)
+
+def test_numbers_parser_takes_ascii_digits_only():
+    from msnsniff.protocol.numbers import is_num, net_int, net_port
+    assert net_int("1863") == 1863 and net_int("²") is None and net_int("١٢") is None
+    assert net_int("9" * 5000) is None and net_int("9" * 18) == 10 ** 18 - 1
+    assert net_port("70000") is None and net_port("0") is None and net_port("65535") == 65535
+    assert is_num(b"12") and not is_num("") and not is_num("1 2") and not is_num("+1")
+
+
+def test_a_unicode_digit_as_a_msg_length_or_trid_ends_nothing(tmp_path):
+    text = b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhello"
+    path = sb_capture(tmp_path, [
+        "MSG 2 N ²\r\n".encode(), "MSG ² N 5\r\n".encode() + b"abcde",
+        b"MSG 4 N %d\r\n" % len(text) + text])
+    for extra in ([], ["--jobs", "2"]):
+        d = read_json(path, *extra)
+        # the '²' length is damage; the '²' trid is no trid; the session goes on
+        assert [(m["text"], m["sender"]) for m in d["messages"]] == [
+            ("", "eve@hotmail.com"), ("hello", "eve@hotmail.com")]
+        assert [(a["kind"], a["detail"]) for a in d["anomalies"]] == [
+            ("undecodable", "12 bytes payload length is not an ASCII number: "
+                            "b'MSG 2 N \\xc2\\xb2\\r\\n'")]
+    r = run("follow", path, "1")
+    assert r.returncode == 0, r.stderr
+    assert "(payload length is not an ASCII number)" in r.stdout and "│ hello" in r.stdout
+
+
+def test_a_5000_digit_xfr_port_and_port_70000_are_anomalies(tmp_path):
+    path = ns_capture(tmp_path, [
+        b"XFR 4 SB 10.0.0.9:" + b"9" * 5000 + b" CKI 1.2.3.4\r\n",
+        b"XFR 5 SB 10.0.0.9:70000 CKI 1.2.3.5\r\n",
+        b"XFR 6 SB 10.0.0.9:1864 CKI 1.2.3.6\r\n"],
+        c2s_extra=[b"XFR 4 SB\r\n", b"XFR 5 SB\r\n", b"XFR 6 SB\r\n"])
+    d = read_json(path)
+    bad = [a["detail"] for a in d["anomalies"] if a["kind"] == "bad number"]
+    assert bad == ["switchboard endpoint with port '99999999999999999999… (5000 characters)' "
+                   "cannot be followed",
+                   "switchboard endpoint with port '70000' cannot be followed"]
+    assert [n["command"] for n in d["notifications"]].count("XFR") == 3
+
+
+def invitation(cookie, port):
+    body = ("MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsinvite; charset=UTF-8\r\n\r\n"
+            f"Invitation-Command: ACCEPT\r\nInvitation-Cookie: {cookie}\r\n"
+            f"IP-Address: 10.0.0.7\r\nPort: {port}\r\nAuthCookie: 77\r\n"
+            "Launch-Application: FALSE\r\nRequest-Data: IP-Address:\r\n\r\n").encode()
+    return b"MSG 3 N %d\r\n" % len(body) + body
+
+
+def test_an_invitation_announcing_port_70000_is_an_anomaly_not_a_filter_error(tmp_path):
+    path = sb_capture(tmp_path, [invitation(11, 70000), invitation(12, "6891")])
+    for extra in ([], ["--jobs", "2"]):
+        d = read_json(path, *extra)
+        assert [a["detail"] for a in d["anomalies"] if a["kind"] == "bad number"] == [
+            "file-transfer endpoint with port '70000' cannot be followed"]
+
+
+def test_a_unicode_digit_in_one_lsg_drops_that_group_only(tmp_path):
+    path = ns_capture(tmp_path, [
+        b"SYN 4 7 1 2\r\n", b"GTC A\r\n", b"BLP AL\r\n",
+        "LSG ² Bad 0\r\n".encode(), b"LSG 1 Friends 0\r\n",
+        b"LST bob@hotmail.com Bob 11 1\r\n"], c2s_extra=[b"SYN 4 0\r\n"])
+    d = read_json(path)
+    assert [s["passport"] for s in d["sessions"]] == ["eve@hotmail.com"]
+    assert [(g["group_id"], g["name"]) for g in d["groups"]] == [("1", "Friends")]
+    assert [(c["passport"], c["group_names"]) for c in d["contacts"]] == [
+        ("bob@hotmail.com", ["Friends"])]
+    assert [(a["kind"], a["detail"]) for a in d["anomalies"]] == [
+        ("malformed command", "LSG ² Bad 0: unexpected arguments")]
