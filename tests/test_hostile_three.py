@@ -107,3 +107,18 @@ def test_a_unicode_digit_in_one_lsg_drops_that_group_only(tmp_path):
         ("bob@hotmail.com", ["Friends"])]
     assert [(a["kind"], a["detail"]) for a in d["anomalies"]] == [
         ("malformed command", "LSG ² Bad 0: unexpected arguments")]
+
+
+def test_a_network_integer_of_2_64_fits_the_sqlite_export(tmp_path):
+    """P2P headers carry uint64 sizes and offsets: SQLite's INTEGER is signed 64-bit
+    (it stores a larger one as REAL; before, the export ended with an OverflowError)."""
+    import sqlite3
+    from msnsniff.output.export import write_sqlite
+    from msnsniff.engine.analyze import analyse
+    from conftest import cap
+    doc = analyse([cap("msnp8_session.pcap")])
+    doc["sessions"][0].update(bytes_c2s=2 ** 64 - 1, bytes_s2c=2 ** 63)
+    write_sqlite(doc, str(tmp_path / "x.sqlite"), False)
+    db = sqlite3.connect(tmp_path / "x.sqlite")
+    assert db.execute("select bytes_c2s, bytes_s2c from sessions limit 1").fetchall() == [
+        (1.8446744073709552e19, 9.223372036854776e18)]     # REAL: the JSON keeps it exact

@@ -212,6 +212,8 @@ def _sql_value(v, typ):
         return int(bool(v))
     if typ in ("list", "intlist", "object"):
         return json.dumps(v, ensure_ascii=False)
+    if type(v) is int and not -2 ** 63 <= v < 2 ** 63:
+        return str(v)       # SQLite's INTEGER is 64-bit signed: stored as REAL, no overflow
     return v
 
 
