@@ -122,3 +122,51 @@ def test_a_network_integer_of_2_64_fits_the_sqlite_export(tmp_path):
     db = sqlite3.connect(tmp_path / "x.sqlite")
     assert db.execute("select bytes_c2s, bytes_s2c from sessions limit 1").fetchall() == [
         (1.8446744073709552e19, 9.223372036854776e18)]     # REAL: the JSON keeps it exact
+
+
+# ------------------------------------------------------------ memory that follows a claim
+
+LOGIN11_C = [b"VER 1 MSNP11 CVR0\r\n", b"CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 7.0.0816 MSMSGS "
+             b"eve@hotmail.com\r\n", b"USR 3 TWN I eve@hotmail.com\r\n"]
+LOGIN11_S = [b"VER 1 MSNP11 CVR0\r\n", b"CVR 2 7.0.0816 7.0.0816 1.0.0000 x x\r\n",
+             b"USR 3 OK eve@hotmail.com Eve 1 0\r\n"]
+
+
+def uux(tmp_path, data: bytes, name="uux.pcap"):
+    return write_pcap(tmp_path / name, conversation(
+        c2s=LOGIN11_C + [b"UUX 4 %d\r\n" % len(data) + data],
+        s2c=LOGIN11_S + [b"UUX 4 0\r\n"]))
+
+
+def gen_current_media(tmp_path):
+    """{0} -> {1}{1} -> {2}{2}{2}{2} …: 2^30 characters once each value is formatted."""
+    values = "".join("\\0" + "{%d}{%d}" % (i + 1, i + 1) for i in range(30)) + "\\0end"
+    media = "\\0Music\\01\\0{0}" + values + "\\0"
+    return uux(tmp_path, f"<Data><PSM>hi</PSM><CurrentMedia>{media}</CurrentMedia></Data>"
+               .encode(), "media.pcap")
+
+
+def gen_utf16_dtd(tmp_path):
+    """A billion laughs in UTF-16: the ASCII-only DTD check let it through."""
+    ents = "".join(f'<!ENTITY e{i} "{("&e%d;" % (i - 1)) * 10}">' for i in range(1, 9))
+    doc = (f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE Data [<!ENTITY e0 "lol">{ents}]>'
+           "<Data><PSM>&e8;</PSM></Data>")
+    return uux(tmp_path, doc.encode("utf-16"), "dtd16.pcap")
+
+
+def test_current_media_is_formatted_once_and_bounded(tmp_path):
+    from msnsniff.protocol.xmlpayload import MAX_MEDIA_CHARS, decode_current_media
+    assert decode_current_media("\\0Music\\01\\0{0}{1}\\0{1}{1}\\0{2}\\0") == "Music: {1}{1}{2}"
+    d = read_json(gen_current_media(tmp_path))
+    (row,) = d["personal_messages"]
+    assert row["personal_message"] == "hi"
+    assert row["current_media"] == "Music: {1}{1}"
+    shown = decode_current_media("\\0Music\\01\\0" + "{0}" * 5000 + "\\0abc\\0")
+    assert len(shown) == len("Music: ") + MAX_MEDIA_CHARS + 1 and shown.endswith("bca…")
+
+
+def test_a_utf16_document_with_entities_is_refused(tmp_path):
+    d = read_json(gen_utf16_dtd(tmp_path))
+    assert [r["personal_message"] for r in d["personal_messages"]] == []
+    assert [(a["kind"], a["detail"]) for a in d["anomalies"]] == [
+        ("malformed payload", "UUX: XML with a DTD or entity declaration (refused, not parsed)")]

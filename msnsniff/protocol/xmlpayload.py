@@ -8,12 +8,16 @@ fetch), a parse error is returned as text for an anomaly, never raised.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote
 
 from .numbers import net_int
 
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+# the rendered CurrentMedia ("Music: Song - Artist") is cut here
+MAX_MEDIA_CHARS = 4096
+_PLACEHOLDER = re.compile(r"\{([0-9]{1,3})\}")
 
 
 class XmlError(ValueError):
@@ -21,7 +25,10 @@ class XmlError(ValueError):
 
 
 def _parse(payload: bytes) -> ET.Element:
-    if any(f in payload for f in _FORBIDDEN):
+    # expat also reads UTF-16: there the declarations are ASCII letters with NULs
+    # between them, so the check looks at the payload without its NULs as well
+    if any(f in payload for f in _FORBIDDEN) or (
+            b"\x00" in payload and any(f in payload.replace(b"\x00", b"") for f in _FORBIDDEN)):
         raise XmlError("XML with a DTD or entity declaration (refused, not parsed)")
     try:
         return ET.fromstring(payload)
@@ -48,9 +55,24 @@ def decode_current_media(raw: str | None) -> str | None:
     if len(parts) < 4 or parts[2] != "1":
         return None
     kind, fmt, values = parts[1], parts[3], parts[4:]
-    out = fmt
-    for i, v in enumerate(values):
-        out = out.replace("{%d}" % i, v)
+    # one pass over the format string (a value is never itself formatted: replacing
+    # {0}, then {1} in the result doubled the text per placeholder), and the rendered
+    # text stops at MAX_MEDIA_CHARS ({0}{0}{0}… multiplies a value); the raw field is
+    # kept whole
+    pieces, size, pos = [], 0, 0
+    for m in _PLACEHOLDER.finditer(fmt):
+        i = int(m.group(1))
+        pieces.append(fmt[pos:m.start()])
+        pieces.append(values[i] if i < len(values) else m.group(0))
+        pos = m.end()
+        size += len(pieces[-1]) + len(pieces[-2])
+        if size > MAX_MEDIA_CHARS:
+            break
+    else:
+        pieces.append(fmt[pos:])
+    out = "".join(pieces)
+    if len(out) > MAX_MEDIA_CHARS:
+        out = out[:MAX_MEDIA_CHARS] + "…"
     out = out.strip()
     if not out:
         return None
