@@ -170,3 +170,50 @@ def test_a_utf16_document_with_entities_is_refused(tmp_path):
     assert [r["personal_message"] for r in d["personal_messages"]] == []
     assert [(a["kind"], a["detail"]) for a in d["anomalies"]] == [
         ("malformed payload", "UUX: XML with a DTD or entity declaration (refused, not parsed)")]
+
+
+def gen_xz_huge_dictionary(tmp_path):
+    """A real capture in an xz stream whose header asks for a 1.5 GiB dictionary (the
+    one byte of the LZMA2 filter properties, with the block header's CRC32 redone)."""
+    import lzma
+    import struct
+    import zlib
+    from conftest import cap
+    raw = bytearray(lzma.compress(open(cap("msnp8_session.pcap"), "rb").read(),
+                                  format=lzma.FORMAT_XZ))
+    size = (raw[12] + 1) * 4                    # the block header after the stream header
+    at = raw.index(b"\x21\x01", 14, 12 + size)  # filter id LZMA2, 1 property byte
+    raw[at + 2] = 37                            # dictionary 3 << 29 = 1.5 GiB
+    raw[12 + size - 4:12 + size] = struct.pack("<I", zlib.crc32(raw[12:12 + size - 4]))
+    path = tmp_path / "bigdict.pcap.xz"
+    path.write_bytes(raw)
+    return str(path)
+
+
+def gen_gzip_section_header(tmp_path):
+    """A pcapng section header claiming 2 GiB, then 64 MiB of zeros, gzipped (64 KB)."""
+    import gzip
+    import struct
+    shb = struct.pack("<III", 0x0A0D0D0A, 0x7FFFFFFC, 0x1A2B3C4D) + struct.pack("<HHq", 1, 0, -1)
+    path = tmp_path / "shb.pcapng.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(shb)
+        zeros = bytes(1 << 20)
+        for _ in range(64):
+            f.write(zeros)
+    return str(path)
+
+
+def test_an_xz_header_asking_for_a_huge_dictionary_is_refused(tmp_path):
+    d = read_json(gen_xz_huge_dictionary(tmp_path))
+    assert d["sessions"] == []
+    assert [a["detail"] for a in d["anomalies"] if a["kind"] == "capture"] == [
+        "capture truncated: xz stream broken: the xz stream needs more than 72 MiB to "
+        "decompress (its dictionary size): not read"]
+
+
+def test_a_section_header_claiming_2_gib_stops_reading(tmp_path):
+    d = read_json(gen_gzip_section_header(tmp_path))
+    assert [a["detail"] for a in d["anomalies"] if a["kind"] == "capture"] == [
+        "capture truncated: section header at byte 0 has an impossible length 2147483644; "
+        "reading stopped"]

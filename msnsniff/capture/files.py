@@ -139,6 +139,11 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
             endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
             interfaces = []
             btype, blen = struct.unpack(endian + "II", head)
+            if blen < 28 or blen % 4 or blen > MAX_RECORD:
+                # (a claimed length was read whole before: 2 GB from a small gzip)
+                stats.truncated = (f"section header at byte {r.offset - 12} has an impossible "
+                                   f"length {blen}; reading stopped")
+                return
             body = bom + r.read(blen - 12) if blen >= 12 else b""
         else:
             btype, blen = struct.unpack(endian + "II", head)
@@ -368,8 +373,10 @@ def _decompressing(f):
             if name == "bzip2":
                 import bz2
                 return bz2.BZ2File(f, "rb"), name
-            import lzma
-            return lzma.LZMAFile(f, "rb"), name
+            import io
+            from ..config import DEFAULT_LIMITS
+            from .xzbounded import BoundedXz
+            return io.BufferedReader(BoundedXz(f, DEFAULT_LIMITS.max_xz_memory)), name
     return f, None
 
 
