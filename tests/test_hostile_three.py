@@ -132,10 +132,14 @@ LOGIN11_S = [b"VER 1 MSNP11 CVR0\r\n", b"CVR 2 7.0.0816 7.0.0816 1.0.0000 x x\r\
              b"USR 3 OK eve@hotmail.com Eve 1 0\r\n"]
 
 
-def uux(tmp_path, data: bytes, name="uux.pcap"):
+def chunks(data: bytes, size=1400):
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def uux(tmp_path, data: bytes, name="uux.pcap", verb=b"UUX"):
     return write_pcap(tmp_path / name, conversation(
-        c2s=LOGIN11_C + [b"UUX 4 %d\r\n" % len(data) + data],
-        s2c=LOGIN11_S + [b"UUX 4 0\r\n"]))
+        c2s=LOGIN11_C + chunks(verb + b" 4 %d\r\n" % len(data) + data),
+        s2c=LOGIN11_S + [verb + b" 4 0\r\n"]))
 
 
 def gen_current_media(tmp_path):
@@ -217,3 +221,17 @@ def test_a_section_header_claiming_2_gib_stops_reading(tmp_path):
     assert [a["detail"] for a in d["anomalies"] if a["kind"] == "capture"] == [
         "capture truncated: section header at byte 0 has an impossible length 2147483644; "
         "reading stopped"]
+
+
+def gen_nested_xml(tmp_path):
+    n = 30000
+    return uux(tmp_path, b"<Data><PSM>" + b"<a>" * n + b"</a>" * n + b"</PSM></Data>",
+               "nested.pcap")
+
+
+def test_nested_xml_is_refused_at_32_levels(tmp_path):
+    d = read_json(gen_nested_xml(tmp_path))
+    assert d["personal_messages"] == []
+    assert [(a["kind"], a["detail"]) for a in d["anomalies"]] == [
+        ("malformed payload", "UUX: XML nested deeper than 32 or with more than 100000 "
+                              "elements (refused)")]

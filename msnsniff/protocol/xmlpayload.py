@@ -15,6 +15,9 @@ from urllib.parse import unquote
 from .numbers import net_int
 
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+# bounds of a payload's tree (see _Bounded)
+MAX_XML_DEPTH = 32
+MAX_XML_ELEMENTS = 100_000
 # the rendered CurrentMedia ("Music: Song - Artist") is cut here
 MAX_MEDIA_CHARS = 4096
 _PLACEHOLDER = re.compile(r"\{([0-9]{1,3})\}")
@@ -30,10 +33,33 @@ def _parse(payload: bytes) -> ET.Element:
     if any(f in payload for f in _FORBIDDEN) or (
             b"\x00" in payload and any(f in payload.replace(b"\x00", b"") for f in _FORBIDDEN)):
         raise XmlError("XML with a DTD or entity declaration (refused, not parsed)")
+    parser = ET.XMLParser(target=_Bounded())
     try:
-        return ET.fromstring(payload)
+        parser.feed(payload)
+        return parser.close()
     except ET.ParseError as e:
         raise XmlError(f"not well-formed XML ({e})") from None
+
+
+class _Bounded(ET.TreeBuilder):
+    """A tree no deeper than MAX_XML_DEPTH and no larger than MAX_XML_ELEMENTS: real
+    payloads nest four levels and hold one element per contact at most."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = self.count = 0
+
+    def start(self, tag, attrs):
+        self.depth += 1
+        self.count += 1
+        if self.depth > MAX_XML_DEPTH or self.count > MAX_XML_ELEMENTS:
+            raise XmlError(f"XML nested deeper than {MAX_XML_DEPTH} or with more than "
+                           f"{MAX_XML_ELEMENTS} elements (refused)")
+        return super().start(tag, attrs)
+
+    def end(self, tag):
+        self.depth -= 1
+        return super().end(tag)
 
 
 def _text(el: ET.Element | None) -> str | None:
