@@ -235,3 +235,63 @@ def test_nested_xml_is_refused_at_32_levels(tmp_path):
     assert [(a["kind"], a["detail"]) for a in d["anomalies"]] == [
         ("malformed payload", "UUX: XML nested deeper than 32 or with more than 100000 "
                               "elements (refused)")]
+
+
+def gen_unanswered_gateway(tmp_path, n=9000):
+    """An HTTP gateway client whose server sent nothing back: 1.4 MB of requests (h11
+    held them all, waiting for responses)."""
+    def post(query, body):
+        return (b"POST http://gateway.messenger.hotmail.com/gateway/gateway.dll?%s HTTP/1.1\r\n"
+                b"Host: gateway.messenger.hotmail.com\r\nContent-Length: %d\r\n\r\n%s"
+                % (query, len(body), body))
+    reqs = [post(b"Action=open&Server=NS&IP=messenger.hotmail.com", b"VER 1 MSNP8 CVR0\r\n")]
+    reqs += [post(b"SessionID=1000.1", b"PNG\r\n") for _ in range(n)]
+    return write_pcap(tmp_path / "gw.pcap", conversation(server=("10.0.0.5", 80),
+                                                         c2s=reqs))
+
+
+def test_an_unanswered_gateway_client_is_read_whole(tmp_path):
+    d = read_json(gen_unanswered_gateway(tmp_path))
+    assert d["summary"]["commands"] == 9001          # before: 1 (the rest held, unread)
+    details = [a["detail"] for a in d["anomalies"]]
+    assert "1048648 bytes of requests waited for responses and the server sent nothing: " \
+           "requests are read without responses" in details
+
+
+# ------------------------------------------------------------ every generator, memory-bound
+
+_LIMITED = """
+import resource, runpy, sys
+lim = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
+sys.argv[0] = "msnsniff"
+runpy.run_module("msnsniff", run_name="__main__")
+"""
+
+GENERATORS = {   # generator -> (anomaly kind, start of its detail)
+    gen_current_media: (None, None),
+    gen_utf16_dtd: ("malformed payload", "UUX: XML with a DTD or entity declaration"),
+    gen_nested_xml: ("malformed payload", "UUX: XML nested deeper than 32"),
+    gen_xz_huge_dictionary: ("capture", "capture truncated: xz stream broken: the xz stream "
+                                        "needs more than 72 MiB"),
+    gen_gzip_section_header: ("capture", "capture truncated: section header at byte 0"),
+    gen_unanswered_gateway: ("http", "1048648 bytes of requests waited for responses"),
+}
+
+
+def test_hostile_generators_finish_under_a_memory_limit(tmp_path):
+    """Each hostile input, read with 200 MB of address space (the interpreter and its
+    libraries take ~120 MB of it): the analysis ends normally, with its anomaly."""
+    for gen, (kind, start) in GENERATORS.items():
+        path = gen(tmp_path)
+        for extra in ([], ["--jobs", "2"]) if gen is gen_unanswered_gateway else ([],):
+            r = subprocess.run([sys.executable, "-c", _LIMITED, str(200 << 20), "read", path,
+                                "--format", "json", "--no-progress", *extra],
+                               capture_output=True, text=True)
+            assert r.returncode == 0, (gen.__name__, r.stderr[-500:])
+            d = json.loads(r.stdout)
+            if kind is None:
+                assert d["personal_messages"][0]["current_media"] == "Music: {1}{1}"
+            else:
+                assert any(a["kind"] == kind and a["detail"].startswith(start)
+                           for a in d["anomalies"]), (gen.__name__, d["anomalies"][:3])

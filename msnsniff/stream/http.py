@@ -137,11 +137,13 @@ class HttpDemux:
 
     def close(self, d: int, ts: float) -> list:
         """The direction ended (FIN, RST or the capture's end)."""
-        if self.broken[d]:
+        if self.broken[d] or d == 1 and self.one_sided:    # (a silent server: nothing)
             return []
         out: list = []
         conn = self.req if d == 0 else self.resp
         self.closing[d] = True
+        if d == 0 and self.one_sided:
+            self._answer_self()
         try:
             conn.receive_data(b"")
         except h11.RemoteProtocolError:
