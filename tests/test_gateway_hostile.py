@@ -33,3 +33,39 @@ def test_requests_pipelined_past_the_cap_before_any_response_are_given_up():
     assert len(problems) == 1 and "held waiting for the other direction (cap 65536)" in \
         problems[0]
     assert h.undecodable[0] >= 2000 * len(POLL) - 64 * 1024 - len(POLL)   # counted, not held
+
+
+def _exchange(client, gw, who, t0):
+    import sys
+    sys.path.insert(0, __import__("os").path.dirname(__file__))
+    from conftest import conversation
+
+    def post(query, body):
+        return (b"POST /gateway/gateway.dll?%s HTTP/1.1\r\nHost: gw\r\nContent-Length: %d\r\n"
+                b"\r\n%s" % (query, len(body), body))
+
+    def ok(body):
+        return (b"HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=1000.1; GW-IP=%s\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (gw[0].encode(), len(body), body))
+    c2s = [post(b"Action=open&Server=NS&IP=messenger.hotmail.com", b"VER 1 MSNP8 CVR0\r\n"),
+           post(b"SessionID=1000.1", b"USR 3 TWN I %s\r\n" % who)]
+    s2c = [ok(b"VER 1 MSNP8 CVR0\r\n"), ok(b"USR 3 OK %s %s 1 0\r\n" % (who, who[:3]))]
+    return conversation(client=client, server=gw, c2s=c2s, s2c=s2c, t0=t0)
+
+
+def test_two_gateways_handing_out_the_same_session_id_stay_two_sessions(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from conftest import write_pcap
+    # interleaved: Amy's second request comes after Ben's gateway handed out the same id
+    packets = (_exchange(("10.0.0.1", 40000), ("10.0.0.5", 80), b"amy@hotmail.com", 1.0)
+               + _exchange(("10.0.0.11", 40001), ("10.0.0.6", 80), b"ben@hotmail.com", 1.005))
+    path = write_pcap(tmp_path / "gw2.pcap", sorted(packets, key=lambda p: p[0]))
+    d = json.loads(subprocess.run([sys.executable, "-m", "msnsniff", "read", path, "--format",
+                                   "json", "--no-progress"], capture_output=True,
+                                  text=True).stdout)
+    rows = [(s["passport"], s["client"], s["gateway_session_ids"], s["login"])
+            for s in d["sessions"] if s["transport"] == "http-gateway"]
+    assert rows == [("amy@hotmail.com", "10.0.0.1:40000", ["1000.1"], "ok"),
+                    ("ben@hotmail.com", "10.0.0.11:40001", ["1000.1"], "ok")]
