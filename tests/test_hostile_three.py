@@ -295,3 +295,53 @@ def test_hostile_generators_finish_under_a_memory_limit(tmp_path):
             else:
                 assert any(a["kind"] == kind and a["detail"].startswith(start)
                            for a in d["anomalies"]), (gen.__name__, d["anomalies"][:3])
+
+
+# ------------------------------------------------------------ time: doubling an input
+
+def _cost(fn, n):
+    import time
+    best = float("inf")
+    for _ in range(3):                   # best of three: the machine is shared
+        t = time.perf_counter()
+        fn(n)
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def _one_sided_gateway(n):
+    from msnsniff.stream.http import HttpDemux
+    h = HttpDemux(max_held=16 * 1024)
+    poll = (b"POST /gateway/gateway.dll?SessionID=1 HTTP/1.1\r\nHost: gw\r\n"
+            b"Content-Length: 5\r\n\r\nPNG\r\n")
+    for i in range(n):
+        h.feed(0, poll, 0.0)
+    assert h.requests == n
+
+
+def _unicode_lengths(n):
+    from msnsniff.stream.framing import Framer
+    f = Framer()
+    for _ in range(n):
+        f.feed("MSG 1 N ²\r\nxx".encode())
+    f.close(0.0)
+    assert f.undecodable == f.base and f.lines == 0
+
+
+def _bounded_xml(n):
+    from msnsniff.protocol.xmlpayload import parse_ml
+    doc = b'<ml l="1">' + b'<d n="example.com"><c n="u" l="3" t="1"/></d>' * n + b"</ml>"
+    assert len(parse_ml(doc)[1]) == n
+
+
+def _digit_fields(n):
+    from msnsniff.protocol.numbers import net_int
+    s = "9" * n
+    assert net_int(s) is None and net_int("²" * n) is None
+
+
+def test_adversarial_inputs_cost_linear_time():
+    for fn, n in ((_one_sided_gateway, 600), (_unicode_lengths, 1500), (_bounded_xml, 5000),
+                  (_digit_fields, 200000)):
+        one, two = _cost(fn, n), _cost(fn, 2 * n)
+        assert two <= 2.5 * one + 0.005, (fn.__name__, one, two)
