@@ -345,3 +345,47 @@ def test_adversarial_inputs_cost_linear_time():
                   (_digit_fields, 200000)):
         one, two = _cost(fn, n), _cost(fn, 2 * n)
         assert two <= 2.5 * one + 0.005, (fn.__name__, one, two)
+
+
+# ------------------------------------------------------------ full disks
+
+def _many_contacts(tmp_path, n=25000):
+    lines = b"".join(b"LST c%d@x.com C%d 11 0\r\n" % (i, i) for i in range(n))
+    reply = b"SYN 4 1 %d 0\r\n" % n + lines
+    return ns_capture(tmp_path, chunks(reply, 60000), "many.pcap", [b"SYN 4 0\r\n"])
+
+
+def test_full_disks_are_one_line_and_leave_nothing(tmp_path):
+    import os
+    import pytest
+    from conftest import cap
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "msnsniff", "timeline",
+                            cap("msnp8_session.pcap"), "--format", "csv", "--no-progress"],
+                           stdout=full, stderr=subprocess.PIPE, text=True)
+    assert (r.returncode, r.stderr) == (2, "msnsniff: error: the output: no space left on "
+                                           "the device (free some space and run again)\n")
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(small)]).returncode:
+        pytest.skip("tmpfs cannot be mounted here")
+    try:
+        many = _many_contacts(tmp_path)
+        r = run("export", many, "--format", "sqlite", "-o", str(small / "x.sqlite"),
+                "--no-progress")
+        assert r.returncode == 2 and r.stderr.startswith(
+            f"msnsniff: error: {small / 'x.sqlite'}: no space left on the device after "), \
+            r.stderr
+        assert len(r.stderr.splitlines()) == 1 and os.listdir(small) == []   # no -journal
+        env = dict(os.environ, TMPDIR=str(small))
+        r = run("export", many, "--format", "json", "-o", str(tmp_path / "x.json"),
+                "--no-progress", env=env)
+        assert (r.returncode, r.stderr) == (2, f"msnsniff: error: temporary folder {small} "
+                                               "(TMPDIR): no space left on the device (free "
+                                               "some space and run again)\n")
+        assert not os.path.exists(tmp_path / "x.json")
+        assert not [n for n in os.listdir(tmp_path) if n.startswith(".msnsniff-")]
+    finally:
+        subprocess.run(["umount", str(small)])

@@ -231,24 +231,39 @@ def write_sqlite_tables(pairs, summary, path, force, tables=None):
         os.unlink(tmp)      # sqlite creates it
         db = sqlite3.connect(tmp)
         try:
-            done = []
-            for t, rows in pairs:
-                if tables and t not in tables:
-                    continue
-                _sqlite_table(db, t, rows)
-                done.append(t)
-            _sqlite_search(db, done)
-            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("msnsniff_version", __version__),
-                ("redacted", "true" if summary.get("redacted") else "false"),
-                ("inputs", to_json(summary.get("captures", []))),
-                ("tool", to_json(summary.get("tool"))),
-                ("summary", to_json(summary))])
-            db.commit()
+            _sqlite_fill(db, pairs, summary, tables)
+        except sqlite3.OperationalError as e:
+            # "database or disk is full" and friends are the disk's errors: told as such
+            import errno
+            why = str(e).lower()
+            if "full" in why:
+                raise OSError(errno.ENOSPC, "No space left on device") from None
+            if "readonly" in why or "read-only" in why:
+                raise OSError(errno.EROFS, "Read-only file system") from None
+            raise
         finally:
             db.close()
+            if os.path.exists(tmp + "-journal"):     # (left by a failed transaction)
+                os.unlink(tmp + "-journal")
     return [path]
+
+
+def _sqlite_fill(db, pairs, summary, tables):
+    done = []
+    for t, rows in pairs:
+        if tables and t not in tables:
+            continue
+        _sqlite_table(db, t, rows)
+        done.append(t)
+    _sqlite_search(db, done)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("msnsniff_version", __version__),
+        ("redacted", "true" if summary.get("redacted") else "false"),
+        ("inputs", to_json(summary.get("captures", []))),
+        ("tool", to_json(summary.get("tool"))),
+        ("summary", to_json(summary))])
+    db.commit()
 
 
 def _sqlite_table(db, t, rows):
