@@ -389,3 +389,34 @@ def test_full_disks_are_one_line_and_leave_nothing(tmp_path):
         assert not [n for n in os.listdir(tmp_path) if n.startswith(".msnsniff-")]
     finally:
         subprocess.run(["umount", str(small)])
+
+
+# ------------------------------------------------------------ several captures at once
+
+def test_per_capture_exports_every_good_capture_and_reports_every_bad_one(tmp_path):
+    import os
+    import shutil
+    from conftest import cap
+    paths = []
+    for name in ("a", "bad1", "b", "bad2", "c"):
+        p = tmp_path / f"{name}.pcap"
+        if name.startswith("bad"):
+            p.write_bytes(b"not a capture at all")
+        else:
+            shutil.copy(cap("msnp8_session.pcap"), p)
+        paths.append(str(p))
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        r = run("export", *paths, "--per-capture", "--format", "json", "-o", str(out),
+                "-j", jobs, "--no-progress")
+        assert r.returncode == 2
+        assert r.stderr.splitlines() == [
+            f"wrote 3 file(s) for 3 of 5 capture(s) in {out}",
+            f"msnsniff: error: {paths[1]}: not a pcap or pcapng capture file (starts with "
+            "6e6f7420)",
+            f"msnsniff: error: {paths[3]}: not a pcap or pcapng capture file (starts with "
+            "6e6f7420)"]
+        assert sorted(os.listdir(out)) == ["a.json", "b.json", "c.json"]
+        d = json.loads((out / "c.json").read_text())
+        assert d["summary"]["accounts"] == json.loads((out / "a.json").read_text())[
+            "summary"]["accounts"] != []
