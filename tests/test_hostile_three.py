@@ -420,3 +420,33 @@ def test_per_capture_exports_every_good_capture_and_reports_every_bad_one(tmp_pa
         d = json.loads((out / "c.json").read_text())
         assert d["summary"]["accounts"] == json.loads((out / "a.json").read_text())[
             "summary"]["accounts"] != []
+
+
+def test_sigint_stops_per_capture_workers_within_a_second(tmp_path):
+    import os
+    import shutil
+    import signal
+    import time
+    from conftest import cap
+    big = tmp_path / "big1.pcap"
+    gen = subprocess.run([sys.executable, os.path.join(os.path.dirname(cap("")), "..", "bench",
+                                                       "gen.py"), str(big), "--packets",
+                          "100000", "--msnp-fraction", "1.0"], capture_output=True)
+    assert gen.returncode == 0
+    shutil.copy(big, tmp_path / "big2.pcap")
+    out = tmp_path / "out"
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", "export", str(big),
+                          str(tmp_path / "big2.pcap"), "--per-capture", "--format", "jsonl",
+                          "-o", str(out), "-j", "2", "--no-progress"], stderr=subprocess.PIPE)
+    time.sleep(1.5)
+    children = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True,
+                              text=True).stdout.split()
+    assert children                          # the workers were running
+    t = time.monotonic()
+    p.send_signal(signal.SIGINT)             # the parent only (kill -INT), not the group
+    p.wait(30)
+    assert time.monotonic() - t < 1.0 and p.returncode == 130     # (was 14 s)
+    assert os.listdir(out) == []             # no export half written, no temporary file
+    for c in children:
+        assert not os.path.exists(f"/proc/{c}") or \
+            open(f"/proc/{c}/stat").read().split()[2] == "Z"
