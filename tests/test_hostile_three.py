@@ -450,3 +450,23 @@ def test_sigint_stops_per_capture_workers_within_a_second(tmp_path):
     for c in children:
         assert not os.path.exists(f"/proc/{c}") or \
             open(f"/proc/{c}/stat").read().split()[2] == "Z"
+
+
+# ------------------------------------------------------------ output memory
+
+def test_a_long_timeline_table_is_printed_in_blocks_and_json_streams(monkeypatch):
+    from click.testing import CliRunner
+    import msnsniff.cli.timeline as T
+    from conftest import cap
+    main = cap("msnp8_session.pcap")
+    whole = CliRunner().invoke(T.timeline, [main, "--no-progress", "--format", "csv"]).output
+    monkeypatch.setattr(T, "TABLE_BLOCK", 10)
+    out = CliRunner().invoke(T.timeline, [main, "--no-progress", "--columns", "time,kind"])
+    lines = out.output.splitlines()
+    heads = [i for i, line in enumerate(lines) if line.startswith("time ")]
+    rows = whole.count("\n") - 1
+    assert rows == 61 and len(heads) == 7                  # 6 blocks of 10, then 1
+    times = [line.split()[0] for line in lines if line[:2] == "20"]
+    assert times == sorted(times) and len(times) == rows
+    js = CliRunner().invoke(T.timeline, [main, "--no-progress", "--format", "json"]).output
+    assert len(json.loads(js)) == 61 and js.startswith('[{"time": ')

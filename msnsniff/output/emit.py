@@ -175,8 +175,13 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
             out.write((json_for_terminal(line) if tty else line) + "\n")
         return
     if fmt == "json":
-        text = to_json(list(rows))
-        out.write((json_for_terminal(text) if tty else text) + "\n")
+        # row by row, the same text as to_json(list(rows)): memory is one row
+        sep = "["
+        for r in rows:
+            text = to_json(r)
+            out.write(sep + (json_for_terminal(text) if tty else text))
+            sep = ", "
+        out.write("[]\n" if sep == "[" else "]\n")
         return
     if fmt == "csv":
         # the one CSV writer of every command and of `export`
