@@ -470,3 +470,15 @@ def test_a_long_timeline_table_is_printed_in_blocks_and_json_streams(monkeypatch
     assert times == sorted(times) and len(times) == rows
     js = CliRunner().invoke(T.timeline, [main, "--no-progress", "--format", "json"]).output
     assert len(json.loads(js)) == 61 and js.startswith('[{"time": ')
+
+
+def test_markup_table_formats_keep_html_from_the_network_as_text(tmp_path):
+    text = (b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n"
+            b"<img src=x onerror=alert(1)> a|b")
+    path = sb_capture(tmp_path, [b"MSG 2 N %d\r\n" % len(text) + text])
+    for style, bar in (("github", "\\|"), ("mediawiki", "&#124;"), ("textile", "&#124;")):
+        r = run("timeline", path, "--table-format", style, "--columns", "kind,description",
+                "--no-progress")
+        assert r.returncode == 0, r.stderr
+        assert "<img" not in r.stdout
+        assert f"&lt;img src=x onerror=alert(1)&gt; a{bar}b" in r.stdout, r.stdout
