@@ -69,3 +69,26 @@ def test_two_gateways_handing_out_the_same_session_id_stay_two_sessions(tmp_path
             for s in d["sessions"] if s["transport"] == "http-gateway"]
     assert rows == [("amy@hotmail.com", "10.0.0.1:40000", ["1000.1"], "ok"),
                     ("ben@hotmail.com", "10.0.0.11:40001", ["1000.1"], "ok")]
+
+
+def test_an_evicted_gateway_session_is_an_anomaly():
+    import dataclasses
+    from msnsniff import events as E
+    from msnsniff.config import DEFAULT_LIMITS
+    from msnsniff.engine.pipeline import Pipeline
+    from msnsniff.capture.files import read_segments
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from conftest import write_pcap
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        packets = []
+        for i, who in enumerate((b"amy@hotmail.com", b"ben@hotmail.com", b"cy@hotmail.com")):
+            packets += _exchange((f"10.0.0.{i + 1}", 40000 + i), ("10.0.0.5", 80), who, 1 + i)
+        path = write_pcap(os.path.join(tmp, "g.pcap"), packets)
+        p = Pipeline(limits=dataclasses.replace(DEFAULT_LIMITS, max_connections=2))
+        evs = [ev for seg in read_segments(path) for ev in p.feed(seg)] + p.finish()
+    caps = [ev.detail for ev in evs if type(ev) is E.Anomaly and ev.kind == "connection cap"]
+    assert "gateway session closed early: more than 2 sessions open at once; its later " \
+           "requests start a new session" in caps

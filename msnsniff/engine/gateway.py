@@ -157,6 +157,9 @@ class Gateway:
         if len(self.open) > self.limits.max_connections:
             _, old = self.open.popitem(last=False)
             self._close(old, ts, "evicted (connection cap)", out)
+            out.append(E.Anomaly(ts, old.id, -1, "connection cap", "gateway session closed "
+                                 f"early: more than {self.limits.max_connections} sessions "
+                                 "open at once; its later requests start a new session"))
         return lg
 
     def _bind(self, lg, carrier, sid):
