@@ -482,3 +482,22 @@ def test_markup_table_formats_keep_html_from_the_network_as_text(tmp_path):
         assert r.returncode == 0, r.stderr
         assert "<img" not in r.stdout
         assert f"&lt;img src=x onerror=alert(1)&gt; a{bar}b" in r.stdout, r.stdout
+
+
+def test_json_to_a_terminal_escapes_c1_and_bidi_controls(tmp_path):
+    import os
+    import pty
+    from conftest import read_pty
+    path = sb_capture(tmp_path, [b"MSG 2 N 5\r\nhello"], s2c=[
+        "JOI evil\u202e\u009b@hotmail.com Evil\u202e 0\r\n".encode()])
+    for cmd in (["read", path, "--format", "json"], ["export", path, "-o", "-", "--format",
+                                                     "json"],
+                ["export", path, "-o", "-", "--format", "jsonl"]):
+        master, slave = pty.openpty()
+        res = subprocess.run([sys.executable, "-m", "msnsniff", *cmd, "--no-progress"],
+                             stdout=slave, stderr=subprocess.PIPE, timeout=60)
+        os.close(slave)
+        out = read_pty(master)
+        assert res.returncode == 0, res.stderr
+        assert "\u202e".encode() not in out and "\u009b".encode() not in out, cmd
+        assert b"evil\\u202e\\u009b@hotmail.com" in out, cmd

@@ -14,7 +14,7 @@ import tempfile
 from contextlib import contextmanager
 
 from ..version import __version__
-from .emit import emit, to_json
+from .emit import emit, is_terminal, json_for_terminal, to_json
 from ..errors import MsnsniffError
 from ..model.schema import TABLES
 
@@ -126,13 +126,28 @@ def write_json_tables(pairs, summary, path, force, tables=None, stdout=None):
         f.write(("" if first else ", ") + '"summary": ' + to_json(summary) + "}\n")
 
     if path == "-":
-        write(stdout)
+        write(_for_terminal(stdout))
         return [path]
     _check_target(path, force)
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             write(f)
     return [path]
+
+
+class _TerminalJson:
+    """Standard output that is a terminal: C1 controls and bidi overrides written as
+    JSON escapes (same values), as `emit` does for JSON on a terminal."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, s):
+        return self.f.write(json_for_terminal(s))
+
+
+def _for_terminal(f):
+    return _TerminalJson(f) if is_terminal(f) else f
 
 
 def stream_jsonl(run_analysis, path, force, tables=None, stdout=None, redactor=None):
@@ -152,7 +167,7 @@ def stream_jsonl(run_analysis, path, force, tables=None, stdout=None, redactor=N
         f.write(to_json({"table": "summary", **summary}) + "\n")
 
     if path == "-":
-        lines(stdout)
+        lines(_for_terminal(stdout))
         return [path]
     _check_target(path, force)
     with atomic_path(path) as tmp:
