@@ -450,6 +450,15 @@ def test_sigint_stops_per_capture_workers_within_a_second(tmp_path):
     for c in children:
         assert not os.path.exists(f"/proc/{c}") or \
             open(f"/proc/{c}/stat").read().split()[2] == "Z"
+    # read --jobs 2 of two captures: the same pool (was 10 s)
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", "read", str(big),
+                          str(tmp_path / "big2.pcap"), "--jobs", "2", "--no-progress"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.5)
+    t = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    p.wait(30)
+    assert time.monotonic() - t < 1.0 and p.returncode == 130
 
 
 # ------------------------------------------------------------ output memory

@@ -164,7 +164,8 @@ def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
     if dask_address:
         written = _on_dask(dask_address, jobs, calls)
     elif (jobs or 1) > 1 and len(paths) > 1:
-        written = _in_processes(min(jobs, len(paths)), calls)
+        from ..engine.pool import map_in_processes
+        written = map_in_processes(_export_job, calls, min(jobs, len(paths)))
     else:
         written = [_export_job(c) for c in calls]
     # one capture that cannot be read costs only its own export: the others are written
@@ -177,38 +178,6 @@ def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
         click.echo(f"msnsniff: error: {safe_text(line)}", err=True)
     if failed:
         sys.exit(2)
-
-
-def _in_processes(n, calls):
-    """The exports, n at a time.  Ctrl-C or SIGTERM stops the workers at once: the pool's
-    own exit waits for every running export to finish (15 s and more on big captures).
-    The workers get SIGTERM, which they handle as the parent does (temporary files
-    removed)."""
-    import signal
-    from concurrent.futures import ProcessPoolExecutor
-    ex = ProcessPoolExecutor(n)
-    try:
-        written = list(ex.map(_worker_job, calls))
-    except BaseException:
-        procs = list((getattr(ex, "_processes", None) or {}).values())
-        for proc in procs:
-            if proc.is_alive():
-                os.kill(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            proc.join(2.0)
-        ex.shutdown(wait=False, cancel_futures=True)
-        raise
-    ex.shutdown()
-    return written
-
-
-def _worker_job(args):
-    """_export_job in a pool worker: interrupted, the worker ends once the export has
-    cleaned up (the pool's worker would otherwise go on to wait for more work)."""
-    try:
-        return _export_job(args)
-    except (KeyboardInterrupt, SystemExit):
-        os._exit(130)
 
 
 def _export_job(args):              # top level: it runs in worker processes
