@@ -510,3 +510,21 @@ def test_json_to_a_terminal_escapes_c1_and_bidi_controls(tmp_path):
         assert res.returncode == 0, res.stderr
         assert "\u202e".encode() not in out and "\u009b".encode() not in out, cmd
         assert b"evil\\u202e\\u009b@hotmail.com" in out, cmd
+
+
+def test_records_shorter_than_their_link_header_are_damage_in_both_readers(tmp_path):
+    import struct
+    from msnsniff.capture.files import read_segments
+    from msnsniff.capture.follow import Follow
+    from msnsniff.capture.packet import CaptureStats
+    path = tmp_path / "short.pcap"
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for n, frame in ((10, b"\x00" * 10), (0, b""), (14, b"\x00" * 12 + b"\x08\x00")):
+            f.write(struct.pack("<IIII", 1, 0, n, n) + frame)
+    readers = []
+    for follow in (None, Follow()):             # the Python reader, then libpcap's BPF
+        st = CaptureStats()
+        assert list(read_segments(str(path), st, follow)) == []
+        readers.append((st.reader, st.packets, st.bad_headers, st.non_ip))
+    assert readers == [("python", 3, 3, 0), ("libpcap", 3, 3, 0)]
