@@ -528,3 +528,41 @@ def test_records_shorter_than_their_link_header_are_damage_in_both_readers(tmp_p
         assert list(read_segments(str(path), st, follow)) == []
         readers.append((st.reader, st.packets, st.bad_headers, st.non_ip))
     assert readers == [("python", 3, 3, 0), ("libpcap", 3, 3, 0)]
+
+
+def test_both_readers_agree_on_tsoffset_and_blocks_over_1_mib(tmp_path):
+    import struct
+    from msnsniff.capture.files import read_segments
+    from msnsniff.capture.follow import Follow
+    from msnsniff.capture.packet import CaptureStats
+    from conftest import write_pcap
+
+    def block(btype, body):
+        body += b"\x00" * (-len(body) % 4)
+        return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    # the frames of a real little conversation, re-wrapped
+    pcap = open(write_pcap(tmp_path / "c.pcap", conversation(c2s=LOGIN_C, s2c=LOGIN_S)),
+                "rb").read()
+    frames, pos = [], 24
+    while pos < len(pcap):
+        sec, usec, incl, _ = struct.unpack_from("<IIII", pcap, pos)
+        frames.append((sec * 10 ** 6 + usec, pcap[pos + 16:pos + 16 + incl]))
+        pos += 16 + incl
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    # if_tsoffset (14): the interface's clock was 1,000,000,000 s behind
+    out += block(1, struct.pack("<HHI", 1, 0, 65535) + struct.pack("<HHq", 14, 8, 10 ** 9)
+                 + struct.pack("<HH", 0, 0))
+    out += block(0x00000BAD, struct.pack("<I", 32473) + bytes(2 * 2 ** 20))  # custom, 2 MiB
+    for ticks, frame in frames:
+        out += block(6, struct.pack("<IIIII", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(frame),
+                                    len(frame)) + frame)
+    path = tmp_path / "x.pcapng"
+    path.write_bytes(out)
+    seen = []
+    for follow in (None, Follow()):
+        st = CaptureStats()
+        segs = list(read_segments(str(path), st, follow))
+        seen.append((st.reader, st.truncated, [(round(s.ts, 6), s.payload) for s in segs]))
+    assert seen[0][0] == "python" and seen[1][0] == "libpcap"
+    assert seen[0][1:] == seen[1][1:]
+    assert seen[0][2][2] == (1000000001.01, LOGIN_C[0])
