@@ -197,6 +197,21 @@ CALLS = {   # name -> (Call-ID, SessionID, branch)
     "wink": ("{A1B2C3D4-0007-4E5F-8A9B-0C1D2E3F4A07}", 1010107, "{B0000001-0001-4000-8000-00000000B007}"),
     "voice": ("{A1B2C3D4-0008-4E5F-8A9B-0C1D2E3F4A08}", 1010108, "{B0000001-0001-4000-8000-00000000B008}"),
 }
+CALLS["file_dc"] = ("{A1B2C3D4-0009-4E5F-8A9B-0C1D2E3F4A09}", 1010109, "{B0000001-0001-4000-8000-00000000B009}")
+FILE_DC = ("Album photo.zip", file_data(3600, 91))
+DC_NONCE = "{6E6F6E63-6532-4D53-4E37-32303039AB01}"
+DC_PORT = 51818
+
+
+def hashed_nonce(nonce: str) -> str:
+    """WLM 2009's Hashed-Nonce: SHA1 of the nonce GUID's 16 bytes (Windows byte order),
+    its first 16 bytes read back as a GUID (MSNPSharp HashedNonceGenerator; libpurple's
+    msn_dc_calculate_nonce_hash means the same but hashes only sizeof(pointer) bytes)."""
+    import uuid
+    digest = hashlib.sha1(uuid.UUID(nonce).bytes_le).digest()
+    return "{" + str(uuid.UUID(bytes_le=digest[:16])).upper() + "}"
+
+
 WINK_MSG_ID = "{D7E8F9A0-1111-4222-8333-944455556666}"
 TEXT_MSG_ID = "{D7E8F9A0-2222-4222-8333-944455557777}"
 SB_COOKIE_A1, SB_SESSION = "1818.4040", "40400018"
@@ -275,6 +290,64 @@ def fetch_object(bd, owner, asker, name, obj, data, app, package):
     bye(bd, asker, owner, name)
 
 
+def direct_file(bd):
+    """A file over a v2 direct connection: transreqbody with Hashed-Nonce, bob listens,
+    alice's HOME-PC connects: foo, the 16-byte nonce (u32 LE length 16 + bytes_le, as
+    MSNPSharp's P2PDCHandshakeMessage writes for v2) echoed, then footer-less v2 frames."""
+    import uuid
+    from make_captures import connect as conn
+    name, data = FILE_DC
+    call, sid, branch = CALLS["file_dc"]
+    invite(bd, MG_A1, MG_B, "file_dc", FT_GUID, 2, context(name, len(data)))
+    reply(bd, MG_B, MG_A1, "file_dc")
+    hn = hashed_nonce(DC_NONCE)
+    req = slp2(f"INVITE MSNMSGR:{ep(B, MG_B, True)} MSNSLP/1.0", ep(B, MG_B, True), ep(A, MG_A1, True),
+               call, 0, "application/x-msnmsgr-transreqbody",
+               [("Bridges", "TRUDPv1 TCPv1 SBBridge TURNv1"), ("NetID", "-1062731736"),
+                ("Conn-Type", "Direct-Connect"), ("TCP-Conn-Type", "Direct-Connect"), ("UPnPNat", "false"),
+                ("ICF", "false"), ("Hashed-Nonce", hn), ("SessionID", str(sid)), ("SChannelState", "0"),
+                ("Capabilities-Flags", "1")], "{B0000001-0001-4000-8000-00000000B00A}")
+    bd.send(MG_A1, MG_B, req)
+    resp = slp2("MSNSLP/1.0 200 OK", ep(A, MG_A1, True), ep(B, MG_B, True), call, 1,
+                "application/x-msnmsgr-transrespbody",
+                [("Bridge", "TCPv1"), ("Listening", "true"), ("Conn-Type", "Direct-Connect"),
+                 ("TCP-Conn-Type", "Direct-Connect"), ("Hashed-Nonce", hn),
+                 ("IPv4Internal-Addrs", B_IP), ("IPv4Internal-Port", str(DC_PORT)),
+                 ("SessionID", str(sid)), ("SChannelState", "0"), ("Capabilities-Flags", "1"),
+                 ("Nat-Trav-Msg-Type", "WLX-Nat-Trav-Msg-Direct-Connect-Resp")],
+                "{B0000001-0001-4000-8000-00000000B00A}")
+    bd.send(MG_B, MG_A1, resp)
+    dc_l = listen((B_IP, DC_PORT))
+    a, b = conn(dc_l, A1_IP, "wlm-dc")
+
+    def frame(src, dst, body):
+        talk(src, dst, "", raw=struct.pack("<I", len(body)) + body)
+    frame(a, b, b"foo\x00")
+    nonce = uuid.UUID(DC_NONCE).bytes_le
+    frame(a, b, nonce)
+    frame(b, a, nonce)
+    seq = bd.seq[MG_A1]
+    for off in range(0, len(data), DATA_CHUNK):
+        part = data[off:off + DATA_CHUNK]
+        last = off + DATA_CHUNK >= len(data)
+        f, size = v2(seq, 0x02 if last else 0, (), sid, 0x06 | (0x01 if off == 0 else 0), 0x0901,
+                     part, len(data) - off - len(part), 2)
+        frame(a, b, f[:-4])                                # no footer on a direct connection
+        if last:
+            ackf, _ = v2(bd.seq[MG_B], 0, [(2, struct.pack(">I", seq + size))])
+            frame(b, a, ackf[:-4])
+        seq += size
+    bd.seq[MG_A1] = seq
+    raw = slp2(f"BYE MSNMSGR:{ep(B, MG_B, True)} MSNSLP/1.0", ep(B, MG_B, True), ep(A, MG_A1, True),
+               call, 0, "application/x-msnmsgr-sessionclosebody", [("Context", "dAMAgQ==")], branch)
+    f, size = v2(seq, 0x02, (), 0, 0x01, 0, raw, 0, 0)
+    frame(a, b, f[:-4])
+    ackf, _ = v2(bd.seq[MG_B], 0, [(2, struct.pack(">I", seq + size))])
+    frame(b, a, ackf[:-4])
+    bd.seq[MG_A1] = seq + size
+    a.close(); b.close(); dc_l.close()
+
+
 def scenario_wlm():
     sb_l = listen(SB)
     bd = open_board(sb_l)
@@ -324,6 +397,7 @@ def scenario_wlm():
     bd.say(MG_A1, text_msg("", [("Message-ID", TEXT_MSG_ID), ("Chunks", "2")]) + text[:half], "A")
     bd.say(MG_A1, mime_raw([("Message-ID", TEXT_MSG_ID), ("Chunk", "1")], text[half:]), "A")
     bd.say(MG_B, text_msg("Bien reçu, merci Alice 🙂"))
+    direct_file(bd)                                      # (3) a v2 direct connection
     email_b, _, b, sb_ = bd.ends[MG_B]
     talk(b, sb_, "OUT")
     for g in (MG_A1, MG_A2):

@@ -62,7 +62,12 @@ WLM = {
            app_id=11, msnobj_type=8),
         _t(W.CALLS, "voice", "voice-clip", "VC1B.tmp", A, A1, B, MB, W.VOICE, "complete", B,
            app_id=11, msnobj_type=11),
+        _t(W.CALLS, "file_dc", "file", W.FILE_DC[0], A, A1, B, MB, W.FILE_DC[1], "complete", A,
+           transport="direct", app_id=2),
     ],
+    "direct": {"listener": f"{W.B_IP}:{W.DC_PORT}", "connector_ip": W.A1_IP, "nonce": W.DC_NONCE,
+               "hashed_nonce": W.hashed_nonce(W.DC_NONCE), "call_id": W.CALLS["file_dc"][0],
+               "data_frames": -(-len(W.FILE_DC[1]) // W.DATA_CHUNK)},
     "file_ok_invite_chunks": 2,           # its INVITE is split: 2 sequence numbers, TF First on the first
     "emoticons": [
         {"from": A, "shortcut": ":fleur:", "animated": False, "fetched": True, "sha1d": W.FLEUR_SHA1D},
