@@ -24,7 +24,7 @@ COLS = ("kind", "sender", "receiver", "size", "received", "status", "transport",
 def test_every_call_with_kind_endpoints_status_transport(doc, name):
     d = doc(name)
     exp = EXPECTED[name]
-    got = {t["invitation_cookie"]: t for t in d["transfers"]}
+    got = {t["invitation_cookie"]: t for t in d["transfers"] if t["invitation_cookie"]}
     assert len(got) == len(exp["transfers"])       # one row per call, MPOP copies folded
     for e in exp["transfers"]:
         t = got[e["call_id"]]
@@ -85,3 +85,31 @@ def test_v2_tlv_overrun_and_remaining_lies_are_errors_with_offsets():
     body = bytes([8, 0, 0, len(dh) + 3, 0, 0, 0, 1]) + dh + b"abc"
     with pytest.raises(P2PError, match="bytes-remaining"):
         parse_v2(body)
+
+
+@pytest.mark.parametrize("name", ["p2p_wlm.pcap", "p2p_msnp12.pcap"])
+def test_announced_emoticons_fetched_or_listed_as_not_fetched(doc, name):
+    d = doc(name)
+    rows = {t["name"]: t for t in d["transfers"] if t["kind"] == "emoticon"}
+    for e in EXPECTED[name]["emoticons"]:
+        t = rows[e["shortcut"]]
+        assert (t["sender"], t["sha1d"]) == (e["from"], e["sha1d"])
+        assert t["status"] == ("complete" if e["fetched"] else "not fetched")
+    assert len(rows) == len(EXPECTED[name]["emoticons"])
+
+
+@pytest.mark.parametrize("name", ["p2p_wlm.pcap", "p2p_msnp12.pcap"])
+def test_chunked_messages_are_joined_before_their_type_is_read(doc, name):
+    d = doc(name)
+    exp = EXPECTED[name]
+    texts = [m["text"] for m in d["messages"] if m["kind"] == "text" and m["direction"] == "out"]
+    for c in exp["chunked"]:
+        if "text" in c:
+            assert c["text"] in texts
+    winks = [m for m in d["messages"] if m["kind"] == "wink" and m["direction"] == "out"]
+    assert [(m["sender"], m["msnobj"]["friendly_text"], m["msnobj"]["sha1d"]) for m in winks] \
+        == [(w["from"], w["friendly"], w["sha1d"]) for w in exp["winks"]]
+    # no continuation shows as a message of its own (raw base64 or a half text)
+    assert not [m for m in d["messages"] if m["content_type"] in (None, "")
+                and m["kind"] == "other"]
+    assert not [a for a in d["anomalies"] if a["kind"] == "chunked message"]

@@ -35,7 +35,9 @@ class P2PFold:
         self.p2p_by_sid: OrderedDict = OrderedDict()  # (pair, SessionID) -> transfer
         self.p2p_direct: OrderedDict = OrderedDict()  # direct connection id -> its state
         self.p2p_listen: OrderedDict = OrderedDict()  # (ip, port) a peer listens on -> call
-        self.p2p_shortcuts: OrderedDict = OrderedDict()   # (creator, SHA1D) -> shortcut
+        # (creator, SHA1D) -> (shortcut, MSNObject, announcing event); fetched objects
+        self.p2p_shortcuts: OrderedDict = OrderedDict()
+        self.p2p_fetched: OrderedDict = OrderedDict()
 
     # ------------------------------------------------------------ parts
     def on_p2p(self, ev):
@@ -310,8 +312,9 @@ class P2PFold:
                 # the Type decides what the object is (protocol/p2p.py OBJECT_KINDS)
                 t["kind"] = P.OBJECT_KINDS.get(obj.get("type"), t["kind"])
                 # an emoticon is named by the shortcut its announcement gave it
-                shortcut = self.p2p_shortcuts.get((obj.get("creator", "").lower(),
-                                                   obj.get("sha1d")))
+                key = (obj.get("creator", "").lower(), obj.get("sha1d"))
+                shortcut = (self.p2p_shortcuts.get(key) or (None,))[0]
+                self._remember(self.p2p_fetched, key, None)
                 loc = obj.get("location") if obj.get("location") != "0" else None
                 t["name"] = shortcut or (loc if t["kind"] == "display-picture"
                                          else obj.get("friendly_text") or loc)
@@ -470,3 +473,32 @@ class P2PFold:
             if t["final"] is None:
                 self.sink("transfers", self._p2p_row(t))
                 t["final"] = "reported"
+        # custom emoticons announced in a message but never fetched are still listed
+        for (creator, sha1d), (shortcut, obj, ev) in self.p2p_shortcuts.items():
+            if (creator, sha1d) not in self.p2p_fetched:
+                self.sink("transfers", _not_fetched_row(ev, creator, shortcut, obj))
+        done = set()
+        for buf in self.p2p_slp.values():
+            if id(buf) in done:
+                continue
+            done.add(id(buf))
+            self.sink("anomalies", {
+                "time": iso(buf["ts"]), "session": None, "direction": None,
+                "kind": "p2p join", "detail": f"an MSNSLP message was never whole: "
+                f"{len(buf['data'])} bytes joined when the capture ended", "offset": None,
+                "length": len(buf["data"])})
+
+
+def _not_fetched_row(ev, creator, shortcut, obj) -> dict:
+    return {"session": ev.conn, "invitation_cookie": None, "invitation_session": ev.conn,
+            "sender": creator, "receiver": None, "name": shortcut, "size": obj.get("size"),
+            "announced_size": obj.get("size"), "received": 0,
+            "missing_bytes": obj.get("size") or 0, "status": "not fetched", "end": None,
+            "bye_code": None, "bye_meaning": None, "size_matches_invitation": None,
+            "sha256": None, "started": iso(ev.ts), "finished": None, "extracted_to": None,
+            "method": "p2p", "kind": P.OBJECT_KINDS.get(obj.get("type"), "emoticon"),
+            "p2p_session_id": None, "missing_ranges": [], "cancelled_by": None,
+            "acknowledged": False, "sha1d_ok": None, "direct_connection": None,
+            "conflicts": 0, "p2p_version": None, "transport": None, "sender_endpoint": None,
+            "receiver_endpoint": None, "closed_by": None, "sha1d": obj.get("sha1d"),
+            "direct_nonce_ok": None, "_data": None, "_overflow": False, "_extent": 0}

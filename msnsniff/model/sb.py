@@ -122,7 +122,7 @@ class SbFold:
             row["msnobj"] = {k: v for k, v in objs.items() if v} or None
             for k, v in (row["msnobj"] or {}).items():
                 self._remember(self.p2p_shortcuts, ((v.get("creator") or "").lower(),
-                                                    v.get("sha1d")), k)
+                                                    v.get("sha1d")), (k, v, ev))
         else:
             body = ev.body
             try:

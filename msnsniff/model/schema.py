@@ -198,7 +198,7 @@ TABLES: dict[str, list] = {
         C(("announced_size", "integer", False, "Application-FileSize", "3000")),
         C(("received", "integer", True, "file bytes seen", "3000")),
         C(("missing_bytes", "integer", True, "size - received", "0")),
-        C(("status", "text", True, "complete, incomplete, cancelled; P2P also declined, complete, unacknowledged (all bytes, no ACK/BYE seen), no answer", "complete")),
+        C(("status", "text", True, "complete, incomplete, cancelled; P2P also declined, complete, unacknowledged (all bytes, no ACK/BYE seen), no answer, not fetched (a custom emoticon announced in a message, never requested)", "complete")),
         C(("end", "text", False, "BYE, CCL, abort (block 01 00 00) or null", "BYE")),
         C(("bye_code", "integer", False, "receiver's BYE code", "16777989")),
         C(("bye_meaning", "text", False, "BYE code in words", "received successfully")),
