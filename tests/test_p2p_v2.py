@@ -113,3 +113,17 @@ def test_chunked_messages_are_joined_before_their_type_is_read(doc, name):
     assert not [m for m in d["messages"] if m["content_type"] in (None, "")
                 and m["kind"] == "other"]
     assert not [a for a in d["anomalies"] if a["kind"] == "chunked message"]
+
+
+def test_chats_tell_what_happened_as_a_person_would():
+    r = subprocess.run([sys.executable, "-m", "msnsniff", "chats", cap("p2p_wlm.pcap"),
+                        "--no-progress", "--wide"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for line in ["* alice18@example.com sent a wink: Bisou",
+                 "* alice18@example.com sent a voice clip: VC1B.tmp",
+                 "* bob18@example.com sent a nudge",
+                 "* bob18@example.com cancelled (the receiver) after 2,400 of 4,800 bytes",
+                 "* alice18@example.com uses custom emoticons: :fleur: :soleil:",
+                 "* bob18@example.com declined"]:
+        assert line in r.stdout
+    assert "Chunk:" not in r.stdout and "Message-ID" not in r.stdout
