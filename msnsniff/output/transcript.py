@@ -67,7 +67,9 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                     line = f"* {m['sender'] or 'unknown'} {m['text']}"
                 elif kind in _SHOWN_AS:
                     # the model's text starts with the kind ("wink: Bisou"): said once
-                    text = (m["text"] or "").removeprefix(kind).lstrip(": ")
+                    text = m["text"] or ""
+                    if text.startswith(kind + ": "):
+                        text = text[len(kind) + 2:]
                     line = f"* {m['sender'] or 'unknown'} {_SHOWN_AS[kind]}" + (
                         f": {text}" if kind != "nudge" and text else "")
                 else:
