@@ -476,7 +476,7 @@ class P2PFold:
         # custom emoticons announced in a message but never fetched are still listed
         for (creator, sha1d), (shortcut, obj, ev) in self.p2p_shortcuts.items():
             if (creator, sha1d) not in self.p2p_fetched:
-                self.sink("transfers", _not_fetched_row(ev, creator, shortcut, obj))
+                self.sink("transfers", D.not_fetched_row(ev, creator, shortcut, obj))
         done = set()
         for buf in self.p2p_slp.values():
             if id(buf) in done:
@@ -488,17 +488,3 @@ class P2PFold:
                 f"{len(buf['data'])} bytes joined when the capture ended", "offset": None,
                 "length": len(buf["data"])})
 
-
-def _not_fetched_row(ev, creator, shortcut, obj) -> dict:
-    return {"session": ev.conn, "invitation_cookie": None, "invitation_session": ev.conn,
-            "sender": creator, "receiver": None, "name": shortcut, "size": obj.get("size"),
-            "announced_size": obj.get("size"), "received": 0,
-            "missing_bytes": obj.get("size") or 0, "status": "not fetched", "end": None,
-            "bye_code": None, "bye_meaning": None, "size_matches_invitation": None,
-            "sha256": None, "started": iso(ev.ts), "finished": None, "extracted_to": None,
-            "method": "p2p", "kind": P.OBJECT_KINDS.get(obj.get("type"), "emoticon"),
-            "p2p_session_id": None, "missing_ranges": [], "cancelled_by": None,
-            "acknowledged": False, "sha1d_ok": None, "direct_connection": None,
-            "conflicts": 0, "p2p_version": None, "transport": None, "sender_endpoint": None,
-            "receiver_endpoint": None, "closed_by": None, "sha1d": obj.get("sha1d"),
-            "direct_nonce_ok": None, "_data": None, "_overflow": False, "_extent": 0}

@@ -9,6 +9,9 @@ import base64
 import bisect
 import hashlib
 
+from ..protocol.p2p import OBJECT_KINDS
+from .session import iso
+
 
 def add_range(ranges: list, start: int, end: int) -> int:
     """Merge [start, end) into sorted disjoint ``ranges`` (in place); returns how many
@@ -91,3 +94,18 @@ def sha256(t):
     if t["data"] is None or not t["received"]:
         return None
     return hashlib.sha256(bytes(t["data"][:t["ranges"][-1][1]])).hexdigest()
+
+
+def not_fetched_row(ev, creator, shortcut, obj) -> dict:
+    return {"session": ev.conn, "invitation_cookie": None, "invitation_session": ev.conn,
+            "sender": creator, "receiver": None, "name": shortcut, "size": obj.get("size"),
+            "announced_size": obj.get("size"), "received": 0,
+            "missing_bytes": obj.get("size") or 0, "status": "not fetched", "end": None,
+            "bye_code": None, "bye_meaning": None, "size_matches_invitation": None,
+            "sha256": None, "started": iso(ev.ts), "finished": None, "extracted_to": None,
+            "method": "p2p", "kind": OBJECT_KINDS.get(obj.get("type"), "emoticon"),
+            "p2p_session_id": None, "missing_ranges": [], "cancelled_by": None,
+            "acknowledged": False, "sha1d_ok": None, "direct_connection": None,
+            "conflicts": 0, "p2p_version": None, "transport": None, "sender_endpoint": None,
+            "receiver_endpoint": None, "closed_by": None, "sha1d": obj.get("sha1d"),
+            "direct_nonce_ok": None, "_data": None, "_overflow": False, "_extent": 0}
