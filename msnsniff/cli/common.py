@@ -3,6 +3,7 @@ redaction and time options.  Sub-commands import this module; it imports none of
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -117,6 +118,14 @@ def check_ports(ctx, param, value):
 
 
 def redact_options(f):
+    inner = f
+
+    @functools.wraps(inner)
+    def f(*args, **kwargs):
+        # every command refuses the flag alone (read used to redact nothing, silently)
+        if kwargs.get("redact_qry") and not kwargs.get("redact"):
+            raise click.UsageError("--redact-qry goes with --redact")
+        return inner(*args, **kwargs)
     f = click.option("--redact", is_flag=True,
                      help="Mask Passport tickets, MSPAuth, switchboard and MSNFTP cookies.")(f)
     f = click.option("--redact-qry", is_flag=True,
