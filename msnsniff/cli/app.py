@@ -101,6 +101,10 @@ def main(argv=None):
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:
+        # `msnsniff` alone: the help, as -h prints it (on stdout, real line breaks)
+        click.echo(e.ctx.get_help() if e.ctx is not None else cli.get_help(click.Context(cli)))
+        sys.exit(2)
     except click.UsageError as e:
         # one line, not click's three (usage, hint, error)
         cmd = e.ctx.command_path if e.ctx is not None else "msnsniff"
