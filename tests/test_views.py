@@ -56,3 +56,17 @@ def test_no_arguments_prints_the_help_as_lines():
     assert lines[0] == "Usage: msnsniff [OPTIONS] COMMAND [ARGS]..."
     assert "\\n" not in r.stdout and "  timeline" in r.stdout
     assert r.stdout == run("-h").stdout
+
+
+def test_out_on_a_switchboard_is_leaving_not_signing_out():
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(run("timeline", MAIN, "--no-progress",
+                                               "--format", "csv").stdout)))
+    outs = [(r["session"], r["kind"], r["description"]) for r in rows
+            if "OUT by" in r["description"]]
+    assert outs == [
+        ("7", "conversation", "carol@hotmail.com left switchboard session 11752013 (OUT by client)"),
+        ("6", "conversation", "bob@hotmail.com left switchboard session 11752013 (OUT by client)"),
+        ("5", "conversation", "alice@hotmail.com left switchboard session 11752013 (OUT by client)"),
+        ("2", "logout", "alice@hotmail.com signed out (OUT by client)")]

@@ -57,6 +57,8 @@ def login_rows(s) -> list[dict]:
                  "SYN": None}.get(s.get("contacts_source"))
         elif key is None:
             lo = s["logout"]
+            if lo and s["kind"] == "switchboard":
+                label = "left the switchboard"     # not a sign-out: the NS session goes on
             v = None if not lo else (f"OUT by {lo['by']}" + (f" {lo['reason']}" if lo['reason'] else "")
                                      + (f" ({lo['meaning']})" if lo['meaning'] else ""))
         else:

@@ -43,7 +43,12 @@ def entries(table: str, r: dict):
                    f"profile: ClientIP {_s(p.get('client_ip_reported'))}, ClientPort "
                    f"{_s(p.get('client_port_reported'))} (corrected {_s(p.get('client_port'))}), {nat}")
         lo = r.get("logout")
-        if lo:
+        if lo and r["kind"] == "switchboard":
+            # OUT on a switchboard leaves the conversation; the account stays signed in
+            yield (lo["time"], r["id"], acct, "conversation",
+                   f"{acct or 'unknown'} left switchboard session {_s(r.get('sb_session_id'))}"
+                   f" (OUT by {lo['by']}" + (f" {lo['reason']}" if lo.get("reason") else "") + ")")
+        elif lo:
             yield (lo["time"], r["id"], acct, "logout",
                    f"{acct or 'unknown'} signed out (OUT by {lo['by']}"
                    + (f" {lo['reason']}" if lo.get("reason") else "") + ")")
