@@ -70,3 +70,43 @@ def test_out_on_a_switchboard_is_leaving_not_signing_out():
         ("6", "conversation", "bob@hotmail.com left switchboard session 11752013 (OUT by client)"),
         ("5", "conversation", "alice@hotmail.com left switchboard session 11752013 (OUT by client)"),
         ("2", "logout", "alice@hotmail.com signed out (OUT by client)")]
+
+
+def test_timeline_fits_80_columns_with_the_description_wrapped_not_clipped():
+    out = on_terminal("timeline", MAIN, cols=80)
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in out
+    assert lines[2] == "2026-11-25 UTC"                      # the date, once
+    assert lines[3].startswith("02:59:09.182549  2        alice@hotmail.com  login")
+    # the description column, read down its continuation lines, is the whole text
+    start = lines[1].rindex(" ") + 1
+    login = [lines[3][start:]] + [ln[start:] for ln in lines[4:8]]
+    assert " ".join(login) == ("alice@hotmail.com signed in (notification, MSNP8, "
+                               "MSNMSGR 5.0.0544) from 127.0.0.10:52677")
+    assert all(not ln[:start].strip() for ln in lines[4:8])
+
+
+def test_commands_at_120_columns_name_the_endpoints_once_and_keep_params_whole():
+    out = on_terminal("commands", MAIN, cols=120)
+    lines = out.splitlines()
+    assert lines[0] == "connection 1: 127.0.0.10:53673 > 127.0.0.1:1863"
+    assert lines[8] == "connection 9: 127.0.0.11:45377 > 127.0.0.10:6891"
+    head = next(ln for ln in lines if ln.startswith("time "))
+    assert head.split() == ["time", "conn", "dir", "verb", "trid", "params", "bytes", "summary"]
+    table = lines[:lines.index(next(ln for ln in lines if ln.startswith("connections: ")))]
+    assert max(map(len, table)) <= 120 and "…" not in out
+    i = next(k for k, ln in enumerate(lines) if " USR " in ln and "TWN; I; alice" in ln)
+    assert lines[i].split()[:6] == ["02:59:09.154296", "1", "c2s", "USR", "3", "TWN;"]
+    # piped, the table keeps every column and ISO times
+    piped = run("commands", MAIN, "--no-progress").stdout.splitlines()
+    assert piped[0].split()[:4] == ["time", "connection", "client", "server"]
+    assert piped[2].startswith("2026-11-25T02:59:09.141848Z  1")
+
+
+def test_tz_shows_times_in_that_zone_with_the_date_line():
+    out = on_terminal("timeline", MAIN, "--tz", "Asia/Tokyo", cols=120)
+    lines = out.splitlines()
+    assert lines[2] == "2026-11-25 UTC+0900"
+    assert lines[3].split()[:3] == ["11:59:09.182549", "2", "alice@hotmail.com"]
+    bad = run("timeline", MAIN, "--tz", "Mars/Olympus")
+    assert bad.returncode == 2 and "--tz Mars/Olympus: not a time zone" in bad.stderr

@@ -8,10 +8,14 @@ import sys
 
 import click
 
-from ..output.emit import FORMATS, emit
+from ..output.emit import FORMATS, emit, safe_text, terminal_width
 from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, grep_options, grep_regex,
                      highlight, pick_columns, plan_jobs, progress_bar, project, redact_options,
                      table_format_option, time_arg)
+
+
+# the trace's headers on a terminal
+SHORT = {"connection": "conn", "direction": "dir", "payload_length": "bytes"}
 
 
 @click.command(context_settings=CONTEXT)
@@ -86,8 +90,18 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, since,
         emit(project(rows(), cols), cols, fmt)    # streamed as the capture is read
     else:
         buf = io.StringIO()
-        emit(list(project(rows(), cols)), cols, fmt, buf, tablefmt=table_format,
-             screen=sys.stdout)
+        heads = None
+        if fmt == "table" and not columns and terminal_width(sys.stdout):
+            # on a terminal: the endpoints once per connection above the table, not on
+            # every row, and short headers (the room goes to params and summary)
+            cols = [c for c in cols if c not in ("client", "server")]
+            heads = [SHORT.get(c, c) for c in cols]
+        table = list(project(rows(), cols))
+        if heads:
+            for conn, (client, server) in sorted(trace.endpoints.items()):
+                buf.write(safe_text(f"connection {conn}: {client} > {server}") + "\n")
+            buf.write("\n")
+        emit(table, cols, fmt, buf, tablefmt=table_format, screen=sys.stdout, headers=heads)
         sys.stdout.write(highlight(buf.getvalue(), rx) if fmt == "table" else buf.getvalue())
     lines = trace.summary_lines(run.stats)
     if redact:

@@ -21,9 +21,22 @@ TABLE_STYLES = ("simple", "plain", "grid", "github", "pipe", "orgtbl", "rst", "p
 
 def table_format_option(f):
     f = click.option("--wide", is_flag=True, expose_value=False, callback=_wide,
-                     help="On a terminal, never clip cells to fit its width.")(f)
+                     help="On a terminal, do not wrap cells to fit its width.")(f)
+    f = tz_option(f)
     return click.option("--table-format", type=click.Choice(TABLE_STYLES), default="simple",
                         show_default=True, help="Table style (tabulate's names).")(f)
+
+
+def tz_option(f):
+    return click.option("--tz", metavar="ZONE", expose_value=False, callback=_tz,
+                        help="Show times in this zone: local, UTC (the default) or a name "
+                        "such as Europe/Berlin.")(f)
+
+
+def _tz(ctx, param, value):
+    from ..output.emit import set_timezone
+    set_timezone(value)
+    return value
 
 
 def _wide(ctx, param, value):

@@ -243,6 +243,17 @@ class ConnectionSpool:
                 yield marshal.loads(f.read(n))
 
     def write(self, out, table_format: str):
+        from .emit import TZ, fit_table, local_times, terminal_width
+        width = terminal_width(out)
+        if width or TZ[0] is not None:
+            # on a terminal: times of day and the table fitted to its width (the cells
+            # of one line per connection)
+            table = local_times(list(self.cells()), CONNECTION_COLUMNS)
+            if width:
+                table = fit_table(table, CONNECTION_COLUMNS, width)
+            out.write(render_table(table, CONNECTION_COLUMNS, table_format,
+                                   tight=bool(width)) + "\n")
+            return
         if table_format not in ("simple", "plain"):
             out.write(render_table(list(self.cells()), CONNECTION_COLUMNS, table_format) + "\n")
             return
