@@ -110,3 +110,20 @@ def test_tz_shows_times_in_that_zone_with_the_date_line():
     assert lines[3].split()[:3] == ["11:59:09.182549", "2", "alice@hotmail.com"]
     bad = run("timeline", MAIN, "--tz", "Mars/Olympus")
     assert bad.returncode == 2 and "--tz Mars/Olympus: not a time zone" in bad.stderr
+
+
+def test_every_written_file_gets_the_same_mode(tmp_path):
+    import stat
+    umask = os.umask(0o022)
+    os.umask(umask)
+    want = 0o666 & ~umask
+    outs = {"jsonl": tmp_path / "a.jsonl", "json": tmp_path / "a.json",
+            "sqlite": tmp_path / "a.db", "csv": tmp_path / "csv"}
+    for fmt, path in outs.items():
+        r = run("export", MAIN, "--no-progress", "--format", fmt, "-o", str(path))
+        assert r.returncode == 0, r.stderr
+    assert run("report", MAIN, "--no-progress", "-o", str(tmp_path / "r.html")).returncode == 0
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) > 5
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {
+        p.name: want for p in files}

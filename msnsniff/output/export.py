@@ -75,6 +75,9 @@ def atomic_path(path: str):
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".msnsniff-", suffix=".tmp", dir=d)
     os.close(fd)
+    # mkstemp makes the file 0600; the result gets the mode every other file msnsniff
+    # writes gets (open()'s 0666 less the umask), whichever writer made it
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, path)
@@ -87,6 +90,12 @@ def atomic_path(path: str):
         if isinstance(e, OSError):
             raise _disk_error(path, e, written) from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _disk_error(path, e, written):
