@@ -127,3 +127,34 @@ def test_every_written_file_gets_the_same_mode(tmp_path):
     assert len(files) > 5
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {
         p.name: want for p in files}
+
+
+def test_timeline_shows_each_message_once_with_its_copies():
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(run("timeline", MAIN, "--no-progress",
+                                               "--format", "csv").stdout)))
+    messages = [(r["time"], r["session"], r["description"]) for r in rows
+                if r["kind"] == "message"]
+    assert messages == [
+        ("2026-11-25T02:59:09.471762Z", "5", "alice@hotmail.com → bob@hotmail.com: Hi Bob, "
+         "are you there? (copies on connections 5, 6)"),
+        ("2026-11-25T02:59:09.498359Z", "6", "bob@hotmail.com → alice@hotmail.com: Yes! Café "
+         "at 5? (copies on connections 6, 5)"),
+        ("2026-11-25T02:59:09.577775Z", "7", "carol@hotmail.com → alice@hotmail.com; "
+         "bob@hotmail.com: こんにちは 👋 everyone (copies on connections 7, 5, 6)")]
+    was_there = [r["session"] for r in rows if r["description"].endswith(" was there")]
+    assert was_there == ["6", "7", "7"]         # one per joiner, not folded
+
+
+def test_one_per_message_holds_back_only_a_window():
+    from msnsniff.output.timeline import one_per_message
+    t = "2026-01-01T00:00:%02d.000000Z"
+    entries = [(t % 0, 1, "a", "message", "a → b: hi"), (t % 1, 2, "b", "presence", "x"),
+               (t % 2, 2, "b", "message", "a → b: hi"), (t % 9, 3, "c", "message", "a → b: hi"),
+               (t % 9, 1, "a", "message", "a → b: hi")]
+    out = list(one_per_message(iter(entries), lambda c: "sb" if c < 3 else c))
+    assert out == [(t % 0, 1, "a", "message", "a → b: hi (copies on connections 1, 2)"),
+                   (t % 1, 2, "b", "presence", "x"),
+                   (t % 9, 3, "c", "message", "a → b: hi"),
+                   (t % 9, 1, "a", "message", "a → b: hi")]

@@ -38,7 +38,7 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     """
     from ..engine.analyze import stream
     from ..output.redact import Redactor
-    from ..output.timeline import COLUMNS, TimelineSort, entries, timesketch
+    from ..output.timeline import COLUMNS, TimelineSort, entries, one_per_message, timesketch
 
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
@@ -50,8 +50,11 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     acct = account.lower() if account else None
     other = with_.lower() if with_ else None
     sort = TimelineSort()
+    sb_key = {}       # switchboard connection -> (server, session id): one conversation
 
     def take(table, row):
+        if table == "sessions" and row["kind"] == "switchboard" and row.get("sb_session_id"):
+            sb_key[row["id"]] = (row["server"], row["sb_session_id"])
         if red is not None:
             row = red.row(table, row)
         for e in entries(table, row):
@@ -69,7 +72,7 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
 
     stream(paths, ports, emit=take, progress=progress_bar(no_progress),
            split=plan_jobs(jobs, paths)[1])
-    rows = (dict(zip(COLUMNS, e)) for e in sort)
+    rows = (dict(zip(COLUMNS, e)) for e in one_per_message(sort, lambda c: sb_key.get(c, c)))
     if fmt == "timesketch":
         emit((timesketch(r) for r in rows), None, "jsonl")
     elif fmt == "table":
