@@ -158,3 +158,25 @@ def test_one_per_message_holds_back_only_a_window():
                    (t % 1, 2, "b", "presence", "x"),
                    (t % 9, 3, "c", "message", "a → b: hi"),
                    (t % 9, 1, "a", "message", "a → b: hi")]
+
+
+def _trace_csv(*args):
+    import csv
+    import io
+    r = run("commands", MAIN, "--no-progress", "--format", "csv", *args)
+    assert r.returncode == 0, r.stderr
+    return list(csv.DictReader(io.StringIO(r.stdout))), r.stderr
+
+
+def test_commands_account_and_with_lead_from_a_passport_to_its_trace():
+    rows, err = _trace_csv("--account", "BOB@hotmail.com")
+    # bob's notification and switchboard connections, from their first command (the VER
+    # before bob's CVR named him is held back, not lost)
+    assert sorted({r["connection"] for r in rows}) == ["3", "6"]
+    assert [r["verb"] for r in rows if r["connection"] == "3"][:3] == ["VER", "VER", "CVR"]
+    assert err.splitlines()[0] == f"shown: {len(rows)} of 145 trace rows"
+    rows, _ = _trace_csv("--with", "carol@hotmail.com", "--verb", "JOI")
+    assert [(r["connection"], r["params"]) for r in rows] == [
+        ("5", "carol@hotmail.com; Carol ♥"), ("6", "carol@hotmail.com; Carol ♥")]
+    whole, err = _trace_csv()
+    assert len(whole) == 145 and not err.startswith("shown:")
