@@ -180,3 +180,21 @@ def test_commands_account_and_with_lead_from_a_passport_to_its_trace():
         ("5", "carol@hotmail.com; Carol ♥"), ("6", "carol@hotmail.com; Carol ♥")]
     whole, err = _trace_csv()
     assert len(whole) == 145 and not err.startswith("shown:")
+
+
+def test_conversations_are_keyed_by_session_id_server_host_and_overlap():
+    from msnsniff.output.transcript import conversations
+
+    def sb(i, server, sid, start, end, who):
+        return {"id": i, "kind": "switchboard", "server": server, "sb_session_id": sid,
+                "start": f"2026-01-01T00:{start}.000000Z", "end": f"2026-01-01T00:{end}.000000Z",
+                "passport": who, "participants": [who]}
+    doc = {"sessions": [sb(1, "10.0.0.3:1864", "77", "00:00", "00:30", "a@x.com"),
+                        # the other side through the HTTP gateway: no port in its name
+                        sb(2, "10.0.0.3", "77", "00:05", "00:20", "b@x.com"),
+                        # the same id reused an hour later: another conversation
+                        sb(3, "10.0.0.3:1864", "77", "59:00", "59:10", "c@x.com"),
+                        sb(4, "10.0.0.9:1864", "77", "00:01", "00:09", "d@x.com")],
+           "messages": [], "participants": []}
+    got = sorted(h["sessions"] for h, _ in conversations(doc))
+    assert got == [[1, 2], [3], [4]]
