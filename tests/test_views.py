@@ -198,3 +198,12 @@ def test_conversations_are_keyed_by_session_id_server_host_and_overlap():
            "messages": [], "participants": []}
     got = sorted(h["sessions"] for h, _ in conversations(doc))
     assert got == [[1, 2], [3], [4]]
+
+
+def test_read_folds_empty_profile_fields_into_one_line():
+    out = run("read", MAIN, "--no-progress").stdout
+    profile = out.split("-- profile\n")[1].split("\n-- ")[0].splitlines()
+    assert profile[-1].split(None, 2) == ["empty", "fields",
+                                          "PostalCode, Gender, Age, BDayPre, Birthday, Wallet"]
+    assert not any(ln.strip() in ("PostalCode", "Gender", "Wallet") for ln in profile)
+    assert any(ln.split() == ["country", "US"] for ln in profile)

@@ -81,9 +81,15 @@ def profile_rows(s) -> list[dict]:
                                                     False: "plain (revival server)",
                                                     None: "cannot tell (neither or both)"}[p["port_byteswapped"]]},
             {"field": "NAT", "value": {True: "yes", False: "no", None: "unknown"}[p["nat"]]}]
+    empty = []
     for k, v in p["headers"].items():
         if k.lower() not in ("mime-version", "content-type", "clientip", "clientport"):
-            rows.append({"field": k, "value": v})
+            if v in (None, ""):
+                empty.append(k)     # one line for them all, not a line each
+            else:
+                rows.append({"field": k, "value": v})
+    if empty:
+        rows.append({"field": "empty fields", "value": ", ".join(empty)})
     return rows
 
 
