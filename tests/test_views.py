@@ -207,3 +207,19 @@ def test_read_folds_empty_profile_fields_into_one_line():
                                           "PostalCode, Gender, Age, BDayPre, Birthday, Wallet"]
     assert not any(ln.strip() in ("PostalCode", "Gender", "Wallet") for ln in profile)
     assert any(ln.split() == ["country", "US"] for ln in profile)
+
+
+def test_one_exit_code_convention_for_nothing_matched_and_damage(tmp_path):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(open(MAIN, "rb").read()[:20000])     # a capture that stopped mid-record
+    for command in ("commands", "timeline"):
+        ok = run(command, MAIN, "--no-progress", "--strict")
+        assert ok.returncode == 0 and "nothing matched" not in ok.stderr
+        none = run(command, MAIN, "--no-progress", "--until", "2000-01-01T00:00:00Z")
+        assert none.returncode == 1
+        assert none.stderr.splitlines()[-1] == "msnsniff: nothing matched"
+        damaged = run(command, str(cut), "--no-progress")
+        assert damaged.returncode == 0 and damaged.stdout          # decoded as far as it goes
+        strict = run(command, str(cut), "--no-progress", "--strict")
+        assert strict.returncode == 3 and strict.stdout == damaged.stdout
+        assert strict.stderr.splitlines()[-1].startswith("msnsniff: damaged input: ")

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..output.emit import FORMATS, emit, safe_text, terminal_width
-from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, filter_options, grep_options, grep_regex,
+from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, filter_options, finish, grep_options, strict_option, grep_regex,
                      highlight, pick_columns, plan_jobs, progress_bar, project, redact_options,
                      table_format_option, time_arg)
 
@@ -25,12 +25,13 @@ SHORT = {"connection": "conn", "direction": "dir", "payload_length": "bytes"}
 @connection_option
 @filter_options
 @grep_options
+@strict_option
 @table_format_option
 @columns_option
 @redact_options
 @capture_args
 def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, account, with_, since,
-             until, grep, ignore_case, table_format, columns, redact, redact_qry):
+             until, grep, ignore_case, strict, table_format, columns, redact, redact_qry):
     """Protocol trace: one row per MSNP command, plus damage (gaps, undecodable bytes).
 
     \b
@@ -155,3 +156,5 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
         click.echo("\n" + "\n".join(lines))
     else:
         click.echo("\n".join(lines), err=True)
+    finish(counts[0], trace.gaps + (trace.undecodable > 0)
+           + sum(len(st.notices()) for _, st in run.stats), strict)

@@ -27,6 +27,29 @@ def table_format_option(f):
                         show_default=True, help="Table style (tabulate's names).")(f)
 
 
+# One convention for how a row command ends (README, "Exit codes"): 0 rows shown, 1
+# nothing matched (nothing to show, or the filters kept nothing), 2 bad usage or input
+# msnsniff cannot read, 3 damaged input under --strict (as tshark fails on a cut file).
+NOTHING_MATCHED, DAMAGED = 1, 3
+
+
+def strict_option(f):
+    return click.option("--strict", is_flag=True,
+                        help="Exit with status 3 when the input is damaged (gaps, "
+                        "undecodable bytes, a cut capture); the rows are still shown.")(f)
+
+
+def finish(shown: int, damage: int, strict: bool):
+    """Exit as the convention says, with one line on stderr when it is not 0."""
+    if strict and damage:
+        click.echo(f"msnsniff: damaged input: {damage:,} damage report(s) (--strict)",
+                   err=True)
+        sys.exit(DAMAGED)
+    if not shown:
+        click.echo("msnsniff: nothing matched", err=True)
+        sys.exit(NOTHING_MATCHED)
+
+
 def tz_option(f):
     return click.option("--tz", metavar="ZONE", expose_value=False, callback=_tz,
                         help="Show times in this zone: local, UTC (the default) or a name "

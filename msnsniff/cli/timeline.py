@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, filter_options,
+from .common import (CONTEXT, finish, strict_option, capture_args, check_paths, columns_option, connection_option, filter_options,
                      grep_options, grep_regex, highlight, pick_columns, plan_jobs, progress_bar,
                      project, redact_options, table_format_option, time_arg)
 
@@ -20,13 +20,14 @@ from .common import (CONTEXT, capture_args, check_paths, columns_option, connect
 @filter_options
 @connection_option
 @grep_options
+@strict_option
 @table_format_option
 @columns_option
 @redact_options
 @capture_args
 def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
              connections, grep,
-             ignore_case, table_format, columns, redact, redact_qry):
+             ignore_case, strict, table_format, columns, redact, redact_qry):
     """One row per event across all sessions, in time order: logins and logouts, profile
     and NAT, presence and personal messages, list changes, joins and leaves, messages,
     invitations and transfers, challenges, errors, damage.
@@ -52,7 +53,11 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     sort = TimelineSort()
     sb_key = {}       # switchboard connection -> (server, session id): one conversation
 
+    counts = [0, 0]       # rows shown, damage rows
+
     def take(table, row):
+        if table == "anomalies":
+            counts[1] += 1
         if table == "sessions" and row["kind"] == "switchboard" and row.get("sb_session_id"):
             sb_key[row["id"]] = (row["server"], row["sb_session_id"])
         if red is not None:
@@ -72,7 +77,12 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
 
     stream(paths, ports, emit=take, progress=progress_bar(no_progress),
            split=plan_jobs(jobs, paths)[1])
-    rows = (dict(zip(COLUMNS, e)) for e in one_per_message(sort, lambda c: sb_key.get(c, c)))
+    def counted(entries):
+        for e in entries:
+            counts[0] += 1
+            yield e
+    rows = (dict(zip(COLUMNS, e))
+            for e in counted(one_per_message(sort, lambda c: sb_key.get(c, c))))
     if fmt == "timesketch":
         emit((timesketch(r) for r in rows), None, "jsonl")
     elif fmt == "table":
@@ -84,3 +94,4 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
         emit(project(rows, cols), cols, fmt)
     else:
         emit(list(project(rows, cols)), cols, fmt)
+    finish(counts[0], counts[1], strict)
