@@ -223,3 +223,40 @@ def test_one_exit_code_convention_for_nothing_matched_and_damage(tmp_path):
         strict = run(command, str(cut), "--no-progress", "--strict")
         assert strict.returncode == 3 and strict.stdout == damaged.stdout
         assert strict.stderr.splitlines()[-1].startswith("msnsniff: damaged input: ")
+
+
+def _stats(*args):
+    import csv
+    import io
+    r = run("stats", *args, "--no-progress", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    return {row[next(iter(row))]: row for row in csv.DictReader(io.StringIO(r.stdout))}
+
+
+def test_stats_pairs_requests_with_replies_by_trid():
+    by_verb = _stats(MAIN)
+    assert set(by_verb) == {"ADD", "ADG", "ANS", "CAL", "CHG", "CVR", "MSG", "QRY", "REA",
+                            "REM", "SYN", "URL", "USR", "VER", "XFR"}
+    # CAL: three calls, one refused with 217 (the invitee is offline)
+    assert by_verb["CAL"] == {"verb": "CAL", "requests": "3", "answered": "3",
+                              "unanswered": "0", "p50_ms": "3.172", "p95_ms": "3.178",
+                              "errors": "217 ×1"}
+    # the MSG with ack A waited for its ACK (the U/N messages expect no reply)
+    assert (by_verb["MSG"]["requests"], by_verb["MSG"]["p50_ms"]) == ("1", "47.154")
+    by_account = _stats(MAIN, "--by", "account")
+    assert {k: (v["requests"], v["errors"]) for k, v in by_account.items()} == {
+        "alice@hotmail.com": ("20", "CAL 217 ×1"), "bob@hotmail.com": ("8", ""),
+        "carol@hotmail.com": ("7", "")}
+    failures = _stats(cap("compat_failures.pcap"), "--by", "account")
+    assert failures["mallory@hotmail.com"]["errors"] == "USR 911 ×1"
+    assert failures["dave@hotmail.com"]["errors"] == "QRY 540 ×1"
+
+
+def test_stats_counts_requests_a_cut_capture_left_unanswered(tmp_path):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(open(MAIN, "rb").read()[:9000])
+    cvr = _stats(str(cut))["CVR"]
+    assert (cvr["requests"], cvr["answered"], cvr["unanswered"]) == ("3", "2", "1")
+    by_server = _stats(MAIN, "--by", "server")
+    # the switchboard: USR, CAL ×3, ANS ×2 and the acknowledged MSG
+    assert by_server["127.0.0.3:1864"]["requests"] == "7"

@@ -25,6 +25,7 @@ from .follow import follow
 from .live import interfaces, live
 from .read import read
 from .report import report
+from .stats import stats
 from .timeline import timeline
 
 
@@ -71,7 +72,7 @@ def cli(ctx, debug):
 
 # the order people meet them in `msnsniff -h` is click's (alphabetical)
 for _command in (commands, read, chats, files, export, live, interfaces, timeline, follow,
-                 report):
+                 report, stats):
     cli.add_command(_command)
 
 
