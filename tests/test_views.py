@@ -260,3 +260,16 @@ def test_stats_counts_requests_a_cut_capture_left_unanswered(tmp_path):
     by_server = _stats(MAIN, "--by", "server")
     # the switchboard: USR, CAL ×3, ANS ×2 and the acknowledged MSG
     assert by_server["127.0.0.3:1864"]["requests"] == "7"
+
+
+def test_a_second_extract_into_the_same_folder_writes_no_copies(tmp_path):
+    out = tmp_path / "ex"
+    for _ in range(2):
+        r = run("files", MAIN, "--no-progress", "--extract", str(out))
+        assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["SHA256SUMS", "notes.txt",
+                                                    "secret plan.txt.partial"]
+    # a different file under a taken name still gets its own name
+    (out / "notes.txt").write_bytes(b"something else")
+    run("files", MAIN, "--no-progress", "--extract", str(out))
+    assert (out / "notes-1.txt").stat().st_size == 3000
