@@ -273,3 +273,17 @@ def test_a_second_extract_into_the_same_folder_writes_no_copies(tmp_path):
     (out / "notes.txt").write_bytes(b"something else")
     run("files", MAIN, "--no-progress", "--extract", str(out))
     assert (out / "notes-1.txt").stat().st_size == 3000
+
+
+def test_shell_completion_offers_paths_for_the_output_options():
+    want = {("files", "--extract"): "dir", ("export", "-o"): "file",
+            ("report", "-o"): "file", ("live", "--write"): "file",
+            ("read", ""): "file"}            # the capture argument, as before
+    for (command, option), kind in want.items():
+        words = f"msnsniff {command} {option} ".replace("  ", " ")
+        env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(len(words.split())),
+                   _MSNSNIFF_COMPLETE="bash_complete")
+        r = subprocess.run([sys.executable, "-c", "from msnsniff.cli.app import cli; "
+                            "cli(prog_name='msnsniff')"], env=env, capture_output=True,
+                           text=True)
+        assert r.stdout.splitlines() == [f"{kind},"], (command, option, r.stdout)

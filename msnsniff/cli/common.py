@@ -50,6 +50,18 @@ def finish(shown: int, damage: int, strict: bool):
         sys.exit(NOTHING_MATCHED)
 
 
+def complete_file(ctx, param, incomplete):
+    """Shell completion of an output path: the shell offers file names (a click.Path
+    type would do it too, but would also check the path in click's words, not ours)."""
+    from click.shell_completion import CompletionItem
+    return [CompletionItem(incomplete, type="file")]
+
+
+def complete_dir(ctx, param, incomplete):
+    from click.shell_completion import CompletionItem
+    return [CompletionItem(incomplete, type="dir")]
+
+
 def tz_option(f):
     return click.option("--tz", metavar="ZONE", expose_value=False, callback=_tz,
                         help="Show times in this zone: local, UTC (the default) or a name "

@@ -7,13 +7,13 @@ import click
 
 from ..output.emit import FORMATS, emit
 from ..output.emit import safe_text
-from .common import (CONTEXT, analyse_captures, capture_args, columns_option, connection_option, filter_options,
+from .common import (complete_dir, CONTEXT, analyse_captures, capture_args, columns_option, connection_option, filter_options,
                      pick_columns, project, redact_options, redacted, table_format_option,
                      time_arg)
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--extract", "extract_dir", metavar="DIR",
+@click.option("--extract", "extract_dir", metavar="DIR", shell_complete=complete_dir,
               help="Write the transferred files into DIR (names sanitised, never overwritten).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")

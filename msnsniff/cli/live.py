@@ -13,7 +13,7 @@ import click
 from ..errors import MsnsniffError
 from ..output.emit import safe_text, to_json
 from ..output.sections import write_report
-from .common import CONTEXT, check_ports, redact_options
+from .common import CONTEXT, check_ports, complete_file, redact_options
 
 class _Stop:
     """First Ctrl-C / SIGTERM: stop cleanly and report.  Second: quit at once."""
@@ -35,7 +35,7 @@ class _Stop:
 @click.option("--bpf", metavar="EXPR",
               help="Kernel filter instead of the default (announced switchboards and "
                    "transfers are still added to it).")
-@click.option("-w", "--write", "write_path", metavar="FILE.pcap",
+@click.option("-w", "--write", "write_path", metavar="FILE.pcap", shell_complete=complete_file,
               help="Also save every captured packet (read it later with `msnsniff read`).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
