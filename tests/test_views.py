@@ -287,3 +287,16 @@ def test_shell_completion_offers_paths_for_the_output_options():
                             "cli(prog_name='msnsniff')"], env=env, capture_output=True,
                            text=True)
         assert r.stdout.splitlines() == [f"{kind},"], (command, option, r.stdout)
+
+
+def test_readme_test_command_is_what_ci_runs_in_the_install_commands_venv():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    commands = [ln.strip() for ln in readme.split("\n---\n")[0].splitlines()
+                if ln.startswith("    ")]
+    assert commands[0].startswith("python3 -m venv .venv && .venv/bin/pip install .")
+    assert commands[1] == ".venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    ci = open(os.path.join(root, ".ci", "run"), encoding="utf-8").read()
+    assert ci.rstrip().splitlines()[-1] == commands[1]
+    assert "python3 -m venv .venv" in ci and ".venv/bin/pip install -q '.[fuzz]'" in ci
+    assert "apt-get install -y tcpdump tshark chromium" in ci and "chromium" in readme[:800]
