@@ -300,3 +300,10 @@ def test_readme_test_command_is_what_ci_runs_in_the_install_commands_venv():
     assert ci.rstrip().splitlines()[-1] == commands[1]
     assert "python3 -m venv .venv" in ci and ".venv/bin/pip install -q '.[fuzz]'" in ci
     assert "apt-get install -y tcpdump tshark chromium" in ci and "chromium" in readme[:800]
+
+
+def test_timeline_says_what_the_filters_showed_of_what():
+    r = run("timeline", MAIN, "--no-progress", "--account", "bob@hotmail.com", "--format", "csv")
+    assert r.stderr.splitlines()[-1] == "shown: 19 of 61 timeline entries"
+    assert len(r.stdout.splitlines()) == 1 + 19     # bob sees one copy of each message
+    assert "shown:" not in run("timeline", MAIN, "--no-progress").stderr

@@ -53,7 +53,7 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     sort = TimelineSort()
     sb_key = {}       # switchboard connection -> (server, session id): one conversation
 
-    counts = [0, 0]       # rows shown, damage rows
+    counts = [0, 0, 0, 0]    # rows shown, damage rows, entries, entries kept
 
     def take(table, row):
         if table == "anomalies":
@@ -63,6 +63,7 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
         if red is not None:
             row = red.row(table, row)
         for e in entries(table, row):
+            counts[2] += 1
             if connections and e[1] not in connections:
                 continue
             if acct and (e[2] or "").lower() != acct:
@@ -73,6 +74,7 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
                 continue
             if rx is not None and not rx.search(e[4]):
                 continue
+            counts[3] += 1
             sort.add(e)
 
     stream(paths, ports, emit=take, progress=progress_bar(no_progress),
@@ -94,4 +96,7 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
         emit(project(rows, cols), cols, fmt)
     else:
         emit(list(project(rows, cols)), cols, fmt)
+    if connections or acct or other or since or until or rx is not None:
+        # entries, each copy of a message counted (the rows fold copies into one)
+        click.echo(f"shown: {counts[3]:,} of {counts[2]:,} timeline entries", err=True)
     finish(counts[0], counts[1], strict)
