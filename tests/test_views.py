@@ -307,3 +307,13 @@ def test_timeline_says_what_the_filters_showed_of_what():
     assert r.stderr.splitlines()[-1] == "shown: 19 of 61 timeline entries"
     assert len(r.stdout.splitlines()) == 1 + 19     # bob sees one copy of each message
     assert "shown:" not in run("timeline", MAIN, "--no-progress").stderr
+
+
+def test_sqlite_conversations_view_counts_each_message_once(tmp_path):
+    import sqlite3
+    db = tmp_path / "case.db"
+    assert run("export", MAIN, "--no-progress", "-o", str(db)).returncode == 0
+    rows = sqlite3.connect(db).execute(
+        "SELECT sb_session_id, message_rows, messages, sessions FROM conversations").fetchall()
+    # three messages, seen seven times on the three participants' connections
+    assert rows == [("11752013", 7, 3, "5,6,7")]

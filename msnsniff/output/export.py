@@ -296,6 +296,16 @@ def _sqlite_search(db, done):
             SELECT s.server AS server, s.sb_session_id AS sb_session_id,
                    min(m.time) AS start, max(m.time) AS "end",
                    count(*) AS message_rows,
+                   -- each message once: a row is a copy when another connection of the
+                   -- conversation saw the same sender and text earlier, within 5 s
+                   sum(NOT EXISTS (
+                       SELECT 1 FROM messages m2 JOIN sessions s2 ON s2.id = m2.session
+                       WHERE s2.server = s.server AND s2.kind = 'switchboard'
+                         AND coalesce(s2.sb_session_id, s2.id) = coalesce(s.sb_session_id, s.id)
+                         AND m2.session != m.session AND m2.kind = 'text'
+                         AND m2.sender IS m.sender AND m2.text IS m.text
+                         AND (m2.time < m.time OR (m2.time = m.time AND m2.session < m.session))
+                         AND julianday(m.time) - julianday(m2.time) < 5.0 / 86400)) AS messages,
                    group_concat(DISTINCT m.sender) AS senders,
                    group_concat(DISTINCT s.id) AS sessions
             FROM messages m JOIN sessions s ON s.id = m.session
