@@ -39,14 +39,15 @@ def strict_option(f):
                         "undecodable bytes, a cut capture); the rows are still shown.")(f)
 
 
-def finish(shown: int, damage: int, strict: bool):
-    """Exit as the convention says, with one line on stderr when it is not 0."""
+def finish(shown: int, damage: int, strict: bool, what: str = ""):
+    """Exit as the convention says, with one line on stderr when it is not 0 (``what``:
+    what there was none of)."""
     if strict and damage:
         click.echo(f"msnsniff: damaged input: {damage:,} damage report(s) (--strict)",
                    err=True)
         sys.exit(DAMAGED)
     if not shown:
-        click.echo("msnsniff: nothing matched", err=True)
+        click.echo(f"msnsniff: nothing matched{f' ({what})' if what else ''}", err=True)
         sys.exit(NOTHING_MATCHED)
 
 
