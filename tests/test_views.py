@@ -317,3 +317,20 @@ def test_sqlite_conversations_view_counts_each_message_once(tmp_path):
         "SELECT sb_session_id, message_rows, messages, sessions FROM conversations").fetchall()
     # three messages, seen seven times on the three participants' connections
     assert rows == [("11752013", 7, 3, "5,6,7")]
+
+
+def test_buffered_views_show_progress_on_a_terminal_until_their_first_row():
+    import fcntl
+    import struct
+    import termios
+    for command in ("timeline", "commands"):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        p = subprocess.Popen([sys.executable, "-m", "msnsniff", command, MAIN],
+                             stdout=slave, stderr=slave, close_fds=True)
+        os.close(slave)
+        out = read_pty(master).decode()
+        p.wait(30)
+        head = out.index("time ")
+        assert "msnp8_session.pcap  [" in out[:head] and "MB/s" in out[:head], command
+        assert "MB/s" not in out[head:], command        # never inside the table

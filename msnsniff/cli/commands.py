@@ -62,7 +62,8 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
     cols = pick_columns(columns, TRACE_COLUMNS + TRACE_EXTRA) if columns else TRACE_COLUMNS
     rx = grep_regex(grep, ignore_case)
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
-    run = Run(captures, ports, trace=True, progress=progress_bar(no_progress),
+    run = Run(captures, ports, trace=True,
+              progress=progress_bar(no_progress, buffered=fmt not in ("csv", "jsonl")),
               split=plan_jobs(jobs, captures)[1])
     trace = Trace(redact=redact, redact_qry=redact_qry)
 

@@ -273,15 +273,17 @@ def check_paths(paths) -> list[str]:
     return out
 
 
-def progress_bar(no_progress):
+def progress_bar(no_progress, buffered=False):
     """A progress wrapper for file input when stderr is a terminal (bytes read of the
-    file, rate, ETA); never on pipes, so machine-readable output stays clean."""
+    file, rate, ETA); never on pipes, so machine-readable output stays clean.
+    ``buffered``: the command writes nothing until the capture is read, so the bar may
+    share the terminal with it (otherwise a big capture leaves the screen blank)."""
     # on a terminal's stderr only; and not when stdout is that terminal too: the report
     # streams there while the bar redraws, and the bar's lines would end up inside the
     # tables (it may be drawn by the reading process, apart from the writing one)
     ctx = click.get_current_context(silent=True)
     count = ctx.meta.get("msnsniff.count") if ctx else None
-    if no_progress or not sys.stderr.isatty() or sys.stdout.isatty():
+    if no_progress or not sys.stderr.isatty() or (sys.stdout.isatty() and not buffered):
         return _limited(count) if count else None
     import os
     import time

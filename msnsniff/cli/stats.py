@@ -32,7 +32,7 @@ def stats(captures, ports, no_progress, jobs, fmt, by, table_format):
     from ..stream.framing import RawCommand
 
     paths = check_paths(captures)
-    run = Run(paths, ports, trace=True, progress=progress_bar(no_progress),
+    run = Run(paths, ports, trace=True, progress=progress_bar(no_progress, buffered=True),
               split=plan_jobs(jobs, paths)[1])
     st = Stats()
     for ev in run.events():

@@ -77,7 +77,8 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
             counts[3] += 1
             sort.add(e)
 
-    stream(paths, ports, emit=take, progress=progress_bar(no_progress),
+    # (every row waits for the sort: the bar shows until the first one)
+    stream(paths, ports, emit=take, progress=progress_bar(no_progress, buffered=True),
            split=plan_jobs(jobs, paths)[1])
     def counted(entries):
         for e in entries:
