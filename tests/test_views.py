@@ -89,9 +89,13 @@ def test_timeline_fits_80_columns_with_the_description_wrapped_not_clipped():
 def test_commands_at_120_columns_name_the_endpoints_once_and_keep_params_whole():
     out = on_terminal("commands", MAIN, cols=120)
     lines = out.splitlines()
-    assert lines[0] == "connection 1: 127.0.0.10:53673 > 127.0.0.1:1863"
-    assert lines[8] == "connection 9: 127.0.0.11:45377 > 127.0.0.10:6891"
-    head = next(ln for ln in lines if ln.startswith("time "))
+    # streamed: each connection's endpoints on a line where its first row comes
+    assert lines[2] == "-- connection 1: 127.0.0.10:53673 > 127.0.0.1:1863"
+    assert "-- connection 9: 127.0.0.11:45377 > 127.0.0.10:6891" in lines
+    assert [ln for ln in lines if ln.startswith("-- connection ")][:2] == [
+        "-- connection 1: 127.0.0.10:53673 > 127.0.0.1:1863",
+        "-- connection 2: 127.0.0.10:52677 > 127.0.0.2:1863"]
+    head = lines[0]
     assert head.split() == ["time", "conn", "dir", "verb", "trid", "params", "bytes", "summary"]
     table = lines[:lines.index(next(ln for ln in lines if ln.startswith("connections: ")))]
     assert max(map(len, table)) <= 120 and "…" not in out
@@ -323,14 +327,15 @@ def test_buffered_views_show_progress_on_a_terminal_until_their_first_row():
     import fcntl
     import struct
     import termios
-    for command in ("timeline", "commands"):
+    # (commands on a terminal streams its rows instead; --wide buffers it)
+    for command, extra in (("timeline", []), ("commands", ["--wide"]), ("stats", [])):
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        p = subprocess.Popen([sys.executable, "-m", "msnsniff", command, MAIN],
+        p = subprocess.Popen([sys.executable, "-m", "msnsniff", command, MAIN, *extra],
                              stdout=slave, stderr=slave, close_fds=True)
         os.close(slave)
         out = read_pty(master).decode()
         p.wait(30)
-        head = out.index("time ")
+        head = out.index("verb " if command == "stats" else "time ")
         assert "msnp8_session.pcap  [" in out[:head] and "MB/s" in out[:head], command
         assert "MB/s" not in out[head:], command        # never inside the table

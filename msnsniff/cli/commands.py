@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..output.emit import FORMATS, emit, safe_text, terminal_width
+from ..output.emit import FORMATS, StreamedTable, cell, emit, safe_text, terminal_width
 from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, filter_options, finish, grep_options, strict_option, grep_regex,
                      highlight, pick_columns, plan_jobs, progress_bar, project, redact_options,
                      table_format_option, time_arg)
@@ -16,6 +16,8 @@ from .common import (CONTEXT, capture_args, check_paths, columns_option, connect
 
 # the trace's headers on a terminal
 SHORT = {"connection": "conn", "direction": "dir", "payload_length": "bytes"}
+# their widths when the table streams (params and summary share the rest)
+FIXED = {"time": 15, "conn": 4, "dir": 3, "verb": 7, "trid": 4, "bytes": 5}
 
 
 @click.command(context_settings=CONTEXT)
@@ -62,8 +64,10 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
     cols = pick_columns(columns, TRACE_COLUMNS + TRACE_EXTRA) if columns else TRACE_COLUMNS
     rx = grep_regex(grep, ignore_case)
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
+    streamed = (fmt in ("csv", "jsonl") or fmt == "table" and not columns
+                and table_format in ("simple", "plain") and bool(terminal_width(sys.stdout)))
     run = Run(captures, ports, trace=True,
-              progress=progress_bar(no_progress, buffered=fmt not in ("csv", "jsonl")),
+              progress=progress_bar(no_progress, buffered=not streamed),
               split=plan_jobs(jobs, captures)[1])
     trace = Trace(redact=redact, redact_qry=redact_qry)
 
@@ -131,6 +135,24 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
 
     if fmt in ("csv", "jsonl"):
         emit(project(rows(), cols), cols, fmt)    # streamed as the capture is read
+    elif streamed:
+        # a terminal: rows as they are decoded, in widths fixed from the trace's schema
+        # (flat memory; the first row shows at once), each connection's endpoints on a
+        # line of their own where it first appears
+        cols = [c for c in cols if c not in ("client", "server")]
+        table = StreamedTable(sys.stdout, [SHORT.get(c, c) for c in cols], FIXED,
+                              terminal_width(sys.stdout), table_format)
+        seen = set()
+        for r in project(rows(), cols + ["client", "server"]):
+            conn = r["connection"]
+            if conn is not None and conn not in seen:
+                seen.add(conn)
+                table.line(safe_text(f"-- connection {conn}: {r['client']} > {r['server']}"))
+            line = io.StringIO()
+            table.out, out = line, table.out
+            table.row([cell(r[c]) for c in cols])
+            table.out = out
+            out.write(highlight(line.getvalue(), rx, header=False))
     else:
         buf = io.StringIO()
         heads = None

@@ -126,15 +126,16 @@ def grep_regex(pattern, ignore_case):
         raise click.BadParameter(f"{pattern!r}: {e}", param_hint="--grep") from None
 
 
-def highlight(text: str, rx) -> str:
+def highlight(text: str, rx, header=True) -> str:
     """Matches in reverse video, for a terminal (unless NO_COLOR is set).  Applied to
     the rendered (already escaped) table, so alignment and escaping are untouched."""
     import os
     if rx is None or os.environ.get("NO_COLOR") or not sys.stdout.isatty():
         return text
     lines = text.split("\n")
-    return "\n".join(lines[:2] + [rx.sub(lambda m: f"\x1b[7m{m.group(0)}\x1b[27m", ln)
-                                   for ln in lines[2:]])
+    skip = 2 if header else 0         # the header and its rule
+    return "\n".join(lines[:skip] + [rx.sub(lambda m: f"\x1b[7m{m.group(0)}\x1b[27m", ln)
+                                   for ln in lines[skip:]])
 
 
 def filter_options(f, with_=True, times=True):

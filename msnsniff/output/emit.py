@@ -334,6 +334,48 @@ def fit_table(table, headers, width):
     return out
 
 
+class StreamedTable:
+    """A table written a row at a time (flat memory, the first row at once) in fixed
+    column widths: ``fixed`` gives the width of the columns it names, the others (the
+    free text) share what is left of ``width``.  Cells wider than their column wrap onto
+    continuation lines (nothing is clipped); times as in local_times.  "simple"/"plain"
+    layouts only."""
+
+    def __init__(self, out, headers, fixed, width, tablefmt="simple"):
+        self.out, self.headers, self.n = out, headers, len(headers)
+        widths = [max(fixed.get(h, 0), _width(h)) for h in headers]
+        free = [i for i, h in enumerate(headers) if h not in fixed]
+        room = width - sum(widths[i] for i in range(self.n) if i not in free) - 2 * (self.n - 1)
+        for k, i in enumerate(free):
+            share = max(room // max(len(free), 1), _width(headers[i]), MIN_CELL)
+            widths[i] = share if k < len(free) - 1 else max(room - share * (len(free) - 1),
+                                                             _width(headers[i]), MIN_CELL)
+        self.widths = widths
+        self.day = None
+        out.write(table_line(headers, widths) + "\n")
+        if tablefmt == "simple":
+            out.write("  ".join("-" * w for w in widths) + "\n")
+
+    def line(self, text):
+        """A line of its own between rows (a connection's endpoints)."""
+        self.out.write(text + "\n")
+
+    def row(self, cells):
+        cells = list(cells)
+        for i, c in enumerate(cells):
+            if len(c) >= 20 and c[4] == "-" and _ISO.fullmatch(c):
+                d, t = show_time(c)
+                if d != self.day:
+                    self.day = d
+                    self.out.write(table_line([d if k == i else "" for k in range(self.n)],
+                                              self.widths) + "\n")
+                cells[i] = t
+        pieces = [[c] if _width(c) <= w else _chop(c, w) for c, w in zip(cells, self.widths)]
+        for k in range(max(map(len, pieces))):
+            self.out.write(table_line([p[k] if k < len(p) else "" for p in pieces],
+                                      self.widths) + "\n")
+
+
 def _clip(s: str, w: int) -> str:
     while _width(s) > w - 1 and s:
         s = s[:max(1, len(s) - max(1, _width(s) - w + 1))]
