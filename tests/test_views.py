@@ -339,3 +339,11 @@ def test_buffered_views_show_progress_on_a_terminal_until_their_first_row():
         head = out.index("verb " if command == "stats" else "time ")
         assert "msnp8_session.pcap  [" in out[:head] and "MB/s" in out[:head], command
         assert "MB/s" not in out[head:], command        # never inside the table
+
+
+def test_read_of_an_account_not_in_the_capture_is_nothing_matched():
+    for extra in ([], ["--format", "json"]):
+        r = run("read", MAIN, "--no-progress", "--account", "nobody@x.com", *extra)
+        assert r.returncode == 1
+        assert r.stderr.splitlines()[-1] == "msnsniff: nothing matched (no session of nobody@x.com)"
+    assert run("read", MAIN, "--no-progress", "--account", "BOB@hotmail.com").returncode == 0
