@@ -41,8 +41,9 @@ def read(captures, ports, no_progress, jobs, fmt, account, brief, connections, t
             write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
         else:
             write_report(doc, sys.stdout, account, table_format, brief)
-        finish(len(for_account(doc, account)["sessions"]), 0, False,
-               f"no session of {account}" if account else "no MSN session")
+        if account:         # (a capture without MSN is reported in the tables, exit 0)
+            finish(len(for_account(doc, account)["sessions"]), 0, False,
+                   f"no session of {account}")
         return
     # tables: printed as each connection finishes (flat memory on big captures)
     from ..engine.analyze import stream
@@ -59,5 +60,5 @@ def read(captures, ports, no_progress, jobs, fmt, account, brief, connections, t
                     table_format)
     finally:
         report.connections.close()
-    finish(report.shown if account else len(report.connections), 0, False,
-           f"no session of {account}" if account else "no MSN session")
+    if account:
+        finish(report.shown, 0, False, f"no session of {account}")
