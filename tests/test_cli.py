@@ -126,7 +126,9 @@ def test_chats_filters_json():
         (5, "alice@hotmail.com", "carol@hotmail.com", "* carol@hotmail.com left")]
     assert rows[1]["recipients"] == ["alice@hotmail.com", "bob@hotmail.com"]
     r = run("chats", MAIN, "--account", "dave@hotmail.com")
-    assert r.output.strip() == "no switchboard conversations found"
+    # the one convention for nothing matched (issue 30): exit 1, one line on stderr
+    assert r.exit_code == 1 and r.output.strip() == \
+        "msnsniff: nothing matched (no switchboard conversations)"
 
 
 def test_chats_merges_the_connections_of_one_conversation():

@@ -93,7 +93,14 @@ def test_count_stops_and_text_lines_are_readable(tmp_path):
     lines = out.splitlines()
     assert any("error     mallory@hotmail.com: 911 Authentication failed (answers USR 4)" in l
                for l in lines)
-    assert all(l[2] == ":" and l[5] == ":" for l in lines)           # HH:MM:SS.mmm  text
+    # the date (and zone) once, then HH:MM:SS.ffffff  text
+    import re
+    assert re.fullmatch(r"-- \d{4}-\d\d-\d\d UTC", lines[0]), lines[0]
+    assert all(re.match(r"\d\d:\d\d:\d\d\.\d{6}  ", l) for l in lines[1:])
+    tokyo = start_live("--count", "30", "--no-summary", "--tz", "Asia/Tokyo")
+    scenario().scenario_compat_failures()
+    out, err = tokyo.communicate(timeout=30)
+    assert re.fullmatch(r"-- \d{4}-\d\d-\d\d UTC\+0900", out.splitlines()[0]), out
 
 
 @private_network

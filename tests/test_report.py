@@ -137,3 +137,38 @@ def test_a_big_capture_gives_a_bounded_page(tmp_path):
     assert 'class="bin"' in html                     # the dense timeline is aggregated
     dom = browser(tmp_path, page)
     assert parse(dom).tags.count("svg") == 1
+
+
+def _layout(tmp_path, page, width):
+    """Chromium's layout of the page at ``width`` CSS pixels: the document's scroll
+    width and each h2's and the timeline's box (a script appended to a copy of the page
+    writes them into the DOM)."""
+    probe = tmp_path / f"probe-{width}.html"
+    script = ("<script>window.addEventListener('load',()=>{const r=[];"
+              "r.push('doc '+document.documentElement.scrollWidth);"
+              "for(const e of document.querySelectorAll('h2,svg.timeline')){"
+              "const b=e.getBoundingClientRect();"
+              "r.push(e.tagName+' '+Math.round(b.left)+' '+Math.round(b.right));}"
+              "const p=document.createElement('pre');p.id='probe';"
+              "p.textContent=r.join('\\n');document.body.appendChild(p);});</script>")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"),
+                     encoding="utf-8")
+    prof = tmp_path / f"profile-{width}"
+    r = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={prof}",
+                        f"--window-size={width},900", "--dump-dom", probe.as_uri()],
+                       capture_output=True, text=True, timeout=60)
+    text = r.stdout.split('<pre id="probe">')[1].split("</pre>")[0]
+    return [ln.split() for ln in text.splitlines()]
+
+
+def test_the_page_fits_a_phone_and_a_desktop(tmp_path):
+    page = report(tmp_path, cap("msnp8_session.pcap"), cap("p2p_transfers.pcap"))
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in \
+        page.read_text(encoding="utf-8")
+    # (headless Chromium lays out no narrower than 500 px: a large phone)
+    for width in (500, 1300):
+        boxes = _layout(tmp_path, page, width)
+        assert boxes[0][0] == "doc" and int(boxes[0][1]) <= width, (width, boxes[0])
+        for tag, left, right in boxes[1:]:
+            assert 0 <= int(left) and int(right) <= width, (width, tag, left, right)
+        assert [b[0] for b in boxes].count("svg") == 1

@@ -32,7 +32,8 @@ def test_split_gives_the_same_tables_trace_and_document(name):
                  ["chats", "--format", "json"]):
         one = run(*args, path, "-j", "1")
         two = run(*args, path, "-j", "2")
-        assert one.exit_code == 0 and two.exit_code == 0, two.output
+        # (1: nothing matched, a capture without conversations for chats)
+        assert one.exit_code == two.exit_code and one.exit_code in (0, 1), two.output
         assert one.stdout == two.stdout
     doc = analyse([path], split=True)
     assert doc == analyse([path], split=False)

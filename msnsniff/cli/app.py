@@ -25,6 +25,7 @@ from .follow import follow
 from .live import interfaces, live
 from .read import read
 from .report import report
+from .stats import stats
 from .timeline import timeline
 
 
@@ -71,7 +72,7 @@ def cli(ctx, debug):
 
 # the order people meet them in `msnsniff -h` is click's (alphabetical)
 for _command in (commands, read, chats, files, export, live, interfaces, timeline, follow,
-                 report):
+                 report, stats):
     cli.add_command(_command)
 
 
@@ -115,6 +116,10 @@ def main(argv=None):
     except click.exceptions.Abort:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:
+        # `msnsniff` alone: the help, as -h prints it (on stdout, real line breaks)
+        click.echo(e.ctx.get_help() if e.ctx is not None else cli.get_help(click.Context(cli)))
+        sys.exit(2)
     except click.UsageError as e:
         # one line, not click's three (usage, hint, error)
         cmd = e.ctx.command_path if e.ctx is not None else "msnsniff"

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..output.emit import FORMATS, emit, safe_text
-from .common import (CONTEXT, analyse_captures, capture_args, columns_option, connection_option, grep_options,
+from .common import (CONTEXT, finish, analyse_captures, capture_args, columns_option, connection_option, grep_options,
                      grep_regex, highlight, pick_columns, project, redact_options, redacted,
                      table_format_option, time_arg)
 
@@ -56,8 +56,6 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
         convs = [(h, rows) for h, rows in convs if rows]
     if fmt == "table":
         cols = pick_columns(columns, ROW_COLUMNS) if columns else ["time", "sender", "text"]
-        if not convs:
-            click.echo("no switchboard conversations found")
         for head, rows in convs:
             # the title names passports from the network: escaped like table cells
             click.echo(f"\n=== {safe_text(conversation_title(head))}")
@@ -68,7 +66,9 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
                 sys.stdout.write(highlight(buf.getvalue(), rx))
             else:
                 click.echo("(no messages)")
+        finish(len(convs), 0, False, "no switchboard conversations")
         return
     cols = pick_columns(columns, ROW_COLUMNS)
     flat = [dict(r, participants=h["participants"]) for h, rows in convs for r in rows]
     emit(list(project(flat, cols)), cols, fmt)
+    finish(len(convs), 0, False, "no switchboard conversations")

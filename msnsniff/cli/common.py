@@ -3,6 +3,7 @@ redaction and time options.  Sub-commands import this module; it imports none of
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import click
@@ -20,9 +21,58 @@ TABLE_STYLES = ("simple", "plain", "grid", "github", "pipe", "orgtbl", "rst", "p
 
 def table_format_option(f):
     f = click.option("--wide", is_flag=True, expose_value=False, callback=_wide,
-                     help="On a terminal, never clip cells to fit its width.")(f)
+                     help="On a terminal, do not wrap cells to fit its width.")(f)
+    f = tz_option(f)
     return click.option("--table-format", type=click.Choice(TABLE_STYLES), default="simple",
                         show_default=True, help="Table style (tabulate's names).")(f)
+
+
+# One convention for how a row command ends (README, "Exit codes"): 0 rows shown, 1
+# nothing matched (nothing to show, or the filters kept nothing), 2 bad usage or input
+# msnsniff cannot read, 3 damaged input under --strict (as tshark fails on a cut file).
+NOTHING_MATCHED, DAMAGED = 1, 3
+
+
+def strict_option(f):
+    return click.option("--strict", is_flag=True,
+                        help="Exit with status 3 when the input is damaged (gaps, "
+                        "undecodable bytes, a cut capture); the rows are still shown.")(f)
+
+
+def finish(shown: int, damage: int, strict: bool, what: str = ""):
+    """Exit as the convention says, with one line on stderr when it is not 0 (``what``:
+    what there was none of)."""
+    if strict and damage:
+        click.echo(f"msnsniff: damaged input: {damage:,} damage report(s) (--strict)",
+                   err=True)
+        sys.exit(DAMAGED)
+    if not shown:
+        click.echo(f"msnsniff: nothing matched{f' ({what})' if what else ''}", err=True)
+        sys.exit(NOTHING_MATCHED)
+
+
+def complete_file(ctx, param, incomplete):
+    """Shell completion of an output path: the shell offers file names (a click.Path
+    type would do it too, but would also check the path in click's words, not ours)."""
+    from click.shell_completion import CompletionItem
+    return [CompletionItem(incomplete, type="file")]
+
+
+def complete_dir(ctx, param, incomplete):
+    from click.shell_completion import CompletionItem
+    return [CompletionItem(incomplete, type="dir")]
+
+
+def tz_option(f):
+    return click.option("--tz", metavar="ZONE", expose_value=False, callback=_tz,
+                        help="Show times in this zone: local, UTC (the default) or a name "
+                        "such as Europe/Berlin.")(f)
+
+
+def _tz(ctx, param, value):
+    from ..output.emit import set_timezone
+    set_timezone(value)
+    return value
 
 
 def _wide(ctx, param, value):
@@ -76,15 +126,16 @@ def grep_regex(pattern, ignore_case):
         raise click.BadParameter(f"{pattern!r}: {e}", param_hint="--grep") from None
 
 
-def highlight(text: str, rx) -> str:
+def highlight(text: str, rx, header=True) -> str:
     """Matches in reverse video, for a terminal (unless NO_COLOR is set).  Applied to
     the rendered (already escaped) table, so alignment and escaping are untouched."""
     import os
     if rx is None or os.environ.get("NO_COLOR") or not sys.stdout.isatty():
         return text
     lines = text.split("\n")
-    return "\n".join(lines[:2] + [rx.sub(lambda m: f"\x1b[7m{m.group(0)}\x1b[27m", ln)
-                                   for ln in lines[2:]])
+    skip = 2 if header else 0         # the header and its rule
+    return "\n".join(lines[:skip] + [rx.sub(lambda m: f"\x1b[7m{m.group(0)}\x1b[27m", ln)
+                                   for ln in lines[skip:]])
 
 
 def filter_options(f, with_=True, times=True):
@@ -117,6 +168,14 @@ def check_ports(ctx, param, value):
 
 
 def redact_options(f):
+    inner = f
+
+    @functools.wraps(inner)
+    def f(*args, **kwargs):
+        # every command refuses the flag alone (read used to redact nothing, silently)
+        if kwargs.get("redact_qry") and not kwargs.get("redact"):
+            raise click.UsageError("--redact-qry goes with --redact")
+        return inner(*args, **kwargs)
     f = click.option("--redact", is_flag=True,
                      help="Mask Passport tickets, MSPAuth, switchboard and MSNFTP cookies.")(f)
     f = click.option("--redact-qry", is_flag=True,
@@ -215,15 +274,17 @@ def check_paths(paths) -> list[str]:
     return out
 
 
-def progress_bar(no_progress):
+def progress_bar(no_progress, buffered=False):
     """A progress wrapper for file input when stderr is a terminal (bytes read of the
-    file, rate, ETA); never on pipes, so machine-readable output stays clean."""
+    file, rate, ETA); never on pipes, so machine-readable output stays clean.
+    ``buffered``: the command writes nothing until the capture is read, so the bar may
+    share the terminal with it (otherwise a big capture leaves the screen blank)."""
     # on a terminal's stderr only; and not when stdout is that terminal too: the report
     # streams there while the bar redraws, and the bar's lines would end up inside the
     # tables (it may be drawn by the reading process, apart from the writing one)
     ctx = click.get_current_context(silent=True)
     count = ctx.meta.get("msnsniff.count") if ctx else None
-    if no_progress or not sys.stderr.isatty() or sys.stdout.isatty():
+    if no_progress or not sys.stderr.isatty() or (sys.stdout.isatty() and not buffered):
         return _limited(count) if count else None
     import os
     import time

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .common import (CONTEXT, tool_info, capture_args, check_paths, plan_jobs, progress_bar,
+from .common import (complete_file, CONTEXT, tool_info, capture_args, check_paths, plan_jobs, progress_bar,
                      redact_options)
 from ..output.emit import safe_text
 
@@ -20,7 +20,7 @@ from ..output.emit import safe_text
               "(.json, .jsonl, .db/.sqlite; a folder: csv).")
 # one option, three spellings: -o/--output as tshark/tcpdump users type it, --out as the
 # first version documented it; a folder for csv and --per-capture, a file otherwise
-@click.option("-o", "--output", "--out", "output", metavar="PATH",
+@click.option("-o", "--output", "--out", "output", metavar="PATH", shell_complete=complete_file,
               help="Where to write: a file, or a folder (csv, --per-capture).")
 @click.option("--tables", metavar="T1,T2", help="Only these tables (see docs/schema.md).")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")

@@ -7,13 +7,13 @@ import click
 
 from ..output.emit import FORMATS, emit
 from ..output.emit import safe_text
-from .common import (CONTEXT, analyse_captures, capture_args, columns_option, connection_option, filter_options,
+from .common import (complete_dir, finish, CONTEXT, analyse_captures, capture_args, columns_option, connection_option, filter_options,
                      pick_columns, project, redact_options, redacted, table_format_option,
                      time_arg)
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("--extract", "extract_dir", metavar="DIR",
+@click.option("--extract", "extract_dir", metavar="DIR", shell_complete=complete_dir,
               help="Write the transferred files into DIR (names sanitised, never overwritten).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="Output format.")
@@ -60,6 +60,6 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, 
             click.echo(f"wrote {manifest}", err=True)
     rows = [{k: v for k, v in t.items() if not k.startswith("_")} for t in rows]
     if fmt == "table" and not rows:
-        click.echo("no file transfers found")
-        return
+        finish(0, 0, False, "no file transfers")
     emit(list(project(rows, cols)) if columns else rows, cols, fmt, tablefmt=table_format)
+    finish(len(rows), 0, False, "no file transfers")

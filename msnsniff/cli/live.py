@@ -11,9 +11,9 @@ import time
 import click
 
 from ..errors import MsnsniffError
-from ..output.emit import safe_text, to_json
+from ..output.emit import safe_text, show_time, to_json
 from ..output.sections import write_report
-from .common import CONTEXT, check_ports, redact_options
+from .common import CONTEXT, check_ports, complete_file, redact_options, tz_option
 
 class _Stop:
     """First Ctrl-C / SIGTERM: stop cleanly and report.  Second: quit at once."""
@@ -35,7 +35,7 @@ class _Stop:
 @click.option("--bpf", metavar="EXPR",
               help="Kernel filter instead of the default (announced switchboards and "
                    "transfers are still added to it).")
-@click.option("-w", "--write", "write_path", metavar="FILE.pcap",
+@click.option("-w", "--write", "write_path", metavar="FILE.pcap", shell_complete=complete_file,
               help="Also save every captured packet (read it later with `msnsniff read`).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many packets.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -51,6 +51,7 @@ class _Stop:
               help="Print a statistics line to stderr every SECONDS (default 10).")
 @click.option("--no-typing", is_flag=True, help="Do not show typing notifications.")
 @click.option("--no-summary", is_flag=True, help="Do not print the session summary at the end.")
+@tz_option
 @redact_options
 def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, export_format,
          stats_every, no_typing, no_summary, redact, redact_qry):
@@ -99,6 +100,7 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     out = sys.stdout
 
     recent: dict = {}
+    day = [None]          # the date last printed (lines show the time of day under it)
 
     def show(events):
         for ev in events:
@@ -122,7 +124,11 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
                 recent[key] = ev.ts
                 if len(recent) > 1000:
                     recent.clear()
-            out.write(f"{rec['time'][11:23]}  {safe_text(rec['text'])}\n")
+            d, hms = show_time(rec["time"])
+            if d != day[0]:
+                day[0] = d
+                out.write(f"-- {d}\n")
+            out.write(f"{hms}  {safe_text(rec['text'])}\n")
         out.flush()
 
     click.echo(f"capturing on {', '.join(src.ifaces)} (filter: {bpf or 'default MSNP filter'})"

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .common import (CONTEXT, connection_option, table_format_option, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
+from .common import (CONTEXT, finish, connection_option, table_format_option, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
                      redact_options, redacted)
 from ..output.sections import for_account, for_connections, write_report, write_section, write_tail
 
@@ -41,6 +41,9 @@ def read(captures, ports, no_progress, jobs, fmt, account, brief, connections, t
             write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
         else:
             write_report(doc, sys.stdout, account, table_format, brief)
+        if account:         # (a capture without MSN is reported in the tables, exit 0)
+            finish(len(for_account(doc, account)["sessions"]), 0, False,
+                   f"no session of {account}")
         return
     # tables: printed as each connection finishes (flat memory on big captures)
     from ..engine.analyze import stream
@@ -57,3 +60,5 @@ def read(captures, ports, no_progress, jobs, fmt, account, brief, connections, t
                     table_format)
     finally:
         report.connections.close()
+    if account:
+        finish(report.shown, 0, False, f"no session of {account}")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .common import (CONTEXT, analyse_captures, capture_args, connection_option, filter_options, redact_options,
+from .common import (complete_file, CONTEXT, analyse_captures, capture_args, connection_option, filter_options, redact_options,
                      redacted, time_arg)
 
 
 @click.command(context_settings=CONTEXT)
-@click.option("-o", "--output", required=True, metavar="FILE.html", help="The page to write.")
+@click.option("-o", "--output", required=True, metavar="FILE.html", shell_complete=complete_file,
+              help="The page to write.")
 @filter_options
 @connection_option
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")

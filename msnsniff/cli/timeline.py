@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, filter_options,
+from .common import (CONTEXT, finish, strict_option, capture_args, check_paths, columns_option, connection_option, filter_options,
                      grep_options, grep_regex, highlight, pick_columns, plan_jobs, progress_bar,
                      project, redact_options, table_format_option, time_arg)
 
@@ -20,13 +20,14 @@ from .common import (CONTEXT, capture_args, check_paths, columns_option, connect
 @filter_options
 @connection_option
 @grep_options
+@strict_option
 @table_format_option
 @columns_option
 @redact_options
 @capture_args
 def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
              connections, grep,
-             ignore_case, table_format, columns, redact, redact_qry):
+             ignore_case, strict, table_format, columns, redact, redact_qry):
     """One row per event across all sessions, in time order: logins and logouts, profile
     and NAT, presence and personal messages, list changes, joins and leaves, messages,
     invitations and transfers, challenges, errors, damage.
@@ -38,7 +39,7 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     """
     from ..engine.analyze import stream
     from ..output.redact import Redactor
-    from ..output.timeline import COLUMNS, TimelineSort, entries, timesketch
+    from ..output.timeline import COLUMNS, TimelineSort, entries, one_per_message, timesketch
 
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
@@ -50,11 +51,19 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     acct = account.lower() if account else None
     other = with_.lower() if with_ else None
     sort = TimelineSort()
+    sb_key = {}       # switchboard connection -> (server, session id): one conversation
+
+    counts = [0, 0, 0, 0]    # rows shown, damage rows, entries, entries kept
 
     def take(table, row):
+        if table == "anomalies":
+            counts[1] += 1
+        if table == "sessions" and row["kind"] == "switchboard" and row.get("sb_session_id"):
+            sb_key[row["id"]] = (row["server"], row["sb_session_id"])
         if red is not None:
             row = red.row(table, row)
         for e in entries(table, row):
+            counts[2] += 1
             if connections and e[1] not in connections:
                 continue
             if acct and (e[2] or "").lower() != acct:
@@ -65,11 +74,18 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
                 continue
             if rx is not None and not rx.search(e[4]):
                 continue
+            counts[3] += 1
             sort.add(e)
 
-    stream(paths, ports, emit=take, progress=progress_bar(no_progress),
+    # (every row waits for the sort: the bar shows until the first one)
+    stream(paths, ports, emit=take, progress=progress_bar(no_progress, buffered=True),
            split=plan_jobs(jobs, paths)[1])
-    rows = (dict(zip(COLUMNS, e)) for e in sort)
+    def counted(entries):
+        for e in entries:
+            counts[0] += 1
+            yield e
+    rows = (dict(zip(COLUMNS, e))
+            for e in counted(one_per_message(sort, lambda c: sb_key.get(c, c))))
     if fmt == "timesketch":
         emit((timesketch(r) for r in rows), None, "jsonl")
     elif fmt == "table":
@@ -83,6 +99,10 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
         emit(project(rows, cols), cols, fmt)
     else:
         emit(project(rows, cols), cols, fmt)       # (json streams its rows)
+    if connections or acct or other or since or until or rx is not None:
+        # entries, each copy of a message counted (the rows fold copies into one)
+        click.echo(f"shown: {counts[3]:,} of {counts[2]:,} timeline entries", err=True)
+    finish(counts[0], counts[1], strict)
 
 
 TABLE_BLOCK = 20_000

@@ -190,17 +190,79 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
             row = [csv_cell(r.get(c), raw_csv) for c in columns]
             out.write(csv_line([safe_text(x) for x in row] if tty else row))
         return
-    table = [list(map(cell, map(r.get, columns))) for r in rows]
+    heads = headers or columns
     width = terminal_width(screen or out)
+    table = [list(map(cell, map(r.get, columns))) for r in rows]
+    if width or TZ[0] is not None:
+        table = local_times(table, heads)
     if width:
-        table = fit_table(table, headers or columns, width)
-    out.write(render_table(table, headers or columns, tablefmt) + "\n")
+        table = fit_table(table, heads, width)
+    out.write((render_table(table, heads, tablefmt, tight=True) if width
+               else render_table(table, heads, tablefmt)) + "\n")
 
 
 WIDE = [False]      # --wide: never clip (set by the CLI)
+TZ = [None]         # --tz: the zone times are shown in (None: UTC)
 MIN_CELL = 8
 MIN_WRAP = 24
 KEEP_WHOLE = ("time",)      # a clipped timestamp says nothing
+# the free text of a row: wrapped, never clipped, and narrowed first
+FREE_TEXT = ("text", "description", "summary", "detail", "value", "params")
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z")
+
+
+def show_time(iso_text: str) -> tuple[str, str]:
+    """(date, time of day) of an ISO 8601 UTC time, in --tz's zone."""
+    if TZ[0] is not None:
+        from datetime import datetime
+        t = datetime.fromisoformat(iso_text.replace("Z", "+00:00")).astimezone(TZ[0])
+        day = t.strftime("%Y-%m-%d UTC%z")
+        return day, t.strftime("%H:%M:%S.%f")
+    return iso_text[:10] + " UTC", iso_text[11:-1]
+
+
+def local_times(table, headers):
+    """Times as HH:MM:SS.ffffff, the date on a line of its own where it changes (a
+    terminal shows 15 characters instead of 27 on every row); times on another date
+    than the current one keep their date."""
+    out = []
+    day = None
+    n = len(headers)
+    for row in table:
+        first = True
+        cells = list(row)
+        for i, c in enumerate(cells):
+            if len(c) >= 20 and c[4] == "-" and _ISO.fullmatch(c):
+                d, t = show_time(c)
+                if first and d != day:
+                    day = d
+                    out.append([d if k == i else "" for k in range(n)])
+                first = False
+                cells[i] = t if d == day else f"{d[:10]} {t}"
+        out.append(cells)
+    return out
+
+
+def set_timezone(name: str | None):
+    """--tz: "local", "UTC" or an IANA zone name (Europe/Berlin)."""
+    if not name:
+        TZ[0] = None
+        return
+    from datetime import timezone
+    if name.upper() == "UTC":
+        TZ[0] = timezone.utc
+        return
+    if name.lower() == "local":
+        from datetime import datetime
+        TZ[0] = datetime.now().astimezone().tzinfo
+        return
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        TZ[0] = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        from ..errors import MsnsniffError
+        raise MsnsniffError(f"--tz {name}: not a time zone (try local, UTC or "
+                            "Europe/Berlin)") from None
 
 
 def terminal_width(out) -> int | None:
@@ -215,46 +277,108 @@ def terminal_width(out) -> int | None:
         return shutil.get_terminal_size((120, 24)).columns
 
 
+_DAY_OR_TIME = re.compile(r"\d{4}-\d\d-\d\d( UTC\S*)?|(\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d\.\d{6}")
+_NUMBER_OR_PASSPORT = re.compile(r"-?\d+|[^\s@]+@[^\s@]+")
+
+
+def _atom(c: str) -> bool:
+    # ids, numbers, passports, addresses, verbs, times: one word (a date line counts
+    # as one), wrapped only as a last resort
+    return (" " not in c and len(c) <= 64) or _DAY_OR_TIME.fullmatch(c) is not None
+
+
+def _never_wrap(c: str) -> bool:
+    # numbers, passports and times keep their width whatever the terminal
+    return c == "" or _DAY_OR_TIME.fullmatch(c) is not None or (
+        _NUMBER_OR_PASSPORT.fullmatch(c) is not None and len(c) <= 64)
+
+
 def fit_table(table, headers, width):
-    """Clip the widest columns (with …) until a row fits ``width``; a "text" column (a
-    transcript) is wrapped onto continuation lines instead of clipped."""
+    """Fit rows into ``width`` columns.  Every column is at least its header wide (the
+    layout pads headers; a budget without them overflowed).  The free-text columns
+    (FREE_TEXT) are narrowed first and wrapped onto continuation lines; then other
+    columns of words are wrapped too; then columns of single words (addresses, verbs);
+    numbers, passports and times keep their width.  What still does not fit overflows
+    rather than lose text."""
     if not table:
         return table
     n = len(headers)
-    widths = [max([_width(h) + 2] + [_width(r[i]) for r in table]) for i, h in enumerate(headers)]
+    widths = [max([_width(h)] + [_width(r[i]) for r in table]) for i, h in enumerate(headers)]
     total = sum(widths) + 2 * (n - 1)
     if total <= width:
         return table
     limits = list(widths)
-    wrap = headers.index("text") if "text" in headers else -1
-    clippable = [i for i in range(n) if headers[i] not in KEEP_WHOLE]
-    floor = [MIN_WRAP if i == wrap else MIN_CELL for i in range(n)]
-    while total > width and clippable:
-        # the text of a transcript is narrowed last (and wrapped, not clipped)
-        others = [k for k in clippable if k != wrap and limits[k] > floor[k]]
-        i = max(others or clippable, key=lambda k: limits[k])
-        if limits[i] <= floor[i]:
-            break
-        cut = min(total - width, limits[i] - floor[i])
-        limits[i] -= cut
-        total -= cut
+    whole = [headers[i] in KEEP_WHOLE or (headers[i] not in FREE_TEXT
+                                          and all(_atom(r[i]) for r in table))
+             for i in range(n)]
+    keep = [headers[i] in KEEP_WHOLE or all(_never_wrap(r[i]) for r in table)
+            for i in range(n)]
+    floor = [max(_width(headers[i]), MIN_CELL) for i in range(n)]
+    for tier in (FREE_TEXT, None, "atoms"):
+        cols = [i for i in range(n) if (not keep[i] if tier == "atoms" else not whole[i])
+                and (tier is None or tier == "atoms" or headers[i] in tier)]
+        if tier == "atoms" and total - sum(limits[k] - floor[k] for k in cols) > width:
+            break           # cutting addresses in pieces would not make it fit anyway
+        while total > width:
+            open_ = [k for k in cols if limits[k] > floor[k]]
+            if not open_:
+                break
+            # the widest first, down to the next widest (so they end up even)
+            open_.sort(key=lambda k: -limits[k])
+            i = open_[0]
+            nxt = max([limits[k] for k in open_[1:]] + [floor[i]])
+            cut = min(total - width, max(1, limits[i] - nxt), limits[i] - floor[i])
+            limits[i] -= cut
+            total -= cut
     out = []
     for row in table:
-        extra = []
-        cells = []
-        for i, c in enumerate(row):
-            if _width(c) <= limits[i]:
-                cells.append(c)
-            elif i == wrap:
-                pieces = _chop(c, limits[i])
-                cells.append(pieces[0])
-                extra = pieces[1:]
-            else:
-                cells.append(_clip(c, limits[i]))
-        out.append(cells)
-        for piece in extra:
-            out.append(["" if i != wrap else piece for i in range(n)])
+        pieces = [[c] if _width(c) <= limits[i] else _chop(c, limits[i])
+                  for i, c in enumerate(row)]
+        for k in range(max(map(len, pieces))):
+            out.append([p[k] if k < len(p) else "" for p in pieces])
     return out
+
+
+class StreamedTable:
+    """A table written a row at a time (flat memory, the first row at once) in fixed
+    column widths: ``fixed`` gives the width of the columns it names, the others (the
+    free text) share what is left of ``width``.  Cells wider than their column wrap onto
+    continuation lines (nothing is clipped); times as in local_times.  "simple"/"plain"
+    layouts only."""
+
+    def __init__(self, out, headers, fixed, width, tablefmt="simple"):
+        self.out, self.headers, self.n = out, headers, len(headers)
+        widths = [max(fixed.get(h, 0), _width(h)) for h in headers]
+        free = [i for i, h in enumerate(headers) if h not in fixed]
+        room = width - sum(widths[i] for i in range(self.n) if i not in free) - 2 * (self.n - 1)
+        for k, i in enumerate(free):
+            share = max(room // max(len(free), 1), _width(headers[i]), MIN_CELL)
+            widths[i] = share if k < len(free) - 1 else max(room - share * (len(free) - 1),
+                                                             _width(headers[i]), MIN_CELL)
+        self.widths = widths
+        self.day = None
+        out.write(table_line(headers, widths) + "\n")
+        if tablefmt == "simple":
+            out.write("  ".join("-" * w for w in widths) + "\n")
+
+    def line(self, text):
+        """A line of its own between rows (a connection's endpoints)."""
+        self.out.write(text + "\n")
+
+    def row(self, cells):
+        cells = list(cells)
+        for i, c in enumerate(cells):
+            if len(c) >= 20 and c[4] == "-" and _ISO.fullmatch(c):
+                d, t = show_time(c)
+                if d != self.day:
+                    self.day = d
+                    self.out.write(table_line([d if k == i else "" for k in range(self.n)],
+                                              self.widths) + "\n")
+                cells[i] = t
+        pieces = [[c] if _width(c) <= w else _chop(c, w) for c, w in zip(cells, self.widths)]
+        for k in range(max(map(len, pieces))):
+            self.out.write(table_line([p[k] if k < len(p) else "" for p in pieces],
+                                      self.widths) + "\n")
 
 
 def _clip(s: str, w: int) -> str:
@@ -264,16 +388,20 @@ def _clip(s: str, w: int) -> str:
 
 
 def _chop(s: str, w: int) -> list[str]:
+    """``s`` in lines of at most ``w`` columns, broken after a space where there is one
+    (a word longer than a line is cut where the line ends)."""
     out = []
     while _width(s) > w:
         cut = w
         while _width(s[:cut]) > w:
             cut -= 1
-        space = s.rfind(" ", 0, cut)
-        if space > w // 2:
-            cut = space + 1
-        out.append(s[:cut].rstrip())
-        s = s[cut:]
+        space = s.rfind(" ", 0, cut + 1)
+        if space > 0:
+            out.append(s[:space].rstrip())
+            s = s[space + 1:]
+        else:
+            out.append(s[:cut])
+            s = s[cut:]
     return out + [s]
 
 
@@ -296,9 +424,12 @@ def _markup_cell(c, bar):
     return c.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", bar)
 
 
-def render_table(table, headers, tablefmt="simple") -> str:
+def render_table(table, headers, tablefmt="simple", tight=False) -> str:
     """tabulate's "simple" and "plain" layouts, exactly, but several times faster (a
-    dense capture's report is megabytes of tables); other styles go to tabulate."""
+    dense capture's report is megabytes of tables); other styles go to tabulate.
+    ``tight``: columns only as wide as their header (tabulate pads headers by two; a
+    table fitted to a terminal has no room for that)."""
+    pad = 0 if tight else 2
     if tablefmt not in ("simple", "plain"):
         from tabulate import tabulate
         if tablefmt in _MARKUP:
@@ -312,11 +443,11 @@ def render_table(table, headers, tablefmt="simple") -> str:
     if "".join(map("".join, rows)).isascii():
         # every cell's display width is its length: widths, padding and joining all
         # happen in C (one format call per row)
-        widths = [max(len(h) + 2, max(map(len, col))) for h, col in zip(headers, zip(*rows))]
+        widths = [max(len(h) + pad, max(map(len, col))) for h, col in zip(headers, zip(*rows))]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         lines = [fmt.format(*row).rstrip() for row in rows]
     else:
-        widths = [_width(h) + 2 for h in headers]
+        widths = [_width(h) + pad for h in headers]
         for row in table:
             for i, c in enumerate(row):
                 w = _width(c)

@@ -75,6 +75,9 @@ def atomic_path(path: str):
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".msnsniff-", suffix=".tmp", dir=d)
     os.close(fd)
+    # mkstemp makes the file 0600; the result gets the mode every other file msnsniff
+    # writes gets (open()'s 0666 less the umask), whichever writer made it
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, path)
@@ -87,6 +90,12 @@ def atomic_path(path: str):
         if isinstance(e, OSError):
             raise _disk_error(path, e, written) from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _disk_error(path, e, written):
@@ -319,6 +328,16 @@ def _sqlite_search(db, done):
             SELECT s.server AS server, s.sb_session_id AS sb_session_id,
                    min(m.time) AS start, max(m.time) AS "end",
                    count(*) AS message_rows,
+                   -- each message once: a row is a copy when another connection of the
+                   -- conversation saw the same sender and text earlier, within 5 s
+                   sum(NOT EXISTS (
+                       SELECT 1 FROM messages m2 JOIN sessions s2 ON s2.id = m2.session
+                       WHERE s2.server = s.server AND s2.kind = 'switchboard'
+                         AND coalesce(s2.sb_session_id, s2.id) = coalesce(s.sb_session_id, s.id)
+                         AND m2.session != m.session AND m2.kind = 'text'
+                         AND m2.sender IS m.sender AND m2.text IS m.text
+                         AND (m2.time < m.time OR (m2.time = m.time AND m2.session < m.session))
+                         AND julianday(m.time) - julianday(m2.time) < 5.0 / 86400)) AS messages,
                    group_concat(DISTINCT m.sender) AS senders,
                    group_concat(DISTINCT s.id) AS sessions
             FROM messages m JOIN sessions s ON s.id = m.session

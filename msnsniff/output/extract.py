@@ -127,6 +127,8 @@ def write_file(directory: str, name: str, data: bytes) -> str:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
                          0o644)
         except FileExistsError:
+            if _same_content(path, data):
+                return path     # extracted before (a second run): not a copy under -1
             continue
         except OSError as e:
             raise MsnsniffError(f"{path}: cannot write: {e.strerror}") from None
@@ -146,3 +148,17 @@ def write_file(directory: str, name: str, data: bytes) -> str:
             raise MsnsniffError(f"{path}: cannot write: {e.strerror or e}") from None
         return path
     raise MsnsniffError(f"{directory}: too many files named {base}")
+
+
+def _same_content(path: str, data: bytes) -> bool:
+    """Whether ``path`` is a regular file (not a link) holding exactly ``data``."""
+    import stat
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+            return False
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            return f.read() == data
+    except OSError:
+        return False

@@ -169,10 +169,18 @@ def contacts_by_owner(doc) -> list[dict]:
     groups: dict = {}
     for g in doc["groups"]:
         groups.setdefault(g["session"], {})[g["group_id"]] = g["name"]
+    # one pass over each table (a scan of every table per session was sessions ×
+    # contacts: 25 of a dense report's 40 seconds)
+    contacts: dict = {}
+    for c in doc["contacts"]:
+        contacts.setdefault(c["session"], []).append(c)
+    list_changes: dict = {}
+    for c in doc["list_changes"]:
+        list_changes.setdefault(c["session"], []).append(c)
     out = []
     for s in doc["sessions"]:
-        rows = [c for c in doc["contacts"] if c["session"] == s["id"]]
-        changes = [c for c in doc["list_changes"] if c["session"] == s["id"]]
+        rows = contacts.get(s["id"], [])
+        changes = list_changes.get(s["id"], [])
         if rows or changes:
             shown, more = _capped(rows)
             ch, ch_more = _capped(changes)

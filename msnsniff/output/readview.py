@@ -57,6 +57,8 @@ def login_rows(s) -> list[dict]:
                  "SYN": None}.get(s.get("contacts_source"))
         elif key is None:
             lo = s["logout"]
+            if lo and s["kind"] == "switchboard":
+                label = "left the switchboard"     # not a sign-out: the NS session goes on
             v = None if not lo else (f"OUT by {lo['by']}" + (f" {lo['reason']}" if lo['reason'] else "")
                                      + (f" ({lo['meaning']})" if lo['meaning'] else ""))
         else:
@@ -79,9 +81,15 @@ def profile_rows(s) -> list[dict]:
                                                     False: "plain (revival server)",
                                                     None: "cannot tell (neither or both)"}[p["port_byteswapped"]]},
             {"field": "NAT", "value": {True: "yes", False: "no", None: "unknown"}[p["nat"]]}]
+    empty = []
     for k, v in p["headers"].items():
         if k.lower() not in ("mime-version", "content-type", "clientip", "clientport"):
-            rows.append({"field": k, "value": v})
+            if v in (None, ""):
+                empty.append(k)     # one line for them all, not a line each
+            else:
+                rows.append({"field": k, "value": v})
+    if empty:
+        rows.append({"field": "empty fields", "value": ", ".join(empty)})
     return rows
 
 
@@ -241,6 +249,17 @@ class ConnectionSpool:
                 yield marshal.loads(f.read(n))
 
     def write(self, out, table_format: str):
+        from .emit import TZ, fit_table, local_times, terminal_width
+        width = terminal_width(out)
+        if width or TZ[0] is not None:
+            # on a terminal: times of day and the table fitted to its width (the cells
+            # of one line per connection)
+            table = local_times(list(self.cells()), CONNECTION_COLUMNS)
+            if width:
+                table = fit_table(table, CONNECTION_COLUMNS, width)
+            out.write(render_table(table, CONNECTION_COLUMNS, table_format,
+                                   tight=bool(width)) + "\n")
+            return
         if table_format not in ("simple", "plain"):
             out.write(render_table(list(self.cells()), CONNECTION_COLUMNS, table_format) + "\n")
             return

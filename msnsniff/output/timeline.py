@@ -43,7 +43,12 @@ def entries(table: str, r: dict):
                    f"profile: ClientIP {_s(p.get('client_ip_reported'))}, ClientPort "
                    f"{_s(p.get('client_port_reported'))} (corrected {_s(p.get('client_port'))}), {nat}")
         lo = r.get("logout")
-        if lo:
+        if lo and r["kind"] == "switchboard":
+            # OUT on a switchboard leaves the conversation; the account stays signed in
+            yield (lo["time"], r["id"], acct, "conversation",
+                   f"{acct or 'unknown'} left switchboard session {_s(r.get('sb_session_id'))}"
+                   f" (OUT by {lo['by']}" + (f" {lo['reason']}" if lo.get("reason") else "") + ")")
+        elif lo:
             yield (lo["time"], r["id"], acct, "logout",
                    f"{acct or 'unknown'} signed out (OUT by {lo['by']}"
                    + (f" {lo['reason']}" if lo.get("reason") else "") + ")")
@@ -114,3 +119,58 @@ def timesketch(row: dict) -> dict:
     return {"message": row["description"], "datetime": row["time"],
             "timestamp_desc": f"MSN {row['kind']}", "session": row["session"],
             "account": row["account"], "event_kind": row["kind"], "data_type": "msn:event"}
+
+
+# entries that are not a message on a switchboard (everything else is seen once per
+# participant's connection when the capture holds several of them)
+_NOT_MESSAGES = {"login", "switchboard", "profile", "logout", "presence", "personal message",
+                 "list change", "challenge", "error", "damage", "transfer"}
+COPY_WINDOW = 5.0       # seconds between a message's copies (the server relays at once)
+
+
+def _seconds(iso_text: str) -> float:
+    from datetime import datetime
+    return datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp()
+
+
+def one_per_message(entries, group_of):
+    """The time-sorted ``entries`` with each message once: the copies seen on the other
+    connections of the same switchboard session (``group_of(session)``: its key) are
+    folded into the first, whose description then names them.  Only entries within
+    COPY_WINDOW of an open message are held back, so memory stays flat."""
+    from collections import deque
+    pending = deque()           # [entry, key, seconds, copies]
+    open_ = {}
+    for e in entries:
+        t = None
+        while pending and (pending[0][1] is None
+                           or pending[0][2] < (t := t or _seconds(e[0])) - COPY_WINDOW):
+            item = pending.popleft()
+            if item[1] is not None and open_.get(item[1]) is item:
+                del open_[item[1]]
+            yield _with_copies(item)
+        if e[3] in _NOT_MESSAGES or e[4].endswith(" was there"):
+            # (IRO: who was there when each one joined, not one event seen twice)
+            if pending:
+                pending.append([e, None, 0.0, None])
+            else:
+                yield e
+            continue
+        key = (group_of(e[1]), e[3], e[4])
+        first = open_.get(key)
+        if (first is not None and e[1] not in first[3]
+                and _seconds(e[0]) - first[2] <= COPY_WINDOW):
+            first[3].append(e[1])
+            continue
+        item = [e, key, _seconds(e[0]), [e[1]]]
+        open_[key] = item
+        pending.append(item)
+    while pending:
+        yield _with_copies(pending.popleft())
+
+
+def _with_copies(item):
+    e, copies = item[0], item[3]
+    if not copies or len(copies) < 2:
+        return e
+    return (*e[:4], f"{e[4]} (copies on connections {', '.join(map(str, copies))})")

@@ -14,11 +14,7 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
     seen on the sender's connection and on every receiver's is shown once — the first
     copy, which is the sender's own when it was captured."""
     by_id = {s["id"]: s for s in doc["sessions"]}
-    groups: dict = {}
-    for s in doc["sessions"]:
-        if s["kind"] == "switchboard":
-            key = (s["server"], s["sb_session_id"]) if s["sb_session_id"] else s["id"]
-            groups.setdefault(key, []).append(s)
+    groups = switchboard_groups(doc["sessions"])
     items: dict[int, list] = {}
     for m in doc["messages"]:
         items.setdefault(m["session"], []).append(m)
@@ -86,6 +82,41 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                 "start": min(s["start"] for s in group),
                 "end": max((s["end"] for s in group if s["end"]), default=None)}
         yield head, rows
+
+
+def _host(server: str | None) -> str:
+    # the host of host:port ([v6]:port): one side may reach the switchboard through the
+    # HTTP gateway, which names the server without the port the other side used
+    if not server:
+        return ""
+    if server.startswith("["):
+        return server[1:server.find("]")] if "]" in server else server
+    return server.rsplit(":", 1)[0] if server.count(":") == 1 else server
+
+
+def switchboard_groups(sessions) -> dict:
+    """The switchboard connections of each conversation: the same session id on the same
+    server host, overlapping in time (a server reuses session ids: switchboards that
+    did not overlap are different conversations).  Key: (server, id, first start) or
+    the connection's id when it has no session id."""
+    by_key: dict = {}
+    groups: dict = {}
+    for s in sessions:
+        if s["kind"] != "switchboard":
+            continue
+        if not s["sb_session_id"]:
+            groups[s["id"]] = [s]
+            continue
+        by_key.setdefault((_host(s["server"]), s["sb_session_id"]), []).append(s)
+    for (host, sid), members in by_key.items():
+        members.sort(key=lambda s: (s["start"] or "", s["id"]))
+        first, end = None, None
+        for s in members:
+            if first is None or (s["start"] or "") > end:
+                first = s       # starts after every earlier one ended: another conversation
+            groups.setdefault((first["server"], sid, first["start"]), []).append(s)
+            end = max(end or "", s["end"] or s["start"] or "")
+    return groups
 
 
 def _seconds(a: str, b: str) -> float:

@@ -1,0 +1,349 @@
+"""What a person sees in round three (issue 30): flags, versions, help, fitted tables."""
+
+import os
+import pty
+import subprocess
+import sys
+
+from conftest import cap, read_pty
+
+MAIN = cap("msnp8_session.pcap")
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True,
+                          text=True)
+
+
+def on_terminal(*args, cols=80):
+    """stdout and stderr of msnsniff on a pseudo-terminal ``cols`` wide."""
+    import fcntl
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args, "--no-progress"],
+                         stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = read_pty(master)
+    p.wait(30)
+    return out.decode("utf-8").replace("\r\n", "\n")
+
+
+def test_redact_qry_alone_is_refused_by_every_command():
+    for command in ("read", "chats", "timeline", "export", "files", "commands"):
+        r = run(command, MAIN, "--redact-qry")
+        assert r.returncode == 2, command
+        assert r.stderr.strip() == (f"msnsniff: error: --redact-qry goes with --redact "
+                                    f"(see: msnsniff {command} -h)")
+
+
+def test_one_version_number():
+    from msnsniff import __version__
+    assert run("--version").stdout.strip() == f"msnsniff, version {__version__}"
+    # the package's metadata reads the same file (pyproject's version is dynamic)
+    from setuptools.config.pyprojecttoml import apply_configuration
+    from setuptools.dist import Distribution
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    d = apply_configuration(Distribution(), os.path.join(root, "pyproject.toml"))
+    assert d.get_version() == __version__
+
+
+def test_no_arguments_prints_the_help_as_lines():
+    r = run()
+    assert r.returncode == 2
+    lines = r.stdout.splitlines()
+    assert lines[0] == "Usage: msnsniff [OPTIONS] COMMAND [ARGS]..."
+    assert "\\n" not in r.stdout and "  timeline" in r.stdout
+    assert r.stdout == run("-h").stdout
+
+
+def test_out_on_a_switchboard_is_leaving_not_signing_out():
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(run("timeline", MAIN, "--no-progress",
+                                               "--format", "csv").stdout)))
+    outs = [(r["session"], r["kind"], r["description"]) for r in rows
+            if "OUT by" in r["description"]]
+    assert outs == [
+        ("7", "conversation", "carol@hotmail.com left switchboard session 11752013 (OUT by client)"),
+        ("6", "conversation", "bob@hotmail.com left switchboard session 11752013 (OUT by client)"),
+        ("5", "conversation", "alice@hotmail.com left switchboard session 11752013 (OUT by client)"),
+        ("2", "logout", "alice@hotmail.com signed out (OUT by client)")]
+
+
+def test_timeline_fits_80_columns_with_the_description_wrapped_not_clipped():
+    out = on_terminal("timeline", MAIN, cols=80)
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in out
+    assert lines[2] == "2026-11-25 UTC"                      # the date, once
+    assert lines[3].startswith("02:59:09.182549  2        alice@hotmail.com  login")
+    # the description column, read down its continuation lines, is the whole text
+    start = lines[1].rindex(" ") + 1
+    login = [lines[3][start:]] + [ln[start:] for ln in lines[4:8]]
+    assert " ".join(login) == ("alice@hotmail.com signed in (notification, MSNP8, "
+                               "MSNMSGR 5.0.0544) from 127.0.0.10:52677")
+    assert all(not ln[:start].strip() for ln in lines[4:8])
+
+
+def test_commands_at_120_columns_name_the_endpoints_once_and_keep_params_whole():
+    out = on_terminal("commands", MAIN, cols=120)
+    lines = out.splitlines()
+    # streamed: each connection's endpoints on a line where its first row comes
+    assert lines[2] == "-- connection 1: 127.0.0.10:53673 > 127.0.0.1:1863"
+    assert "-- connection 9: 127.0.0.11:45377 > 127.0.0.10:6891" in lines
+    assert [ln for ln in lines if ln.startswith("-- connection ")][:2] == [
+        "-- connection 1: 127.0.0.10:53673 > 127.0.0.1:1863",
+        "-- connection 2: 127.0.0.10:52677 > 127.0.0.2:1863"]
+    head = lines[0]
+    assert head.split() == ["time", "conn", "dir", "verb", "trid", "params", "bytes", "summary"]
+    table = lines[:lines.index(next(ln for ln in lines if ln.startswith("connections: ")))]
+    assert max(map(len, table)) <= 120 and "…" not in out
+    i = next(k for k, ln in enumerate(lines) if " USR " in ln and "TWN; I; alice" in ln)
+    assert lines[i].split()[:6] == ["02:59:09.154296", "1", "c2s", "USR", "3", "TWN;"]
+    # piped, the table keeps every column and ISO times
+    piped = run("commands", MAIN, "--no-progress").stdout.splitlines()
+    assert piped[0].split()[:4] == ["time", "connection", "client", "server"]
+    assert piped[2].startswith("2026-11-25T02:59:09.141848Z  1")
+
+
+def test_tz_shows_times_in_that_zone_with_the_date_line():
+    out = on_terminal("timeline", MAIN, "--tz", "Asia/Tokyo", cols=120)
+    lines = out.splitlines()
+    assert lines[2] == "2026-11-25 UTC+0900"
+    assert lines[3].split()[:3] == ["11:59:09.182549", "2", "alice@hotmail.com"]
+    bad = run("timeline", MAIN, "--tz", "Mars/Olympus")
+    assert bad.returncode == 2 and "--tz Mars/Olympus: not a time zone" in bad.stderr
+
+
+def test_every_written_file_gets_the_same_mode(tmp_path):
+    import stat
+    umask = os.umask(0o022)
+    os.umask(umask)
+    want = 0o666 & ~umask
+    outs = {"jsonl": tmp_path / "a.jsonl", "json": tmp_path / "a.json",
+            "sqlite": tmp_path / "a.db", "csv": tmp_path / "csv"}
+    for fmt, path in outs.items():
+        r = run("export", MAIN, "--no-progress", "--format", fmt, "-o", str(path))
+        assert r.returncode == 0, r.stderr
+    assert run("report", MAIN, "--no-progress", "-o", str(tmp_path / "r.html")).returncode == 0
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) > 5
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in files} == {
+        p.name: want for p in files}
+
+
+def test_timeline_shows_each_message_once_with_its_copies():
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(run("timeline", MAIN, "--no-progress",
+                                               "--format", "csv").stdout)))
+    messages = [(r["time"], r["session"], r["description"]) for r in rows
+                if r["kind"] == "message"]
+    assert messages == [
+        ("2026-11-25T02:59:09.471762Z", "5", "alice@hotmail.com → bob@hotmail.com: Hi Bob, "
+         "are you there? (copies on connections 5, 6)"),
+        ("2026-11-25T02:59:09.498359Z", "6", "bob@hotmail.com → alice@hotmail.com: Yes! Café "
+         "at 5? (copies on connections 6, 5)"),
+        ("2026-11-25T02:59:09.577775Z", "7", "carol@hotmail.com → alice@hotmail.com; "
+         "bob@hotmail.com: こんにちは 👋 everyone (copies on connections 7, 5, 6)")]
+    was_there = [r["session"] for r in rows if r["description"].endswith(" was there")]
+    assert was_there == ["6", "7", "7"]         # one per joiner, not folded
+
+
+def test_one_per_message_holds_back_only_a_window():
+    from msnsniff.output.timeline import one_per_message
+    t = "2026-01-01T00:00:%02d.000000Z"
+    entries = [(t % 0, 1, "a", "message", "a → b: hi"), (t % 1, 2, "b", "presence", "x"),
+               (t % 2, 2, "b", "message", "a → b: hi"), (t % 9, 3, "c", "message", "a → b: hi"),
+               (t % 9, 1, "a", "message", "a → b: hi")]
+    out = list(one_per_message(iter(entries), lambda c: "sb" if c < 3 else c))
+    assert out == [(t % 0, 1, "a", "message", "a → b: hi (copies on connections 1, 2)"),
+                   (t % 1, 2, "b", "presence", "x"),
+                   (t % 9, 3, "c", "message", "a → b: hi"),
+                   (t % 9, 1, "a", "message", "a → b: hi")]
+
+
+def _trace_csv(*args):
+    import csv
+    import io
+    r = run("commands", MAIN, "--no-progress", "--format", "csv", *args)
+    assert r.returncode == 0, r.stderr
+    return list(csv.DictReader(io.StringIO(r.stdout))), r.stderr
+
+
+def test_commands_account_and_with_lead_from_a_passport_to_its_trace():
+    rows, err = _trace_csv("--account", "BOB@hotmail.com")
+    # bob's notification and switchboard connections, from their first command (the VER
+    # before bob's CVR named him is held back, not lost)
+    assert sorted({r["connection"] for r in rows}) == ["3", "6"]
+    assert [r["verb"] for r in rows if r["connection"] == "3"][:3] == ["VER", "VER", "CVR"]
+    assert err.splitlines()[0] == f"shown: {len(rows)} of 145 trace rows"
+    rows, _ = _trace_csv("--with", "carol@hotmail.com", "--verb", "JOI")
+    assert [(r["connection"], r["params"]) for r in rows] == [
+        ("5", "carol@hotmail.com; Carol ♥"), ("6", "carol@hotmail.com; Carol ♥")]
+    whole, err = _trace_csv()
+    assert len(whole) == 145 and not err.startswith("shown:")
+
+
+def test_conversations_are_keyed_by_session_id_server_host_and_overlap():
+    from msnsniff.output.transcript import conversations
+
+    def sb(i, server, sid, start, end, who):
+        return {"id": i, "kind": "switchboard", "server": server, "sb_session_id": sid,
+                "start": f"2026-01-01T00:{start}.000000Z", "end": f"2026-01-01T00:{end}.000000Z",
+                "passport": who, "participants": [who]}
+    doc = {"sessions": [sb(1, "10.0.0.3:1864", "77", "00:00", "00:30", "a@x.com"),
+                        # the other side through the HTTP gateway: no port in its name
+                        sb(2, "10.0.0.3", "77", "00:05", "00:20", "b@x.com"),
+                        # the same id reused an hour later: another conversation
+                        sb(3, "10.0.0.3:1864", "77", "59:00", "59:10", "c@x.com"),
+                        sb(4, "10.0.0.9:1864", "77", "00:01", "00:09", "d@x.com")],
+           "messages": [], "participants": []}
+    got = sorted(h["sessions"] for h, _ in conversations(doc))
+    assert got == [[1, 2], [3], [4]]
+
+
+def test_read_folds_empty_profile_fields_into_one_line():
+    out = run("read", MAIN, "--no-progress").stdout
+    profile = out.split("-- profile\n")[1].split("\n-- ")[0].splitlines()
+    assert profile[-1].split(None, 2) == ["empty", "fields",
+                                          "PostalCode, Gender, Age, BDayPre, Birthday, Wallet"]
+    assert not any(ln.strip() in ("PostalCode", "Gender", "Wallet") for ln in profile)
+    assert any(ln.split() == ["country", "US"] for ln in profile)
+
+
+def test_one_exit_code_convention_for_nothing_matched_and_damage(tmp_path):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(open(MAIN, "rb").read()[:20000])     # a capture that stopped mid-record
+    for command in ("commands", "timeline"):
+        ok = run(command, MAIN, "--no-progress", "--strict")
+        assert ok.returncode == 0 and "nothing matched" not in ok.stderr
+        none = run(command, MAIN, "--no-progress", "--until", "2000-01-01T00:00:00Z")
+        assert none.returncode == 1
+        assert none.stderr.splitlines()[-1] == "msnsniff: nothing matched"
+        damaged = run(command, str(cut), "--no-progress")
+        assert damaged.returncode == 0 and damaged.stdout          # decoded as far as it goes
+        strict = run(command, str(cut), "--no-progress", "--strict")
+        assert strict.returncode == 3 and strict.stdout == damaged.stdout
+        assert strict.stderr.splitlines()[-1].startswith("msnsniff: damaged input: ")
+
+
+def _stats(*args):
+    import csv
+    import io
+    r = run("stats", *args, "--no-progress", "--format", "csv")
+    assert r.returncode == 0, r.stderr
+    return {row[next(iter(row))]: row for row in csv.DictReader(io.StringIO(r.stdout))}
+
+
+def test_stats_pairs_requests_with_replies_by_trid():
+    by_verb = _stats(MAIN)
+    assert set(by_verb) == {"ADD", "ADG", "ANS", "CAL", "CHG", "CVR", "MSG", "QRY", "REA",
+                            "REM", "SYN", "URL", "USR", "VER", "XFR"}
+    # CAL: three calls, one refused with 217 (the invitee is offline)
+    assert by_verb["CAL"] == {"verb": "CAL", "requests": "3", "answered": "3",
+                              "unanswered": "0", "p50_ms": "3.172", "p95_ms": "3.178",
+                              "errors": "217 ×1"}
+    # the MSG with ack A waited for its ACK (the U/N messages expect no reply)
+    assert (by_verb["MSG"]["requests"], by_verb["MSG"]["p50_ms"]) == ("1", "47.154")
+    by_account = _stats(MAIN, "--by", "account")
+    assert {k: (v["requests"], v["errors"]) for k, v in by_account.items()} == {
+        "alice@hotmail.com": ("20", "CAL 217 ×1"), "bob@hotmail.com": ("8", ""),
+        "carol@hotmail.com": ("7", "")}
+    failures = _stats(cap("compat_failures.pcap"), "--by", "account")
+    assert failures["mallory@hotmail.com"]["errors"] == "USR 911 ×1"
+    assert failures["dave@hotmail.com"]["errors"] == "QRY 540 ×1"
+
+
+def test_stats_counts_requests_a_cut_capture_left_unanswered(tmp_path):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(open(MAIN, "rb").read()[:9000])
+    cvr = _stats(str(cut))["CVR"]
+    assert (cvr["requests"], cvr["answered"], cvr["unanswered"]) == ("3", "2", "1")
+    by_server = _stats(MAIN, "--by", "server")
+    # the switchboard: USR, CAL ×3, ANS ×2 and the acknowledged MSG
+    assert by_server["127.0.0.3:1864"]["requests"] == "7"
+
+
+def test_a_second_extract_into_the_same_folder_writes_no_copies(tmp_path):
+    out = tmp_path / "ex"
+    for _ in range(2):
+        r = run("files", MAIN, "--no-progress", "--extract", str(out))
+        assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["SHA256SUMS", "notes.txt",
+                                                    "secret plan.txt.partial"]
+    # a different file under a taken name still gets its own name
+    (out / "notes.txt").write_bytes(b"something else")
+    run("files", MAIN, "--no-progress", "--extract", str(out))
+    assert (out / "notes-1.txt").stat().st_size == 3000
+
+
+def test_shell_completion_offers_paths_for_the_output_options():
+    want = {("files", "--extract"): "dir", ("export", "-o"): "file",
+            ("report", "-o"): "file", ("live", "--write"): "file",
+            ("read", ""): "file"}            # the capture argument, as before
+    for (command, option), kind in want.items():
+        words = f"msnsniff {command} {option} ".replace("  ", " ")
+        env = dict(os.environ, COMP_WORDS=words, COMP_CWORD=str(len(words.split())),
+                   _MSNSNIFF_COMPLETE="bash_complete")
+        r = subprocess.run([sys.executable, "-c", "from msnsniff.cli.app import cli; "
+                            "cli(prog_name='msnsniff')"], env=env, capture_output=True,
+                           text=True)
+        assert r.stdout.splitlines() == [f"{kind},"], (command, option, r.stdout)
+
+
+def test_readme_test_command_is_what_ci_runs_in_the_install_commands_venv():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    commands = [ln.strip() for ln in readme.split("\n---\n")[0].splitlines()
+                if ln.startswith("    ")]
+    assert commands[0].startswith("python3 -m venv .venv && .venv/bin/pip install .")
+    assert commands[1] == ".venv/bin/pip install -e '.[test]' && .venv/bin/python -m pytest"
+    ci = open(os.path.join(root, ".ci", "run"), encoding="utf-8").read()
+    assert ci.rstrip().splitlines()[-1] == commands[1]
+    assert "python3 -m venv .venv" in ci and ".venv/bin/pip install -q '.[fuzz]'" in ci
+    assert "apt-get install -y tcpdump tshark chromium" in ci and "chromium" in readme[:800]
+
+
+def test_timeline_says_what_the_filters_showed_of_what():
+    r = run("timeline", MAIN, "--no-progress", "--account", "bob@hotmail.com", "--format", "csv")
+    assert r.stderr.splitlines()[-1] == "shown: 19 of 61 timeline entries"
+    assert len(r.stdout.splitlines()) == 1 + 19     # bob sees one copy of each message
+    assert "shown:" not in run("timeline", MAIN, "--no-progress").stderr
+
+
+def test_sqlite_conversations_view_counts_each_message_once(tmp_path):
+    import sqlite3
+    db = tmp_path / "case.db"
+    assert run("export", MAIN, "--no-progress", "-o", str(db)).returncode == 0
+    rows = sqlite3.connect(db).execute(
+        "SELECT sb_session_id, message_rows, messages, sessions FROM conversations").fetchall()
+    # three messages, seen seven times on the three participants' connections
+    assert rows == [("11752013", 7, 3, "5,6,7")]
+
+
+def test_buffered_views_show_progress_on_a_terminal_until_their_first_row():
+    import fcntl
+    import struct
+    import termios
+    # (commands on a terminal streams its rows instead; --wide buffers it)
+    for command, extra in (("timeline", []), ("commands", ["--wide"]), ("stats", [])):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        p = subprocess.Popen([sys.executable, "-m", "msnsniff", command, MAIN, *extra],
+                             stdout=slave, stderr=slave, close_fds=True)
+        os.close(slave)
+        out = read_pty(master).decode()
+        p.wait(30)
+        head = out.index("verb " if command == "stats" else "time ")
+        assert "msnp8_session.pcap  [" in out[:head] and "MB/s" in out[:head], command
+        assert "MB/s" not in out[head:], command        # never inside the table
+
+
+def test_read_of_an_account_not_in_the_capture_is_nothing_matched():
+    for extra in ([], ["--format", "json"]):
+        r = run("read", MAIN, "--no-progress", "--account", "nobody@x.com", *extra)
+        assert r.returncode == 1
+        assert r.stderr.splitlines()[-1] == "msnsniff: nothing matched (no session of nobody@x.com)"
+    assert run("read", MAIN, "--no-progress", "--account", "BOB@hotmail.com").returncode == 0
