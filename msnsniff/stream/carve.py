@@ -1,0 +1,215 @@
+"""Carving MSNP out of any bytes (memory images, pagefiles, disk images), sans-IO.
+
+``Carver.feed(chunk)`` takes the file's bytes in order, in chunks of any size, and
+returns the fragments found so far; ``close()`` the rest.  Fragments split across
+chunks are found because the last ``OVERLAP`` bytes of every chunk wait for the next
+one: a fragment is only decoded once every byte its length could claim is present (or
+the input has ended).  Memory is the chunk plus that window, whatever the input's size.
+
+Speed comes from never running Python per byte.  The chunk is translated once (C,
+~1 GB/s) so that every upper-case letter becomes ``A`` and the separators that follow
+the words MSNP starts with (space, ``-`` of ``MIME-Version``, ``/`` of ``MSNSLP/1.0``)
+become a space; then ``bytes.find`` (C) looks for ``AAA `` — a verb and its space, the
+``IME-`` of ``MIME-Version``, the ``SLP/`` of ``MSNSLP/`` — and for ``A\\0A\\0A\\0 \\0``,
+the same in UTF-16LE, the client's in-memory strings.  Each hit is then decided by
+carvefrag.py with the capture path's own parsers.  ``<msnobj`` has no upper-case word
+and is looked for as it is.
+
+A fragment flood (an image that is all ``MSG``) is bounded: at most ``cap`` fragments
+per MiB are decoded; the rest are counted and reported as ``capped`` rows.
+"""
+
+from __future__ import annotations
+
+from ..config import DEFAULT_LIMITS, Limits
+from . import carvefrag as F
+
+_T = bytearray(b"." * 256)
+for _c in range(0x41, 0x5B):
+    _T[_c] = 0x41
+_T[0] = 0
+_T[0x20] = _T[0x2D] = _T[0x2F] = 0x20
+TRANSLATE = bytes(_T)
+del _T, _c
+
+ASCII_ANCHOR = b"AAA "
+UTF16_ANCHOR = b"A\x00A\x00A\x00 \x00"
+MSNOBJ_ANCHOR = b"<msnobj"
+
+# the longest a fragment may reach past its start: a command line and the largest
+# payload framing accepts; UTF-16 doubles it
+UTF16_RUN = 2 * (DEFAULT_LIMITS.max_line + F.MAX_UNFRAMED + 32 * 1024)
+OVERLAP = max(DEFAULT_LIMITS.max_line + DEFAULT_LIMITS.max_payload + 64, UTF16_RUN)
+BACK = 64                    # bytes kept before the scanned region (a word's start)
+MIB = 1 << 20
+DEFAULT_CAP = 4096           # fragments decoded per MiB (real pages hold far fewer)
+
+
+class Carver:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, cap: int = DEFAULT_CAP):
+        self.limits = limits
+        self.cap = cap
+        self.buf = b""
+        self.base = 0            # file offset of buf[0]
+        self.start = 0           # buf index where the next scan begins
+        self.covered = 0         # file offset up to which bytes belong to a fragment
+        self.per_mib: dict = {}  # MiB -> fragments decoded there
+        self.capped: dict = {}   # MiB -> anchors not examined because of the cap
+        self.fed = 0
+        self.fragments = 0
+
+    def feed(self, data: bytes) -> list:
+        self.fed += len(data)
+        buf = self.buf + data if self.buf else bytes(data)
+        out: list = []
+        stop = len(buf) - OVERLAP
+        if stop > self.start:
+            self._scan(buf, self.start, stop, len(buf), out)
+            keep = max(stop - BACK, 0)
+            self.buf = buf[keep:]
+            self.base += keep
+            self.start = stop - keep
+        else:
+            self.buf = buf
+        return out
+
+    def close(self) -> list:
+        out: list = []
+        if len(self.buf) > self.start:
+            self._scan(self.buf, self.start, len(self.buf), len(self.buf), out)
+        self.buf = b""
+        return out
+
+    def capped_ranges(self) -> list[tuple[int, int, int]]:
+        """(first MiB, last MiB, anchors not examined), consecutive MiBs merged."""
+        out: list = []
+        for mib in sorted(self.capped):
+            if out and out[-1][1] == mib - 1:
+                a, _, n = out[-1]
+                out[-1] = (a, mib, n + self.capped[mib])
+            else:
+                out.append((mib, mib, self.capped[mib]))
+        return out
+
+    # ------------------------------------------------------------ machinery
+    def _room(self, off: int) -> bool:
+        mib = off >> 20
+        if self.per_mib.get(mib, 0) < self.cap:
+            return True
+        self.capped[mib] = self.capped.get(mib, 0) + 1
+        return False
+
+    def _emit(self, r: dict, off: int, encoding: str, out: list):
+        mib = off >> 20
+        self.per_mib[mib] = self.per_mib.get(mib, 0) + 1
+        self.fragments += 1
+        r["offset"] = off
+        r["encoding"] = encoding
+        out.append(r)
+
+    def _scan(self, buf: bytes, start: int, stop: int, end: int, out: list):
+        """Every anchor starting in buf[start:stop]; fragments may reach up to end."""
+        tr = buf.translate(TRANSLATE)
+        finds = [(ASCII_ANCHOR, tr), (UTF16_ANCHOR, tr), (MSNOBJ_ANCHOR, buf)]
+        nxt = [h.find(a, start, stop + len(a) - 1) for a, h in finds]
+        while True:
+            live = [p for p in nxt if p >= 0]
+            if not live:
+                return
+            p = min(live)
+            which = nxt.index(p)
+            a, hay = finds[which]
+            nxt[which] = hay.find(a, p + 1, stop + len(a) - 1)
+            if p >= stop or self.base + p < self.covered:
+                continue
+            if which == 0:
+                self._ascii(buf, tr, p, end, self.base, "ascii", out)
+            elif which == 1:
+                self._utf16(buf, tr, p, end, out)
+            elif self._room(self.base + p):
+                found = F.msnobj_at(buf, p, end)
+                if found:
+                    self._emit(found[0], self.base + p, "ascii", out)
+                    self.covered = self.base + p + found[1]
+
+    def _ascii(self, buf, tr, p, end, base, encoding, out, offset_of=None) -> int:
+        """A hit of ``AAA `` at p: decode what starts at the word's first letter.
+        Returns the buf index after the fragment(s) (p when nothing was found)."""
+        w = p
+        while w > 0 and tr[w - 1] == 0x41 and p - w < 16:
+            w -= 1
+        off = offset_of(w) if offset_of else base + w
+        if not self._room(off):
+            return p
+        found = F.at_word(buf, w, p + 3, end, self.limits)
+        if found is None:
+            return p
+        r, used = found
+        self._emit(r, off, encoding, out)
+        pos = w + used
+        # error replies (three digits) follow the command they answer: no upper-case
+        # word anchors them
+        while True:
+            more = F.digit_line_at(buf, pos, end, self.limits)
+            if more is None or not self._room(offset_of(pos) if offset_of else base + pos):
+                break
+            self._emit(more[0], offset_of(pos) if offset_of else base + pos, encoding, out)
+            pos += more[1]
+        if offset_of is None:
+            self.covered = max(self.covered, base + pos)
+        return pos
+
+    def _utf16(self, buf, tr, q, end, out):
+        """A hit of ``A\\0A\\0A\\0 \\0``: the UTF-16LE string around it is decoded to UTF-8
+        and carved like ASCII; offsets point into the original bytes."""
+        w = q
+        while w >= 2 and tr[w - 2] == 0x41 and tr[w - 1] == 0 and q - w < 32:
+            w -= 2
+        lim = min(end, w + UTF16_RUN)
+        z = buf.find(b"\x00\x00", w, lim)
+        while z >= 0 and (z - w) & 1:
+            z = buf.find(b"\x00\x00", z + 1, lim)
+        stop = z if z >= 0 else lim - ((lim - w) & 1)
+        text = buf[w:stop].decode("utf-16-le", "replace")
+        u8 = text.encode("utf-8", "replace")
+        base = self.base + w
+
+        def offset_of(i: int) -> int:
+            # UTF-8 index -> UTF-16 bytes before it
+            return base + len(u8[:i].decode("utf-8", "replace").encode("utf-16-le",
+                                                                      "surrogatepass"))
+        sub = u8.translate(TRANSLATE)
+        i = sub.find(ASCII_ANCHOR)
+        while i >= 0:
+            nxt = self._ascii(u8, sub, i, len(u8), base, "utf-16le", out, offset_of)
+            i = sub.find(ASCII_ANCHOR, max(nxt, i + 1))
+        j = u8.find(MSNOBJ_ANCHOR)
+        while j >= 0:
+            found = F.msnobj_at(u8, j, len(u8))
+            if found and self._room(offset_of(j)):
+                self._emit(found[0], offset_of(j), "utf-16le", out)
+            j = u8.find(MSNOBJ_ANCHOR, j + 1)
+        self.covered = max(self.covered, self.base + stop)
+
+
+class Grouper:
+    """Fragments that repeat (the same message in several pages) become one row that
+    keeps every offset.  Two fragments are the same when everything but where they lie
+    is equal."""
+
+    KEY = ("encoding", "kind", "verb", "content_type", "sender", "recipient", "text",
+           "complete", "length")
+
+    def __init__(self):
+        self.rows: dict = {}
+
+    def add(self, r: dict):
+        key = tuple(r.get(k) for k in self.KEY)
+        g = self.rows.get(key)
+        if g is None:
+            g = self.rows[key] = dict(r, count=0, offsets=[])
+        g["count"] += 1
+        g["offsets"].append(r["offset"])
+
+    def result(self) -> list[dict]:
+        return sorted(self.rows.values(), key=lambda g: g["offsets"][0])
