@@ -33,12 +33,19 @@ TRANSLATE = bytes(_T)
 del _T, _c
 
 ASCII_ANCHOR = b"AAA "
+# words before a space that start something other than a command line (MSNSLP)
+_WORDS = {b"INVITE ", b"BYE ", b"ACK "}
+# the three letters before the separator at an ASCII anchor that can start anything:
+# a verb, INV(ITE), M(IME)-, MSN(SLP)/
+_CANDIDATES = F._KNOWN_B | {b"ITE", b"IME", b"SLP"}
 UTF16_ANCHOR = b"A\x00A\x00A\x00 \x00"
 MSNOBJ_ANCHOR = b"<msnobj"
 
 # the longest a fragment may reach past its start: a command line and the largest
 # payload framing accepts; UTF-16 doubles it
-UTF16_RUN = 2 * (DEFAULT_LIMITS.max_line + F.MAX_UNFRAMED + 32 * 1024)
+# the longest UTF-16 string decoded at a hit: a line and a switchboard MSG's payload
+# many times over (a string that runs on is garbage after the fragment's own length)
+UTF16_RUN = 16 * 1024
 OVERLAP = max(DEFAULT_LIMITS.max_line + DEFAULT_LIMITS.max_payload + 64, UTF16_RUN)
 BACK = 64                    # bytes kept before the scanned region (a word's start)
 MIB = 1 << 20
@@ -53,6 +60,7 @@ class Carver:
         self.base = 0            # file offset of buf[0]
         self.start = 0           # buf index where the next scan begins
         self.covered = 0         # file offset up to which bytes belong to a fragment
+        self.u16_done = 0        # file offset up to which UTF-16 strings were carved
         self.per_mib: dict = {}  # MiB -> fragments decoded there
         self.capped: dict = {}   # MiB -> anchors not examined because of the cap
         self.fed = 0
@@ -108,29 +116,41 @@ class Carver:
         out.append(r)
 
     def _scan(self, buf: bytes, start: int, stop: int, end: int, out: list):
-        """Every anchor starting in buf[start:stop]; fragments may reach up to end."""
+        """Every anchor starting in buf[start:stop]; fragments may reach up to end.
+        The three anchors are walked in order of position; the ASCII one is by far the
+        most frequent (every upper-case word in text), so its rejection is inline."""
         tr = buf.translate(TRANSLATE)
-        finds = [(ASCII_ANCHOR, tr), (UTF16_ANCHOR, tr), (MSNOBJ_ANCHOR, buf)]
-        nxt = [h.find(a, start, stop + len(a) - 1) for a, h in finds]
+        inf = 1 << 62
+        la, lu, lo = stop + 3, stop + len(UTF16_ANCHOR) - 1, stop + len(MSNOBJ_ANCHOR) - 1
+        a = tr.find(ASCII_ANCHOR, start, la)
+        u = tr.find(UTF16_ANCHOR, start, lu)
+        o = buf.find(MSNOBJ_ANCHOR, start, lo)
+        a, u, o = (inf if x < 0 else x for x in (a, u, o))
+        cand, base = _CANDIDATES, self.base
         while True:
-            live = [p for p in nxt if p >= 0]
-            if not live:
+            if a < u and a < o:
+                if buf[a:a + 3] in cand and base + a >= self.covered:
+                    self._ascii(buf, tr, a, end, base, "ascii", out)
+                a = tr.find(ASCII_ANCHOR, a + 1, la)
+                if a < 0:
+                    a = inf
+            elif u < o:
+                if base + u >= self.covered and base + u >= self.u16_done:
+                    self._utf16(buf, tr, u, end, out)
+                u = tr.find(UTF16_ANCHOR, u + 1, lu)
+                if u < 0:
+                    u = inf
+            elif o < inf:
+                if base + o >= self.covered and self._room(base + o):
+                    found = F.msnobj_at(buf, o, end)
+                    if found:
+                        self._emit(found[0], base + o, "ascii", out)
+                        self.covered = base + o + found[1]
+                o = buf.find(MSNOBJ_ANCHOR, o + 1, lo)
+                if o < 0:
+                    o = inf
+            else:
                 return
-            p = min(live)
-            which = nxt.index(p)
-            a, hay = finds[which]
-            nxt[which] = hay.find(a, p + 1, stop + len(a) - 1)
-            if p >= stop or self.base + p < self.covered:
-                continue
-            if which == 0:
-                self._ascii(buf, tr, p, end, self.base, "ascii", out)
-            elif which == 1:
-                self._utf16(buf, tr, p, end, out)
-            elif self._room(self.base + p):
-                found = F.msnobj_at(buf, p, end)
-                if found:
-                    self._emit(found[0], self.base + p, "ascii", out)
-                    self.covered = self.base + p + found[1]
 
     def _ascii(self, buf, tr, p, end, base, encoding, out, offset_of=None) -> int:
         """A hit of ``AAA `` at p: decode what starts at the word's first letter.
@@ -138,6 +158,10 @@ class Carver:
         w = p
         while w > 0 and tr[w - 1] == 0x41 and p - w < 16:
             w -= 1
+        if buf[p + 3:p + 4] == b" " and buf[w:p + 4] not in _WORDS:
+            if not F.shape_ok(buf, p):
+                return p                # the common case: an upper-case word in text
+            w = p                       # a verb after other letters (garbage before it)
         off = offset_of(w) if offset_of else base + w
         if not self._room(off):
             return p
@@ -178,18 +202,22 @@ class Carver:
             # UTF-8 index -> UTF-16 bytes before it
             return base + len(u8[:i].decode("utf-8", "replace").encode("utf-16-le",
                                                                       "surrogatepass"))
+        # fragments one after the other from the string's start (lines of a buffer);
+        # the first bytes that start none end it: a string that does not end with NULs
+        # runs on into whatever follows, which is not UTF-16 text
         sub = u8.translate(TRANSLATE)
-        i = sub.find(ASCII_ANCHOR)
-        while i >= 0:
+        last = 0                    # UTF-8 index after the last fragment
+        while True:
+            i = sub.find(ASCII_ANCHOR, last, last + 24)
+            if i < 0:
+                break
             nxt = self._ascii(u8, sub, i, len(u8), base, "utf-16le", out, offset_of)
-            i = sub.find(ASCII_ANCHOR, max(nxt, i + 1))
-        j = u8.find(MSNOBJ_ANCHOR)
-        while j >= 0:
-            found = F.msnobj_at(u8, j, len(u8))
-            if found and self._room(offset_of(j)):
-                self._emit(found[0], offset_of(j), "utf-16le", out)
-            j = u8.find(MSNOBJ_ANCHOR, j + 1)
-        self.covered = max(self.covered, self.base + stop)
+            if nxt <= i:
+                break
+            last = nxt
+        if last:
+            self.covered = max(self.covered, offset_of(last))
+        self.u16_done = offset_of(last) if last else self.base + q + len(UTF16_ANCHOR)
 
 
 class Grouper:

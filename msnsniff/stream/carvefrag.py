@@ -19,7 +19,7 @@ import re
 from ..config import DEFAULT_LIMITS, Limits
 from ..protocol import p2p as P
 from ..protocol.mime import decode_text, file_name, header, media_type, split_payload
-from ..protocol.tables import KNOWN_VERBS, NO_TRID
+from ..protocol.tables import KNOWN_VERBS
 from ..protocol.xmlpayload import parse_msnobj
 from .framing import PAYLOAD, Framer, RawCommand
 
@@ -31,8 +31,34 @@ MAX_UNFRAMED = 4096
 # a line of protocol text holds printable bytes only (UTF-8 above 0x7f, tabs allowed)
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DIGIT_VERB = re.compile(rb"[0-9]{3} ")
-# verbs whose first argument is not a transaction id yet is never missing
-_NO_TRID_OK = NO_TRID | {"LST", "LSG", "MSG", "ILN", "ADD", "REM", "CHG", "ADC", "ADL"}
+
+# What the first argument of a verb looks like (a transaction id, unless the verb has
+# none): checked on the few bytes after the verb before any line is looked for, so
+# that upper-case words in text (``NOT A WORD``) cost nothing.
+_TRID = rb"[0-9]{1,10}[ \r\n]"
+_ACCT = rb"(?:[0-9]{1,3}:)?[^\s@]{1,64}@"
+_STATUS = rb"[A-Z]{3}[ \r\n]"
+_FIRST = {v: re.compile(p) for v, p in {
+    "NLN": _STATUS, "BPR": _STATUS, "OUT": _STATUS, "FLN": _ACCT, "JOI": _ACCT,
+    "UBX": _ACCT, "BYE": _ACCT + b"|" + _TRID, "USR": _TRID + b"|" + _ACCT,
+    "MSG": _TRID + b"|" + _ACCT, "LST": _ACCT + b"|N=", "VER": _TRID + b"|MSNFTP",
+}.items()}
+_FIRST_TRID = re.compile(_TRID)
+NO_ARGS_OK = {"OUT", "PNG", "TFR", "CCL"}
+_KNOWN_B = {v.encode() for v in KNOWN_VERBS}
+
+
+def shape_ok(buf, pos: int) -> bool:
+    """Could a command line start at pos?  (verb, then its first argument's shape)"""
+    verb = bytes(buf[pos:pos + 3])
+    if verb not in _KNOWN_B:
+        return False
+    nxt = buf[pos + 3:pos + 4]
+    if nxt in (b"\r", b"\n"):
+        return verb.decode() in NO_ARGS_OK
+    return nxt == b" " and (_FIRST.get(verb.decode(), _FIRST_TRID).match(buf, pos + 4)
+                            is not None)
+
 
 MIME_KINDS = {
     "text/plain": "text", "text/x-msmsgscontrol": "typing",
@@ -60,6 +86,8 @@ def _line_ok(line: bytes) -> bool:
 def command_at(buf, pos: int, end: int, limits: Limits = DEFAULT_LIMITS):
     """The command line starting at ``pos`` (and its payload, as far as ``end``):
     (row, bytes used) or None when it is not one."""
+    if not (buf[pos:pos + 1].isdigit() or shape_ok(buf, pos)):
+        return None
     i = buf.find(b"\n", pos, min(end, pos + limits.max_line + 2))
     if i < 0:
         return None
@@ -75,11 +103,6 @@ def command_at(buf, pos: int, end: int, limits: Limits = DEFAULT_LIMITS):
     if type(cmd) is not RawCommand:
         return None
     verb, params = cmd.verb, cmd.params
-    if not verb.isdigit():
-        if verb not in KNOWN_VERBS or not params or not params[0]:
-            return None
-        if not (params[0].isdigit() or verb in _NO_TRID_OK or "@" in params[0]):
-            return None
     complete = TRUNCATED if cmd.missing else COMPLETE
     if cmd.payload is None:
         r = row("command", verb, None, _passport(params), None,
@@ -248,8 +271,9 @@ def at_word(buf, word_start: int, sep_at: int, end: int, limits: Limits = DEFAUL
         return slp_at(buf, word_start, end)
     if word == b"MIME" and sep == b"-":
         return mime_at(buf, word_start, end)
-    if sep == b" " and len(word) == 3:
-        return command_at(buf, word_start, end, limits)
+    if sep == b" ":
+        # the verb may follow other letters (garbage before a buffer): its last three
+        return command_at(buf, sep_at - 3, end, limits)
     return None
 
 
