@@ -6,8 +6,10 @@ append the numbers to bench/RESULTS.md.
     bench/carve.py [--size-mb 1024] [--repeat 3] [--out bench/out]
 
 The image (deterministic, not committed; written unless it exists) is 4 KiB pages:
-half zero pages, a quarter random bytes, a fifth English text with upper-case words
-(``HELLO WORLD NOT A CMD``: the scanner's anchors hit them and must reject them), and
+half zero pages, a quarter random bytes, a fifth English text (sentence case, one word
+in 25 an acronym such as ``HTTP`` or ``CPU``: the scanner's anchors hit those and must
+reject them; ``--dense-upper`` makes every third word upper case, ``NOT`` — an MSNP
+verb — among them: the worst case for the scanner), and
 one page in twenty holding MSNP fragments (ASCII and UTF-16LE, some across a page
 boundary).  msnsniff's fragment count is checked against the number planted.
 """
@@ -40,15 +42,41 @@ FRAGMENTS[0] = FRAGMENTS[0].replace(b"130", str(len(FRAGMENTS[0].split(b"\r\n", 
 FRAGMENTS[2] = FRAGMENTS[2].replace(b" 91", b" " + str(len(FRAGMENTS[2].split(b"\r\n", 1)[1])).encode())
 
 
-def generate(path: str, size_mb: int) -> int:
+DENSE = ("the quick brown fox jumps over lazy dog HELLO WORLD NOT A CMD and then "
+         "SOME MORE TEXT with Names Like Alice").split()
+PROSE = ("the of and to in is was for on that with as by it at from this be are or an "
+         "which have not one had but all were they their there been has when who will "
+         "more if no out so said what up its about into than them can only other new "
+         "some could time these two may then do first any my now such like our over "
+         "man me even most made after also did many before must through back years "
+         "where much your way well down should because each just those people how too "
+         "little state good very make world still own see men work long get here between "
+         "both life being under never day same another know while last might us great "
+         "old year off come since against go came right used take three").split()
+ACRONYMS = ["HTTP", "CPU", "USB", "PDF", "OK", "URL", "HTML", "DNS", "RAM", "BIOS"]
+
+
+def _prose(rnd) -> bytes:
+    out, start = [], True
+    while sum(len(w) + 1 for w in out) < PAGE:
+        w = rnd.choice(ACRONYMS) if rnd.random() < 0.04 else rnd.choice(PROSE)
+        out.append(w.capitalize() if start else w)
+        start = rnd.random() < 0.08
+        if start:
+            out[-1] += "."
+    return " ".join(out).encode()[:PAGE]
+
+
+def generate(path: str, size_mb: int, dense: bool = False) -> int:
     """Write the image; returns how many fragments were planted."""
     rnd = random.Random(20261202)
     randoms = [rnd.randbytes(PAGE) for _ in range(64)]
-    words = ("the quick brown fox jumps over lazy dog HELLO WORLD NOT A CMD and then "
-             "SOME MORE TEXT with Names Like Alice").split()
     texts = []
     for _ in range(32):
-        t = " ".join(rnd.choice(words) for _ in range(900)).encode()[:PAGE]
+        if dense:
+            t = " ".join(rnd.choice(DENSE) for _ in range(900)).encode()[:PAGE]
+        else:
+            t = _prose(rnd)
         texts.append(t.ljust(PAGE, b" "))
     planted = 0
     pages = size_mb * 256
@@ -98,11 +126,13 @@ def main():
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
+    ap.add_argument("--dense-upper", action="store_true",
+                    help="text pages dense with upper-case words (the worst case)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    img = os.path.join(a.out, f"carve-{a.size_mb}m.raw")
+    img = os.path.join(a.out, f"carve-{a.size_mb}m{'-dense' if a.dense_upper else ''}.raw")
     if not os.path.exists(img):
-        generate(img, a.size_mb)
+        generate(img, a.size_mb, a.dense_upper)
     planted = int(open(img + ".planted").read())
     size = os.path.getsize(img)
     carve = [sys.executable, "-m", "msnsniff", "carve", img, "--format", "jsonl",
@@ -130,8 +160,9 @@ def main():
         w = statistics.median(walls)
         rows.append(f"| {name} | {w:.2f} | {size / w / 1e6:.0f} | {mem} | {check} |")
         print(rows[-1], flush=True)
-    text = ["", f"## carve ({time.strftime('%Y-%m-%d')})", "",
-            f"`bench/carve.py --size-mb {a.size_mb}`: a generated {size / 1e6:.0f} MB "
+    flag = " --dense-upper" if a.dense_upper else ""
+    text = ["", f"## carve{flag} ({time.strftime('%Y-%m-%d')})", "",
+            f"`bench/carve.py --size-mb {a.size_mb}{flag}`: a generated {size / 1e6:.0f} MB "
             f"memory-like image (bench/carve.py's docstring), medians of {a.repeat} runs; "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs shared "
             "with other work; peak memory is GNU time's maximum RSS.", "",

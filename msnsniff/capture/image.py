@@ -54,3 +54,37 @@ def read_chunks(path: str, stats: ImageStats | None = None,
             f.close()
         if raw is not sys.stdin.buffer:
             raw.close()
+
+
+def read_range(path: str, start: int, stop: int, chunk: int = CHUNK) -> Iterator[bytes]:
+    """Bytes start..stop of a regular, uncompressed file (one task of a parallel carve)."""
+    try:
+        f = open(path, "rb", buffering=0)
+    except OSError as e:
+        raise MsnsniffError(f"{path}: cannot open: {e.strerror or e}") from None
+    with f:
+        f.seek(start)
+        left = stop - start
+        while left > 0:
+            data = f.read(min(chunk, left))
+            if not data:
+                return
+            left -= len(data)
+            yield data
+
+
+def splittable(path: str) -> bool:
+    """A regular file that is not compressed: it can be read in ranges."""
+    import os
+    import stat
+    if path == "-":
+        return False
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError:
+        return False
+    return not (head.startswith(b"\x1f\x8b") or head.startswith(b"BZh")
+                or head.startswith(b"\xfd7zXZ\x00"))

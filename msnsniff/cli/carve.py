@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -26,10 +27,13 @@ from .common import (CONTEXT, check_paths, columns_option, grep_options, grep_re
               help="Fragments decoded per MiB at most (the rest are counted).  [default: 4096]")
 @click.option("--no-progress", is_flag=True,
               help="No progress bar (it is shown on a terminal's stderr only).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None,
+              help="Processes carving ranges of a big file side by side.  [default: 2 on "
+                   "a machine with 2+ CPUs; one for standard input and compressed files]")
 @grep_options
 @table_format_option
 @columns_option
-def carve(files, fmt, output, force, kinds, cap, no_progress, grep, ignore_case,
+def carve(files, fmt, output, force, kinds, cap, no_progress, jobs, grep, ignore_case,
           table_format, columns):
     """Find MSNP in any file: command lines of every dialect with their payloads, MIME
     messages, MSNSLP, P2P headers and MSNObjects, in UTF-8 and UTF-16LE.  Copies of the
@@ -39,9 +43,9 @@ def carve(files, fmt, output, force, kinds, cap, no_progress, grep, ignore_case,
     Example:
       msnsniff carve memory.raw --kind text --format csv
     """
-    from ..capture.image import ImageStats, read_chunks
+    from ..engine.carve import carve_file
     from ..output.carveout import COLUMNS, TABLE_COLUMNS, write_sqlite
-    from ..stream.carve import DEFAULT_CAP, MIB, Carver, Grouper
+    from ..stream.carve import DEFAULT_CAP, MIB
 
     paths = check_paths(files) if files else _no_file()
     if fmt == "sqlite" and not output:
@@ -52,26 +56,22 @@ def carve(files, fmt, output, force, kinds, cap, no_progress, grep, ignore_case,
     cap = cap or DEFAULT_CAP
     rows, lines = [], []
     for path in paths:
-        stats = ImageStats(path)
-        carver, groups = Carver(cap=cap), Grouper()
-        for chunk in _progress(read_chunks(path, stats), stats, no_progress):
-            for r in carver.feed(chunk):
-                groups.add(r)
-        for r in carver.close():
-            groups.add(r)
-        found = groups.result()
-        for first, last, n in carver.capped_ranges():
+        with _progress(path, no_progress) as bar:
+            res = carve_file(path, cap, _jobs(jobs), bar)
+        found = res.groups.result()
+        ranges = res.capped_ranges()
+        for first, last, n in ranges:
             where = f"MiB {first}" if first == last else f"MiB {first}-{last}"
             found.append({"kind": "capped", "offset": first * MIB, "count": n,
                           "encoding": None, "complete": "truncated", "length": 0,
                           "offsets": [first * MIB], "text": f"{where}: {n} places that may "
                           f"start a fragment not examined (cap: {cap} fragments per MiB)"})
         name = "standard input" if path == "-" else path
-        lines.append(f"{name}: {stats.read} bytes, {carver.fragments} fragments in "
-                     f"{len(groups.rows)} rows" + (
-                         f", {sum(n for *_, n in carver.capped_ranges())} places not "
-                         "examined (cap)" if carver.capped else "")
-                     + (f"; {stats.broken}" if stats.broken else ""))
+        lines.append(f"{name}: {res.stats.read} bytes, {res.fragments} fragments in "
+                     f"{len(res.groups.rows)} rows" + (
+                         f", {sum(n for *_, n in ranges)} places not examined (cap)"
+                         if ranges else "")
+                     + (f"; {res.stats.broken}" if res.stats.broken else ""))
         for r in found:
             r["file"] = path
             if kinds and r["kind"] not in kinds:
@@ -117,21 +117,34 @@ def _target(output, force):
         raise MsnsniffError(f"{output}: cannot write: {e.strerror or e}") from None
 
 
-def _progress(chunks, stats, no_progress):
+def _jobs(jobs):
+    if jobs is not None:
+        return jobs
+    import os
+    try:
+        return min(2, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return 1
+
+
+@contextmanager
+def _progress(path, no_progress):
     """Bytes read of the file, on a terminal's stderr only (as the other commands)."""
-    if no_progress or not sys.stderr.isatty() or sys.stdout.isatty() or not stats.size:
-        yield from chunks
+    from ..capture.files import file_size
+    size = file_size(path)
+    if no_progress or not sys.stderr.isatty() or sys.stdout.isatty() or not size:
+        yield None
         return
     import os
     import time
     start = time.monotonic()
+    state = {"done": 0}
 
     def rate(_):
-        return f"{stats.position / max(time.monotonic() - start, 1e-6) / 1e6:.0f} MB/s"
-    with click.progressbar(length=stats.size, label=os.path.basename(stats.path),
-                           file=sys.stderr, item_show_func=rate, show_eta=True) as bar:
-        done = 0
-        for c in chunks:
-            yield c
-            bar.update(stats.position - done)
-            done = stats.position
+        return f"{state['done'] / max(time.monotonic() - start, 1e-6) / 1e6:.0f} MB/s"
+    with click.progressbar(length=size, label=os.path.basename(path), file=sys.stderr,
+                           item_show_func=rate, show_eta=True) as bar:
+        def update(done):
+            bar.update(done - state["done"])
+            state["done"] = done
+        yield update

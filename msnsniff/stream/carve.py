@@ -9,9 +9,13 @@ the input has ended).  Memory is the chunk plus that window, whatever the input'
 Speed comes from never running Python per byte.  The chunk is translated once (C,
 ~1 GB/s) so that every upper-case letter becomes ``A`` and the separators that follow
 the words MSNP starts with (space, ``-`` of ``MIME-Version``, ``/`` of ``MSNSLP/1.0``)
-become a space; then ``bytes.find`` (C) looks for ``AAA `` — a verb and its space, the
-``IME-`` of ``MIME-Version``, the ``SLP/`` of ``MSNSLP/`` — and for ``A\\0A\\0A\\0 \\0``,
-the same in UTF-16LE, the client's in-memory strings.  Each hit is then decided by
+become a space; then ``bytes.find`` (C) looks for ``AAA `` — a verb and its space,
+the ``IME-`` of ``MIME-Version``, the ``SLP/`` of ``MSNSLP/``.  UTF-16LE strings (the
+client's in-memory strings) are found the same way in the even and the odd bytes of
+the translated chunk (``M\\0S\\0G\\0 \\0`` is ``MSG `` there), then checked for their
+NUL high bytes.  No needle holds a NUL byte: a needle that does crawls through zero
+pages a byte at a time (CPython's find skips by the byte after its window), and memory
+images are mostly zero pages.  Each hit is then decided by
 carvefrag.py with the capture path's own parsers.  ``<msnobj`` has no upper-case word
 and is looked for as it is.
 
@@ -38,7 +42,6 @@ _WORDS = {b"INVITE ", b"BYE ", b"ACK "}
 # the three letters before the separator at an ASCII anchor that can start anything:
 # a verb, INV(ITE), M(IME)-, MSN(SLP)/
 _CANDIDATES = F._KNOWN_B | {b"ITE", b"IME", b"SLP"}
-UTF16_ANCHOR = b"A\x00A\x00A\x00 \x00"
 MSNOBJ_ANCHOR = b"<msnobj"
 
 # the longest a fragment may reach past its start: a command line and the largest
@@ -53,14 +56,15 @@ DEFAULT_CAP = 4096           # fragments decoded per MiB (real pages hold far fe
 
 
 class Carver:
-    def __init__(self, limits: Limits = DEFAULT_LIMITS, cap: int = DEFAULT_CAP):
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, cap: int = DEFAULT_CAP,
+                 base: int = 0):
         self.limits = limits
         self.cap = cap
         self.buf = b""
-        self.base = 0            # file offset of buf[0]
+        self.base = base         # file offset of buf[0] (a range of a file starts later)
         self.start = 0           # buf index where the next scan begins
-        self.covered = 0         # file offset up to which bytes belong to a fragment
-        self.u16_done = 0        # file offset up to which UTF-16 strings were carved
+        self.covered = base      # file offset up to which bytes belong to a fragment
+        self.u16_done = base       # file offset up to which UTF-16 strings were carved
         self.per_mib: dict = {}  # MiB -> fragments decoded there
         self.capped: dict = {}   # MiB -> anchors not examined because of the cap
         self.fed = 0
@@ -113,19 +117,22 @@ class Carver:
         self.fragments += 1
         r["offset"] = off
         r["encoding"] = encoding
+        r["end"] = off + r["length"] * (2 if encoding == "utf-16le" else 1)
         out.append(r)
 
     def _scan(self, buf: bytes, start: int, stop: int, end: int, out: list):
         """Every anchor starting in buf[start:stop]; fragments may reach up to end.
-        The three anchors are walked in order of position; the ASCII one is by far the
-        most frequent (every upper-case word in text), so its rejection is inline."""
+        The anchors are walked in order of position; the ASCII one is by far the most
+        frequent (every upper-case word in text), so its rejection is inline."""
         tr = buf.translate(TRANSLATE)
         inf = 1 << 62
-        la, lu, lo = stop + 3, stop + len(UTF16_ANCHOR) - 1, stop + len(MSNOBJ_ANCHOR) - 1
+        la, lo = stop + 3, stop + len(MSNOBJ_ANCHOR) - 1
         a = tr.find(ASCII_ANCHOR, start, la)
-        u = tr.find(UTF16_ANCHOR, start, lu)
         o = buf.find(MSNOBJ_ANCHOR, start, lo)
-        a, u, o = (inf if x < 0 else x for x in (a, u, o))
+        a, o = (inf if x < 0 else x for x in (a, o))
+        u16 = _utf16_hits(buf, tr, start, stop)
+        ui = 0
+        u = u16[0] if u16 else inf
         cand, base = _CANDIDATES, self.base
         while True:
             if a < u and a < o:
@@ -136,10 +143,9 @@ class Carver:
                     a = inf
             elif u < o:
                 if base + u >= self.covered and base + u >= self.u16_done:
-                    self._utf16(buf, tr, u, end, out)
-                u = tr.find(UTF16_ANCHOR, u + 1, lu)
-                if u < 0:
-                    u = inf
+                    self._utf16(buf, u, end, out)
+                ui += 1
+                u = u16[ui] if ui < len(u16) else inf
             elif o < inf:
                 if base + o >= self.covered and self._room(base + o):
                     found = F.msnobj_at(buf, o, end)
@@ -156,7 +162,7 @@ class Carver:
         """A hit of ``AAA `` at p: decode what starts at the word's first letter.
         Returns the buf index after the fragment(s) (p when nothing was found)."""
         w = p
-        while w > 0 and tr[w - 1] == 0x41 and p - w < 16:
+        while w > 0 and 0x41 <= buf[w - 1] <= 0x5A and p - w < 16:
             w -= 1
         if buf[p + 3:p + 4] == b" " and buf[w:p + 4] not in _WORDS:
             if not F.shape_ok(buf, p):
@@ -183,11 +189,13 @@ class Carver:
             self.covered = max(self.covered, base + pos)
         return pos
 
-    def _utf16(self, buf, tr, q, end, out):
-        """A hit of ``A\\0A\\0A\\0 \\0``: the UTF-16LE string around it is decoded to UTF-8
-        and carved like ASCII; offsets point into the original bytes."""
+    def _utf16(self, buf, q, end, out):
+        """Three UTF-16LE letters at q: the string from the word's first letter is
+        decoded to UTF-8 and carved like ASCII; offsets point into the original bytes."""
+        if not (0x41 <= buf[q] <= 0x5A and not buf[q + 1] and 0x41 <= buf[q + 2] <= 0x5A):
+            return
         w = q
-        while w >= 2 and tr[w - 2] == 0x41 and tr[w - 1] == 0 and q - w < 32:
+        while w >= 2 and 0x41 <= buf[w - 2] <= 0x5A and buf[w - 1] == 0 and q - w < 32:
             w -= 2
         lim = min(end, w + UTF16_RUN)
         z = buf.find(b"\x00\x00", w, lim)
@@ -217,7 +225,25 @@ class Carver:
             last = nxt
         if last:
             self.covered = max(self.covered, offset_of(last))
-        self.u16_done = offset_of(last) if last else self.base + q + len(UTF16_ANCHOR)
+        self.u16_done = offset_of(last) if last else self.base + q + 8
+
+
+def _utf16_hits(buf: bytes, tr: bytes, start: int, stop: int) -> list[int]:
+    """Where three UTF-16LE upper-case letters and a separator start (sorted): ``AAA ``
+    in the even and in the odd bytes, with NUL high bytes in ``buf``."""
+    hits = []
+    for parity in (0, 1):
+        half = tr[parity::2]
+        j = half.find(ASCII_ANCHOR, max(start - parity, 0) // 2)
+        while j >= 0:
+            q = 2 * j + parity
+            if q >= stop:
+                break
+            if not (buf[q + 1] or buf[q + 3] or buf[q + 5] or buf[q + 7]):
+                hits.append(q)
+            j = half.find(ASCII_ANCHOR, j + 1)
+    hits.sort()
+    return hits
 
 
 class Grouper:
