@@ -547,6 +547,11 @@ def _p2p(name):
     return getattr(p2p_scenarios, name)
 
 
+def _p2p_module(module, name):
+    import importlib
+    return getattr(importlib.import_module(module), name)
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else HERE
     if os.geteuid() != 0:
@@ -570,6 +575,8 @@ def main():
         "p2p_transfers.pcap": lambda f: capture(f, _p2p("scenario_p2p_all")),
         "p2p_hostile.pcap": lambda f: capture(f, _p2p("scenario_p2p_hostile")),
         "http_gateway.pcap": lambda f: capture(f, _gateway()),
+        "p2p_wlm.pcap": lambda f: capture(f, _p2p_module("p2p_wlm_scenarios", "scenario_wlm")),
+        "p2p_msnp12.pcap": lambda f: capture(f, _p2p_module("p2p_dc_scenarios", "scenario_msnp12")),
     }
     # the tests pin the committed files' ports and times: remake only what you name
     wanted = sys.argv[2:] or list(jobs) + ["derived"]

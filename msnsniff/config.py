@@ -49,6 +49,9 @@ class Limits:
     # live: rows kept per table for the closing report and --export (the rest are
     # printed as they happen and counted in the summary's rows_not_kept).
     max_report_rows: int = 100_000
+    # Decoder memory an xz capture may ask for.  `xz -9` needs 65 MiB (a 64 MiB
+    # dictionary); a header asking for more (up to 1.5 GiB) is refused, not allocated.
+    max_xz_memory: int = 72 * 1024 * 1024
 
 
 DEFAULT_LIMITS = Limits()

@@ -26,6 +26,9 @@ from .packet import (ACK, FIN, PSH, RST, SYN, CaptureStats, Segment, _irrelevant
 # A record longer than this is treated as a damaged length field (real link MTUs,
 # even with TSO/GRO on loopback, stay far below; tcpdump's default snaplen is 262144).
 MAX_RECORD = 262144 * 4
+# A pcapng block may be longer (a name resolution or custom block): libpcap reads
+# blocks up to 16 MiB, and so does the Python reader, one block in memory at a time.
+MAX_BLOCK = 16 * 1024 * 1024
 LINKTYPES = {0, 1, 12, 14, 101, 108, 113, 276}   # what parse_frame decodes
 MAX_TS = 253402300799.0         # 9999-12-31T23:59:59Z: the last time ISO 8601 text holds
 
@@ -121,7 +124,7 @@ def _iter_pcap(r: _Reader, magic: bytes, stats: CaptureStats, follow=None) -> It
 def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
     stats.format = "pcapng"
     endian = "<"
-    interfaces: list[tuple[int, float]] = []     # (linktype, seconds per tick)
+    interfaces: list[tuple] = []     # (linktype, seconds per tick, if_tsoffset seconds)
     frame = 0
     first = True
     while True:
@@ -139,10 +142,15 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
             endian = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
             interfaces = []
             btype, blen = struct.unpack(endian + "II", head)
+            if blen < 28 or blen % 4 or blen > MAX_BLOCK:
+                # (a claimed length was read whole before: 2 GB from a small gzip)
+                stats.truncated = (f"section header at byte {r.offset - 12} has an impossible "
+                                   f"length {blen}; reading stopped")
+                return
             body = bom + r.read(blen - 12) if blen >= 12 else b""
         else:
             btype, blen = struct.unpack(endian + "II", head)
-            if blen < 12 or blen % 4 or blen > MAX_RECORD:
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
                 stats.truncated = (f"block at byte {r.offset - 8} has an impossible length "
                                    f"{blen}; reading stopped")
                 return
@@ -161,6 +169,7 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
         if btype == 1 and len(body) >= 8:            # interface description
             lt = struct.unpack_from(endian + "H", body)[0]
             unit = 1e-6
+            tsoffset = 0
             opt = 8
             while opt + 4 <= len(body):
                 code, olen = struct.unpack_from(endian + "HH", body, opt)
@@ -169,8 +178,10 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
                 if code == 9 and olen >= 1:            # if_tsresol
                     v = body[opt + 4]
                     unit = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
+                elif code == 14 and olen == 8 and opt + 12 <= len(body):   # if_tsoffset
+                    tsoffset = struct.unpack_from(endian + "q", body, opt + 4)[0]
                 opt += 4 + ((olen + 3) & ~3)
-            interfaces.append((lt, unit))
+            interfaces.append((lt, unit, tsoffset))
         elif btype in (6, 2) and len(body) >= 20:       # enhanced / obsolete packet
             if btype == 6:
                 iface, hi, lo, cap, orig = struct.unpack_from(endian + "IIIII", body)
@@ -183,7 +194,7 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
             if iface >= len(interfaces):
                 stats.bad_headers += 1
                 continue
-            lt, unit = interfaces[iface]
+            lt, unit, tsoffset = interfaces[iface]
             ticks = (hi << 32) | lo
             if unit < 1e-6:
                 # finer than µs: cut to µs as libpcap does, so both readers agree
@@ -191,7 +202,8 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
                 ts = sec + (rest * 1000000 // round(1 / unit)) * 1e-6
             else:
                 ts = ticks * unit
-            if ts > MAX_TS:
+            ts += tsoffset                  # (seconds the interface's clock was off, as libpcap)
+            if ts > MAX_TS or ts < 0:
                 # 2^63 ticks and the like: no time a capture can hold; counted as damage
                 stats.bad_times += 1
                 ts = MAX_TS
@@ -368,8 +380,10 @@ def _decompressing(f):
             if name == "bzip2":
                 import bz2
                 return bz2.BZ2File(f, "rb"), name
-            import lzma
-            return lzma.LZMAFile(f, "rb"), name
+            import io
+            from ..config import DEFAULT_LIMITS
+            from .xzbounded import BoundedXz
+            return io.BufferedReader(BoundedXz(f, DEFAULT_LIMITS.max_xz_memory)), name
     return f, None
 
 

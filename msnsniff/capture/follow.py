@@ -35,8 +35,9 @@ class Follow:
         self.version = 0
 
     def add(self, ip: str | None, port: int):
-        """Follow an endpoint (the pipeline still selects by host; filters use the port)."""
-        if port in self.port_set:
+        """Follow an endpoint (the pipeline still selects by host; filters use the port).
+        Only a real port reaches the filter: libpcap refuses to compile anything else."""
+        if port in self.port_set or type(port) is not int or not 0 < port < 65536:
             return
         self.extra.append(port)
         self.port_set.add(port)
@@ -64,7 +65,9 @@ class Follow:
         # an IPv4 TCP frame shorter than its headers fails every load below and would be
         # dropped unseen: it is passed first, so the Python side counts it as damage
         # (Ethernet 14 + the IP header it announces + 20; a superset on raw-IP links)
-        short = "(ip and ip[9] = 6 and len < 34 + ((ip[0] & 0xf) << 2))"
+        # (and any frame of fewer than 20 bytes: shorter than any link header plus an
+        # IP header, damage the Python side reports too)
+        short = "len < 20 or (ip and ip[9] = 6 and len < 34 + ((ip[0] & 0xf) << 2))"
         return (f"{short} or (tcp and ({ports} or (tcp[tcpflags] & tcp-syn != 0) "
                 f"or (ip and {payload4} and ({words}))))")
 

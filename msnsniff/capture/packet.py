@@ -94,18 +94,19 @@ def _ip_after_ethernet(buf: bytes) -> int:
         if et in (0x0800, 0x86DD):
             return off + 2
         return -1
-    return -1
+    return -3                                   # the frame ends inside its link header
 
 
 def _ip_offset(linktype: int, buf: bytes) -> int:
-    """Offset of the IP header for a link type; -1 = not IP; -2 = unsupported link."""
+    """Offset of the IP header for a link type; -1 = not IP; -2 = unsupported link;
+    -3 = the frame is shorter than its link header (damage)."""
     if linktype == 1:                                   # Ethernet
         return _ip_after_ethernet(buf)
     if linktype in (101, 12, 14, 228, 229):             # raw IP
         return 0
     if linktype in (0, 108):                            # BSD null / OpenBSD loop
         if len(buf) < 4:
-            return -1
+            return -3
         fam_le = struct.unpack_from("<I", buf)[0]
         fam_be = struct.unpack_from(">I", buf)[0]
         # the family is host-endian for DLT_NULL; accept either byte order
@@ -113,12 +114,12 @@ def _ip_offset(linktype: int, buf: bytes) -> int:
         return 4 if fam in (2, 24, 28, 30) else -1
     if linktype == 113:                                 # Linux cooked v1 (SLL)
         if len(buf) < 16:
-            return -1
+            return -3
         proto = (buf[14] << 8) | buf[15]
         return 16 if proto in (0x0800, 0x86DD) else -1
     if linktype == 276:                                 # Linux cooked v2 (SLL2)
         if len(buf) < 20:
-            return -1
+            return -3
         proto = (buf[0] << 8) | buf[1]
         return 20 if proto in (0x0800, 0x86DD) else -1
     return -2
@@ -161,12 +162,14 @@ def parse_frame(linktype: int, buf: bytes, ts: float, stats: CaptureStats, frame
     if off < 0:
         if off == -2:
             stats.unsupported_link[linktype] = stats.unsupported_link.get(linktype, 0) + 1
+        elif off == -3:
+            stats.bad_headers += 1
         else:
             stats.non_ip += 1
         return None
     n = len(buf)
-    if off >= n:
-        stats.non_ip += 1
+    if off >= n:                            # a link header announcing IP, and no IP
+        stats.bad_headers += 1
         return None
     ver = buf[off] >> 4
     if ver == 4:

@@ -88,6 +88,20 @@ def _stop_cleanly_on(*signums):
             pass
 
 
+def disk_error_line(e: OSError) -> str | None:
+    """A full, read-only or forbidden disk met by any writer (standard output, the
+    temporary folder of sorted runs, an export) as one line; None for other errors."""
+    import errno
+    where = e.filename or "the output"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"error: {where}: no space left on the device (free some space and run again)"
+    if e.errno == errno.EROFS:
+        return f"error: {where}: the file system is read-only"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"error: {where}: permission denied"
+    return None
+
+
 def main(argv=None):
     import gc
     # Decoded rows are long-lived and acyclic; with the default thresholds the cyclic
@@ -124,6 +138,19 @@ def main(argv=None):
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as e:
+        line = disk_error_line(e)
+        if line is None:
+            if debug:
+                raise
+            line = f"internal error: {type(e).__name__}: {e} (run again with --debug for " \
+                   "the traceback)"
+        # standard output may be the full disk: its final flush must not fail again
+        import os
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        click.echo(f"msnsniff: {safe_text(line)}", err=True)
+        sys.exit(2 if line.startswith("error:") else 1)
     except Exception as e:  # noqa: BLE001 - the last line of defence for people
         if debug:
             raise

@@ -10,6 +10,7 @@ import click
 
 from .common import (CONTEXT, tool_info, capture_args, check_paths, plan_jobs, progress_bar,
                      redact_options)
+from ..output.emit import safe_text
 
 
 @click.command(context_settings=CONTEXT)
@@ -163,19 +164,34 @@ def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
     if dask_address:
         written = _on_dask(dask_address, jobs, calls)
     elif (jobs or 1) > 1 and len(paths) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(min(jobs, len(paths))) as ex:
-            written = list(ex.map(_export_job, calls))
+        from ..engine.pool import map_in_processes
+        written = map_in_processes(_export_job, calls, min(jobs, len(paths)))
     else:
-        written = [export_capture(*c) for c in calls]
-    files = [f for w in written for f in w]
-    click.echo(f"wrote {len(files)} file(s) for {len(paths)} capture(s) in {out_dir}"
-               + (" (redacted)" if redact else ""), err=True)
+        written = [_export_job(c) for c in calls]
+    # one capture that cannot be read costs only its own export: the others are written
+    # and every failure is told, one line each
+    files = [f for w in written if type(w) is not str for f in w]
+    failed = [w for w in written if type(w) is str]
+    click.echo(f"wrote {len(files)} file(s) for {len(paths) - len(failed)} of {len(paths)} "
+               f"capture(s) in {out_dir}" + (" (redacted)" if redact else ""), err=True)
+    for line in failed:
+        click.echo(f"msnsniff: error: {safe_text(line)}", err=True)
+    if failed:
+        sys.exit(2)
 
 
 def _export_job(args):              # top level: it runs in worker processes
+    """A capture's files, or the one line that says why it has none."""
     from ..engine.api import export_capture
-    return export_capture(*args)
+    from ..errors import MsnsniffError
+    try:
+        return export_capture(*args)
+    except MsnsniffError as e:
+        return str(e) if args[0] in str(e) else f"{args[0]}: {e}"
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as e:  # noqa: BLE001 - reported with the others, not lost
+        return f"{args[0]}: internal error: {type(e).__name__}: {e}"
 
 
 def _on_dask(address, jobs, calls):

@@ -73,11 +73,27 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     if fmt == "timesketch":
         emit((timesketch(r) for r in rows), None, "jsonl")
     elif fmt == "table":
-        buf = io.StringIO()
-        emit(list(project(rows, cols)), cols, "table", buf, tablefmt=table_format,
-             screen=sys.stdout)
-        sys.stdout.write(highlight(buf.getvalue(), rx))
+        # a table is laid out whole: past TABLE_BLOCK rows it is printed as several
+        # tables of that many rows, each with its header (memory is one block)
+        for block in _blocks(project(rows, cols), TABLE_BLOCK):
+            buf = io.StringIO()
+            emit(block, cols, "table", buf, tablefmt=table_format, screen=sys.stdout)
+            sys.stdout.write(highlight(buf.getvalue(), rx))
     elif fmt in ("csv", "jsonl"):
         emit(project(rows, cols), cols, fmt)
     else:
-        emit(list(project(rows, cols)), cols, fmt)
+        emit(project(rows, cols), cols, fmt)       # (json streams its rows)
+
+
+TABLE_BLOCK = 20_000
+
+
+def _blocks(rows, n):
+    block, any_ = [], False
+    for r in rows:
+        block.append(r)
+        if len(block) == n:
+            yield block
+            block, any_ = [], True
+    if block or not any_:           # (no row at all: the header alone, as before)
+        yield block

@@ -8,6 +8,7 @@ to block mode after FIL).
 from __future__ import annotations
 
 from .. import events as E
+from ..protocol.numbers import is_num
 
 
 class FtpDecoder:
@@ -21,12 +22,12 @@ class FtpDecoder:
             return []
         if v == "USR" and len(p) >= 2:
             return [E.FtpUser(ts, self.conn, d, p[0], p[1])]
-        if v == "FIL" and p and p[0].isdigit():
+        if v == "FIL" and p and is_num(p[0]):
             return [E.FtpFile(ts, self.conn, d, int(p[0]))]
         if v == "TFR":
             return [E.FtpStart(ts, self.conn, d)]
         if v == "BYE":
-            code = int(p[0]) if p and p[0].isdigit() else None
+            code = int(p[0]) if p and is_num(p[0]) else None
             return [E.FtpEnd(ts, self.conn, d, "BYE", code)]
         if v == "CCL":
             return [E.FtpEnd(ts, self.conn, d, "CCL", None)]

@@ -20,6 +20,7 @@ from ..protocol.dialects import (Dialect, looks_like_caps, split_caps, split_end
                                  split_network, version_of)
 from ..protocol.mime import media_type, parse_fields, split_payload
 from ..protocol.tables import ERROR_NAMES, url_decode
+from ..protocol.numbers import is_num, net_int
 from .ns_extras import NsExtrasMixin
 from .ns_lists import NsListsMixin
 
@@ -28,7 +29,7 @@ SYN_LINE_VERBS = {"GTC", "BLP", "PRP", "LSG", "LST", "BPR"}
 
 
 def _int(s):
-    return int(s) if s is not None and s.isdigit() else None
+    return net_int(s) if s is not None else None
 
 
 def _p(params, i, default=None):
@@ -76,7 +77,7 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         h = _SERVER.get(verb)
         if h is not None:
             res = h(self, cmd, ts)
-        elif verb.isdigit():
+        elif is_num(verb):
             res = self._error(cmd, ts)
         else:
             res = [E.NsOther(ts, self.conn, 1, verb, tuple(cmd.params))]
@@ -237,12 +238,12 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         has_net = self.dialect.network_field()
         if network is None and has_net is None:
             # version unknown: a small number where the name was, then capabilities
-            has_net = (len(rest) >= 3 and rest[0].isdigit() and len(rest[0]) <= 3
+            has_net = (len(rest) >= 3 and is_num(rest[0]) and len(rest[0]) <= 3
                        and looks_like_caps(rest[2]))
             if has_net:
                 self._infer(14)
         if network is None and has_net and rest:
-            network = int(rest[0]) if rest[0].isdigit() and len(rest[0]) <= 4 else None
+            network = int(rest[0]) if is_num(rest[0]) and len(rest[0]) <= 4 else None
             rest = rest[1:]
         if command == "FLN":
             return [E.Presence(ts, self.conn, 1, "FLN", account, "FLN", None, None, network,

@@ -10,6 +10,7 @@ import re
 from .. import events as E
 from ..protocol.dialects import split_endpoint, split_network
 from ..protocol.xmlpayload import XmlError, parse_data
+from ..protocol.numbers import is_num
 
 _POLICY_TYPES = re.compile(rb'<Policy type="([A-Za-z0-9_]{1,40})"')
 
@@ -48,7 +49,7 @@ class NsExtrasMixin:
         network, who = split_network(p[0])
         if network is not None:
             self._infer(18)
-        elif len(p) >= 3 and p[1].isdigit():
+        elif len(p) >= 3 and is_num(p[1]):
             self._infer(14)
             network = int(p[1]) if len(p[1]) <= 4 else None
         account, _endpoint = split_endpoint(who)

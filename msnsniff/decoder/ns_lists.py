@@ -13,6 +13,7 @@ from .. import events as E
 from ..protocol.dialects import is_guid, is_syn_timestamp
 from ..protocol.tables import LIST_BIT, url_decode
 from ..protocol.xmlpayload import XmlError, parse_ml
+from ..protocol.numbers import is_num, net_int
 
 LISTS = ("FL", "AL", "BL", "RL", "PL")
 
@@ -22,7 +23,7 @@ def _p(params, i, default=None):
 
 
 def _int(s):
-    return int(s) if s is not None and s.isdigit() and len(s) <= 18 else None
+    return net_int(s) if s is not None else None
 
 
 def _group_ids(s: str | None) -> tuple:
@@ -65,7 +66,7 @@ class NsListsMixin:
         p = cmd.params
         if len(p) == 1:                                    # inside a SYN reply
             return [E.Setting(ts, self.conn, 1, cmd.verb, p[0], None)]
-        if len(p) == 2 and p[0].isdigit():                 # MSNP10+ reply: no version
+        if len(p) == 2 and is_num(p[0]):                   # MSNP10+ reply: no version
             return [E.Setting(ts, self.conn, 1, cmd.verb, p[1], None)]
         if len(p) >= 3:
             return [E.Setting(ts, self.conn, 1, cmd.verb, p[2], _int(p[1]))]
@@ -80,10 +81,10 @@ class NsListsMixin:
 
     def s_PRP(self, cmd, ts):
         p = cmd.params
-        if len(p) in (1, 2) and not p[0].isdigit():        # inside a SYN reply
+        if len(p) in (1, 2) and not is_num(p[0]):          # inside a SYN reply
             return self._property(cmd, ts, p[0], _p(p, 1, ""), self.syn is not None
                                   or not self.logged_in_named)
-        if len(p) >= 2 and p[0].isdigit() and not p[1].isdigit():
+        if len(p) >= 2 and is_num(p[0]) and not is_num(p[1]):
             # MSNP10+ reply: PRP trid key value (no list version)
             return self._property(cmd, ts, p[1], _p(p, 2, ""), False)
         if len(p) >= 3:                                    # PRP trid version key value
@@ -92,7 +93,7 @@ class NsListsMixin:
 
     def s_BPR(self, cmd, ts):
         p = cmd.params
-        if len(p) in (1, 2) and not p[0].isdigit():        # inside a SYN: preceding LST
+        if len(p) in (1, 2) and not is_num(p[0]):          # inside a SYN: preceding LST
             if self.last_contact is None:
                 return self._bad(cmd, ts, 1, "BPR with no preceding LST")
             return [E.Phone(ts, self.conn, 1, self.last_contact, p[0], url_decode(_p(p, 1, "")))]
@@ -109,9 +110,9 @@ class NsListsMixin:
         if len(p) == 2 or (len(p) >= 2 and is_guid(p[1])):   # MSNP10+: LSG name guid
             self._infer(10)
             return [E.Group(ts, self.conn, 1, p[1], url_decode(p[0]))]
-        if len(p) == 3 and p[0].isdigit():                 # MSNP8: LSG gid name 0
+        if len(p) == 3 and is_num(p[0]):                   # MSNP8: LSG gid name 0
             return [E.Group(ts, self.conn, 1, p[0], url_decode(p[1]))]
-        if len(p) >= 6 and p[4].isdigit():                 # MSNP7: LSG trid ver i n gid name 0
+        if len(p) >= 6 and is_num(p[4]):                   # MSNP7: LSG trid ver i n gid name 0
             return [E.Group(ts, self.conn, 1, p[4], url_decode(p[5]))]
         return self._bad(cmd, ts, 1)
 
@@ -150,7 +151,7 @@ class NsListsMixin:
             self._infer(12)
             network, groups = _int(rest[1]), rest[2]
         elif len(rest) == 2:
-            if self.dialect.at_least(12) and rest[1].isdigit() and not is_guid(rest[1]):
+            if self.dialect.at_least(12) and is_num(rest[1]) and not is_guid(rest[1]):
                 network = _int(rest[1])
             else:
                 groups = rest[1]
@@ -183,7 +184,7 @@ class NsListsMixin:
 
     def s_REM(self, cmd, ts):
         p = cmd.params
-        if len(p) >= 4 and p[2].isdigit():                 # MSNP8: REM trid L ver pp [gid]
+        if len(p) >= 4 and is_num(p[2]):                   # MSNP8: REM trid L ver pp [gid]
             return [E.ListChange(ts, self.conn, 1, "REM", p[1], p[3], None, _p(p, 4),
                                  _int(p[2]), cmd.trid == 0)]
         if len(p) >= 3:                                    # MSNP10+: REM trid L pp|guid [group]

@@ -18,6 +18,7 @@ from ..protocol.dialects import split_caps, split_endpoint
 from ..protocol.mime import header, media_type, parse_fields, split_payload
 from ..protocol.p2p import P2PError, parse_v1, parse_v2
 from ..protocol.tables import ERROR_NAMES, url_decode
+from ..protocol.numbers import is_num
 
 MAX_PENDING = 1024
 
@@ -59,7 +60,7 @@ class SbDecoder:
     def server(self, cmd, ts) -> list:
         p = cmd.params
         v = cmd.verb
-        if v.isdigit():
+        if is_num(v):
             code = int(v)
             return [E.ErrorReply(ts, self.conn, 1, code, ERROR_NAMES.get(code, "Unknown error"),
                                  cmd.trid, self.pending.get(cmd.trid))]
@@ -149,11 +150,11 @@ def invitation_endpoints(ev: E.Message) -> list[str]:
     fields = parse_fields(ev.body)
     ip = header(fields, "IP-Address")
     port = header(fields, "Port")
-    if not port.isdigit():
+    if not port:                # a port that is not a number is for the pipeline to report
         return []
     out = [f"{ip or '0.0.0.0'}:{port}"]
     internal = header(fields, "IP-Address-Internal")
     portx = header(fields, "PortX")
-    if portx.isdigit():
+    if portx:
         out.append(f"{internal or ip or '0.0.0.0'}:{portx}")
     return out

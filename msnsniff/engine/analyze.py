@@ -292,9 +292,9 @@ def analyse(paths, ports=(), limits: Limits = DEFAULT_LIMITS, progress=None,
     the same whatever ``jobs`` is."""
     paths = list(paths)
     if jobs > 1 and len(paths) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(min(jobs, len(paths))) as ex:
-            parts = list(ex.map(_analyse_job, [(p, ports, limits) for p in paths]))
+        from .pool import map_in_processes
+        parts = map_in_processes(_analyse_job, [(p, ports, limits) for p in paths],
+                                 min(jobs, len(paths)))
     else:
         parts = [_analyse_one(p, ports, limits, progress, split) for p in paths]
     merged = Rows(None)

@@ -102,7 +102,9 @@ class Gateway:
         self.new_id = new_id               # () -> a connection id (shared with reassembly)
         self.make_state = make_state       # cid -> framers and decoder, as for TCP
         self.run_items = run_items         # (conn, d, items, out): the pipeline's decoding
-        self.by_sid: OrderedDict = OrderedDict()     # SessionID -> Logical
+        # (client IP, SessionID) -> Logical: SessionIDs are only unique per gateway, and
+        # the gateway a session talks to changes (GW-IP), its client does not
+        self.by_sid: OrderedDict = OrderedDict()
         self.open: OrderedDict = OrderedDict()       # id -> Logical (open sessions)
         self.closed_lines = 0
         self.last_ts = 0.0
@@ -127,11 +129,11 @@ class Gateway:
         if action == "open":
             lg = self._open(carrier, req.ts, q.get("IP") or "", q.get("Server"), out)
         elif sid is not None:
-            lg = self.by_sid.get(sid)
+            lg = self.by_sid.get((carrier.conn.client[0], sid))
             if lg is None or not lg.open:
                 # a session whose opening the capture does not hold
                 lg = self._open(carrier, req.ts, "", None, out)
-                self._bind(lg, sid)
+                self._bind(lg, carrier, sid)
                 out.append(E.Anomaly(req.ts, lg.id, -1, "http", f"gateway session {sid} "
                                      "was opened before the capture began", req.offset, 0))
         else:
@@ -155,11 +157,15 @@ class Gateway:
         if len(self.open) > self.limits.max_connections:
             _, old = self.open.popitem(last=False)
             self._close(old, ts, "evicted (connection cap)", out)
+            out.append(E.Anomaly(ts, old.id, -1, "connection cap", "gateway session closed "
+                                 f"early: more than {self.limits.max_connections} sessions "
+                                 "open at once; its later requests start a new session"))
         return lg
 
-    def _bind(self, lg, sid):
-        self.by_sid[sid] = lg
-        self.by_sid.move_to_end(sid)
+    def _bind(self, lg, carrier, sid):
+        key = (carrier.conn.client[0], sid)
+        self.by_sid[key] = lg
+        self.by_sid.move_to_end(key)
         if len(self.by_sid) > self.limits.max_links:
             self.by_sid.popitem(last=False)
 
@@ -183,7 +189,7 @@ class Gateway:
         x = _x_msn(resp.headers.get("x-msn-messenger", ""))
         sid = x.get("sessionid")
         if sid:
-            self._bind(lg, sid)
+            self._bind(lg, carrier, sid)
         out.append(E.GatewayExchange(resp.ts, lg.id, 1, carrier.conn.id, sid,
                                      x.get("gw-ip"), False))
         lg.via = f"http connection {carrier.conn.id}, response to {req.target[:120]}"

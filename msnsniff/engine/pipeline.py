@@ -20,6 +20,7 @@ from ..capture.packet import ACK, SYN, Segment
 from ..config import DEFAULT_LIMITS, Limits
 from ..decoder import ConnectionDecoder
 from ..decoder.sb import invitation_endpoints
+from ..protocol.numbers import net_port
 from ..stream.http import HttpProblem, HttpRequest, HttpResponse
 from .gateway import Gateway
 from ..capture.follow import Follow
@@ -107,20 +108,25 @@ class Pipeline:
         return (port in self.ports or (ip, port) in self.announced
                 or (None, port) in self.announced)
 
-    def announce(self, address: str, kind: str):
-        """Follow connections to ``host:port`` announced in the traffic."""
+    def announce(self, address: str, kind: str) -> str | None:
+        """Follow connections to ``host:port`` announced in the traffic.  Returns why
+        an endpoint cannot be followed (a port that is not 1..65535 ASCII digits), for
+        an anomaly: such a port never reaches the filters."""
         if not self.follow_announced:
-            return
-        host, _, port = address.rpartition(":")
-        if not port.isdigit():
-            return
+            return None
+        host, _, port_s = address.rpartition(":")
+        port = net_port(port_s)
+        if port is None:
+            shown = port_s if len(port_s) <= 20 else f"{port_s[:20]}… ({len(port_s)} characters)"
+            return f"{kind} endpoint with port {shown!r} cannot be followed"
         host = host.strip("[]")
         ip = host if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", host) and host != "0.0.0.0" else None
-        self.announced[(ip, int(port))] = kind
-        self.announced.move_to_end((ip, int(port)))
+        self.announced[(ip, port)] = kind
+        self.announced.move_to_end((ip, port))
         if len(self.announced) > self.limits.max_announced:
             self.announced.popitem(last=False)
-        self.follow.add(ip, int(port))
+        self.follow.add(ip, port)
+        return None
 
     def _open(self, seg: Segment, out: list):
         flags = seg.flags
@@ -304,14 +310,16 @@ class Pipeline:
             out += evs
             for ev in evs:
                 if type(ev) in _ANNOUNCING:
-                    self._announced_by(ev)
+                    self._announced_by(ev, out)
 
-    def _announced_by(self, ev):
+    def _announced_by(self, ev, out):
         t = type(ev)
         if t is E.Redirect:
-            self.announce(ev.target, "notification")
+            why = [self.announce(ev.target, "notification")]
         elif t is E.Message:
-            for address in invitation_endpoints(ev):
-                self.announce(address, "file-transfer")
+            why = [self.announce(a, "file-transfer") for a in invitation_endpoints(ev)]
         else:
-            self.announce(ev.address, "switchboard")
+            why = [self.announce(ev.address, "switchboard")]
+        for w in why:
+            if w:
+                out.append(E.Anomaly(ev.ts, ev.conn, ev.dir, "bad number", w))

@@ -27,6 +27,7 @@ from .ns import NsFold
 from .p2p import P2PFold
 from .sb import SbFold
 from .session import Session, iso
+from ..protocol.numbers import is_num
 
 __all__ = ["Analysis", "TABLES", "iso"]
 
@@ -299,7 +300,7 @@ def _finite_time(ts) -> bool:
 
 def _group_order(gid: str):
     """Decimal ids (MSNP2-9) in numeric order, GUIDs after them."""
-    return (0, int(gid), "") if gid.isdigit() else (1, 0, gid)
+    return (0, int(gid), "") if is_num(gid) else (1, 0, gid)
 
 
 _HANDLERS = {

@@ -6,6 +6,7 @@ import hashlib
 
 from ..protocol.tables import FTP_BYE_CODES, FTP_SUCCESS
 from .session import iso
+from ..protocol.numbers import net_int
 
 
 class FtpFold:
@@ -59,7 +60,7 @@ class FtpFold:
         inv = self.offers.get(("auth", t["auth_cookie"])) if t["auth_cookie"] else None
         if inv is None:
             port = s.server.rpartition(":")[2]
-            inv = self.offers.get(("port", int(port))) if port.isdigit() else None
+            inv = self.offers.get(("port", net_int(port, 5)))
         size = t["size"]
         expected = inv["file_size"] if inv else None
         want = size if size is not None else expected

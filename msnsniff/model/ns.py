@@ -7,6 +7,7 @@ from ..protocol.mime import header
 from ..protocol.tables import OUT_REASONS
 from .lists import ListsFold
 from .session import byteswap16, iso
+from ..protocol.numbers import net_int
 
 
 class NsFold(ListsFold):
@@ -84,10 +85,10 @@ class NsFold(ListsFold):
         h = ev.headers
         ip = header(h, "ClientIP") or None
         port_s = header(h, "ClientPort")
-        reported = int(port_s) if port_s.isdigit() else None
+        reported = net_int(port_s, 5)
         obs_ip, _, obs_port = s.client.rpartition(":")
         obs_ip = obs_ip.strip("[]")
-        obs_port = int(obs_port) if obs_port.isdigit() else None
+        obs_port = net_int(obs_port, 5)
         swapped = byteswap16(reported) if reported is not None else None
         known = reported not in (None, 0) and obs_port is not None   # 0: HTTP gateway
         as_swapped = known and swapped == obs_port

@@ -6,6 +6,7 @@ from ..protocol.mime import (APPLICATIONS, decode_text, known_charset, file_name
                     parse_format)
 from ..protocol.xmlpayload import parse_msnobj
 from .session import iso
+from ..protocol.numbers import net_int
 
 
 _KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
@@ -186,7 +187,7 @@ class SbFold:
             if fn:
                 inv["file_name"] = file_name(fn)
             size = header(f, "Application-FileSize")
-            inv["file_size"] = int(size) if size.isdigit() else None
+            inv["file_size"] = net_int(size)
             return (f"INVITE {inv['application'] or '?'}"
                     + (f": {inv['file_name']} ({inv['file_size']} bytes)"
                        if inv["file_name"] else ""))
@@ -195,12 +196,12 @@ class SbFold:
             ip = header(f, "IP-Address")
             if ip:
                 port = header(f, "Port")
-                inv.update(ip_address=ip, port=int(port) if port.isdigit() else None,
+                inv.update(ip_address=ip, port=net_int(port, 5),
                            auth_cookie=header(f, "AuthCookie") or None,
                            ip_address_internal=header(f, "IP-Address-Internal") or None,
                            sender_connect=header(f, "Sender-Connect") or None)
                 px = header(f, "PortX")
-                inv["port_x"] = int(px) if px.isdigit() else None
+                inv["port_x"] = net_int(px, 5)
                 self._offer(inv)
                 return f"ACCEPT {cookie}: connect to {ip}:{port}"
             if inv["inviter"] != who:

@@ -175,8 +175,13 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
             out.write((json_for_terminal(line) if tty else line) + "\n")
         return
     if fmt == "json":
-        text = to_json(list(rows))
-        out.write((json_for_terminal(text) if tty else text) + "\n")
+        # row by row, the same text as to_json(list(rows)): memory is one row
+        sep = "["
+        for r in rows:
+            text = to_json(r)
+            out.write(sep + (json_for_terminal(text) if tty else text))
+            sep = ", "
+        out.write("[]\n" if sep == "[" else "]\n")
         return
     if fmt == "csv":
         # the one CSV writer of every command and of `export`
@@ -281,11 +286,27 @@ def table_line(cells, widths) -> str:
     return "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths)).rstrip()
 
 
+_MARKUP = {"github": "\\|", "pipe": "\\|", "mediawiki": "&#124;", "moinmoin": "&#124;",
+           "textile": "&#124;", "jira": "&#124;", "youtrack": "&#124;"}
+
+
+def _markup_cell(c, bar):
+    if not isinstance(c, str):
+        return c
+    return c.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", bar)
+
+
 def render_table(table, headers, tablefmt="simple") -> str:
     """tabulate's "simple" and "plain" layouts, exactly, but several times faster (a
     dense capture's report is megabytes of tables); other styles go to tabulate."""
     if tablefmt not in ("simple", "plain"):
         from tabulate import tabulate
+        if tablefmt in _MARKUP:
+            # Markdown, MediaWiki, Textile… render HTML written in a cell (tabulate
+            # escapes only for "html"): text from the network stays text there too, and
+            # a "|" cannot open a cell
+            esc = _MARKUP[tablefmt]
+            table = [[_markup_cell(c, esc) for c in row] for row in table]
         return tabulate(table, headers=headers, tablefmt=tablefmt, disable_numparse=True)
     rows = [headers, *table]
     if "".join(map("".join, rows)).isascii():

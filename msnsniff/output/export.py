@@ -14,7 +14,7 @@ import tempfile
 from contextlib import contextmanager
 
 from ..version import __version__
-from .emit import emit, to_json
+from .emit import emit, is_terminal, json_for_terminal, to_json
 from ..errors import MsnsniffError
 from ..model.schema import TABLES
 
@@ -126,13 +126,28 @@ def write_json_tables(pairs, summary, path, force, tables=None, stdout=None):
         f.write(("" if first else ", ") + '"summary": ' + to_json(summary) + "}\n")
 
     if path == "-":
-        write(stdout)
+        write(_for_terminal(stdout))
         return [path]
     _check_target(path, force)
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             write(f)
     return [path]
+
+
+class _TerminalJson:
+    """Standard output that is a terminal: C1 controls and bidi overrides written as
+    JSON escapes (same values), as `emit` does for JSON on a terminal."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, s):
+        return self.f.write(json_for_terminal(s))
+
+
+def _for_terminal(f):
+    return _TerminalJson(f) if is_terminal(f) else f
 
 
 def stream_jsonl(run_analysis, path, force, tables=None, stdout=None, redactor=None):
@@ -152,7 +167,7 @@ def stream_jsonl(run_analysis, path, force, tables=None, stdout=None, redactor=N
         f.write(to_json({"table": "summary", **summary}) + "\n")
 
     if path == "-":
-        lines(stdout)
+        lines(_for_terminal(stdout))
         return [path]
     _check_target(path, force)
     with atomic_path(path) as tmp:
@@ -212,6 +227,8 @@ def _sql_value(v, typ):
         return int(bool(v))
     if typ in ("list", "intlist", "object"):
         return json.dumps(v, ensure_ascii=False)
+    if type(v) is int and not -2 ** 63 <= v < 2 ** 63:
+        return str(v)       # SQLite's INTEGER is 64-bit signed: stored as REAL, no overflow
     return v
 
 
@@ -229,24 +246,39 @@ def write_sqlite_tables(pairs, summary, path, force, tables=None):
         os.unlink(tmp)      # sqlite creates it
         db = sqlite3.connect(tmp)
         try:
-            done = []
-            for t, rows in pairs:
-                if tables and t not in tables:
-                    continue
-                _sqlite_table(db, t, rows)
-                done.append(t)
-            _sqlite_search(db, done)
-            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("msnsniff_version", __version__),
-                ("redacted", "true" if summary.get("redacted") else "false"),
-                ("inputs", to_json(summary.get("captures", []))),
-                ("tool", to_json(summary.get("tool"))),
-                ("summary", to_json(summary))])
-            db.commit()
+            _sqlite_fill(db, pairs, summary, tables)
+        except sqlite3.OperationalError as e:
+            # "database or disk is full" and friends are the disk's errors: told as such
+            import errno
+            why = str(e).lower()
+            if "full" in why:
+                raise OSError(errno.ENOSPC, "No space left on device") from None
+            if "readonly" in why or "read-only" in why:
+                raise OSError(errno.EROFS, "Read-only file system") from None
+            raise
         finally:
             db.close()
+            if os.path.exists(tmp + "-journal"):     # (left by a failed transaction)
+                os.unlink(tmp + "-journal")
     return [path]
+
+
+def _sqlite_fill(db, pairs, summary, tables):
+    done = []
+    for t, rows in pairs:
+        if tables and t not in tables:
+            continue
+        _sqlite_table(db, t, rows)
+        done.append(t)
+    _sqlite_search(db, done)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    db.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("msnsniff_version", __version__),
+        ("redacted", "true" if summary.get("redacted") else "false"),
+        ("inputs", to_json(summary.get("captures", []))),
+        ("tool", to_json(summary.get("tool"))),
+        ("summary", to_json(summary))])
+    db.commit()
 
 
 def _sqlite_table(db, t, rows, cols=None):

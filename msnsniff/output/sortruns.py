@@ -26,8 +26,18 @@ class SortedRuns:
     def _spill(self):
         self.buf.sort(key=self.key)
         f = tempfile.TemporaryFile()
-        for item in self.buf:
-            marshal.dump(item, f)
+        try:
+            for item in self.buf:
+                marshal.dump(item, f)
+            f.flush()
+        except OSError as e:
+            # named, or the one line would say "the output" of a file nobody asked for
+            e.filename = f"temporary folder {tempfile.gettempdir()} (TMPDIR)"
+            try:
+                f.close()           # (flushes the rest: fails again)
+            except OSError:
+                pass
+            raise
         f.seek(0)
         self.files.append(f)
         self.buf = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from .numbers import net_int
+
 CAPABILITIES = (
     (0x00000001, "mobile device"),
     (0x00000002, "MSN Explorer 8"),
@@ -59,7 +61,7 @@ def _decode(value: int) -> tuple[int, tuple[str, ...]]:
 
 
 def parse_client_id(s: str | None) -> int | None:
-    if s is None or not s.isdigit():
+    v = net_int(s, 10) if s is not None else None
+    if v is None:
         return None
-    v = int(s)
     return v if v <= 0xFFFFFFFF else None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from .numbers import is_num, net_int
+
 # network ids (MSNP13+ ADL t=, MSNP14+ ILN/NLN/FLN/UBX, MSNP18 "n:passport")
 NETWORKS = {1: "Passport", 2: "Office Communicator", 4: "telephone", 8: "MNI", 16: "SMTP",
             32: "Yahoo", 9: "circle", 13: "circle (temporary)"}
@@ -57,7 +59,7 @@ class Dialect:
 
 def version_of(token: str) -> int | None:
     """``MSNP12`` -> 12."""
-    if token.startswith("MSNP") and token[4:].isdigit():
+    if token.startswith("MSNP") and is_num(token[4:], 3):
         return int(token[4:])
     return None
 
@@ -74,7 +76,7 @@ def is_syn_timestamp(s: str) -> bool:
 def split_network(s: str) -> tuple[int | None, str]:
     """MSNP18 ``1:bob@example.com`` -> (1, "bob@example.com"); other forms unchanged."""
     head, sep, rest = s.partition(":")
-    if sep and head.isdigit() and len(head) <= 3 and rest:
+    if sep and is_num(head, 3) and rest:
         return int(head), rest
     return None, s
 
@@ -93,11 +95,11 @@ def split_caps(s: str | None) -> tuple[int | None, int | None]:
     if not s:
         return None, None
     a, sep, b = s.partition(":")
-    caps = int(a) if a.isdigit() and len(a) <= 10 else None
-    ex = int(b) if sep and b.isdigit() and len(b) <= 10 else None
+    caps = net_int(a, 10)
+    ex = net_int(b, 10) if sep else None
     return caps, ex
 
 
 def looks_like_caps(s: str) -> bool:
     a, sep, b = s.partition(":")
-    return a.isdigit() and (not sep or b.isdigit())
+    return is_num(a) and (not sep or is_num(b))

@@ -9,6 +9,8 @@ import re
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
+from .numbers import is_num
+
 # §1.2: payload commands (MSNP8 set + later versions, so newer traffic never
 # desynchronises the framer), with the smallest argument count of their payload form.
 # `QRY trid` (server reply) and `NNN trid` have no payload.
@@ -39,7 +41,7 @@ VERB_RE = re.compile(r"^(?:[A-Z]{3}|[0-9]{3})$")
 
 def trid_of(verb: str, params: list[str]) -> int | None:
     """The transaction id of a command, or None when its shape carries none (§1.1, §2.2)."""
-    if not params or verb in NO_TRID or not params[0].isdigit():
+    if not params or verb in NO_TRID or not is_num(params[0], 10):
         return None
     if verb == "LSG" and len(params) in (2, 3):  # `LSG gid name 0` / MSNP10+ `LSG name guid`
         return None
@@ -132,7 +134,7 @@ def text_arg_indexes(verb: str, params: list[str]) -> tuple[int, ...]:
     if verb == "ADD":
         return (4,)
     if verb in ("REA",):
-        return (3,) if n >= 4 and params[1].isdigit() and "@" in params[2] else (2,)
+        return (3,) if n >= 4 and is_num(params[1]) and "@" in params[2] else (2,)
     if verb == "ADG":
         return (2,) if n >= 4 else (1,)
     if verb == "REG":

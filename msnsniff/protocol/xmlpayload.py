@@ -8,10 +8,19 @@ fetch), a parse error is returned as text for an anomaly, never raised.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from urllib.parse import unquote
 
+from .numbers import net_int
+
 _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+# bounds of a payload's tree (see _Bounded)
+MAX_XML_DEPTH = 32
+MAX_XML_ELEMENTS = 100_000
+# the rendered CurrentMedia ("Music: Song - Artist") is cut here
+MAX_MEDIA_CHARS = 4096
+_PLACEHOLDER = re.compile(r"\{([0-9]{1,3})\}")
 
 
 class XmlError(ValueError):
@@ -19,12 +28,38 @@ class XmlError(ValueError):
 
 
 def _parse(payload: bytes) -> ET.Element:
-    if any(f in payload for f in _FORBIDDEN):
+    # expat also reads UTF-16: there the declarations are ASCII letters with NULs
+    # between them, so the check looks at the payload without its NULs as well
+    if any(f in payload for f in _FORBIDDEN) or (
+            b"\x00" in payload and any(f in payload.replace(b"\x00", b"") for f in _FORBIDDEN)):
         raise XmlError("XML with a DTD or entity declaration (refused, not parsed)")
+    parser = ET.XMLParser(target=_Bounded())
     try:
-        return ET.fromstring(payload)
+        parser.feed(payload)
+        return parser.close()
     except ET.ParseError as e:
         raise XmlError(f"not well-formed XML ({e})") from None
+
+
+class _Bounded(ET.TreeBuilder):
+    """A tree no deeper than MAX_XML_DEPTH and no larger than MAX_XML_ELEMENTS: real
+    payloads nest four levels and hold one element per contact at most."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = self.count = 0
+
+    def start(self, tag, attrs):
+        self.depth += 1
+        self.count += 1
+        if self.depth > MAX_XML_DEPTH or self.count > MAX_XML_ELEMENTS:
+            raise XmlError(f"XML nested deeper than {MAX_XML_DEPTH} or with more than "
+                           f"{MAX_XML_ELEMENTS} elements (refused)")
+        return super().start(tag, attrs)
+
+    def end(self, tag):
+        self.depth -= 1
+        return super().end(tag)
 
 
 def _text(el: ET.Element | None) -> str | None:
@@ -46,9 +81,24 @@ def decode_current_media(raw: str | None) -> str | None:
     if len(parts) < 4 or parts[2] != "1":
         return None
     kind, fmt, values = parts[1], parts[3], parts[4:]
-    out = fmt
-    for i, v in enumerate(values):
-        out = out.replace("{%d}" % i, v)
+    # one pass over the format string (a value is never itself formatted: replacing
+    # {0}, then {1} in the result doubled the text per placeholder), and the rendered
+    # text stops at MAX_MEDIA_CHARS ({0}{0}{0}… multiplies a value); the raw field is
+    # kept whole
+    pieces, size, pos = [], 0, 0
+    for m in _PLACEHOLDER.finditer(fmt):
+        i = int(m.group(1))
+        pieces.append(fmt[pos:m.start()])
+        pieces.append(values[i] if i < len(values) else m.group(0))
+        pos = m.end()
+        size += len(pieces[-1]) + len(pieces[-2])
+        if size > MAX_MEDIA_CHARS:
+            break
+    else:
+        pieces.append(fmt[pos:])
+    out = "".join(pieces)
+    if len(out) > MAX_MEDIA_CHARS:
+        out = out[:MAX_MEDIA_CHARS] + "…"
     out = out.strip()
     if not out:
         return None
@@ -100,8 +150,8 @@ def parse_ml(payload: bytes) -> tuple[bool, list[dict]]:
             net = c.get("t")
             name = c.get("f")
             out.append({"passport": f"{user}@{domain}" if domain else user,
-                        "list_bits": int(bits) if bits and bits.isdigit() else None,
-                        "network": int(net) if net and net.isdigit() else None,
+                        "list_bits": net_int(bits),
+                        "network": net_int(net),
                         "friendly_name": unquote(name) if name else None})
     return root.get("l") == "1", out
 
@@ -135,7 +185,7 @@ def parse_msnobj(text: str) -> dict | None:
     if not out:
         return None
     if "size" in out:
-        out["size"] = int(out["size"]) if out["size"].isdigit() else None
+        out["size"] = net_int(out["size"])
     if "type" in out:
         out["type_name"] = MSNOBJ_TYPES.get(out["type"], "unknown")
     if out.get("friendly"):

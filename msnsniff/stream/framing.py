@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 
 from ..config import DEFAULT_LIMITS, Limits
+from ..protocol.numbers import MAX_DIGITS, is_num
 from ..protocol.tables import KNOWN_VERBS, PAYLOAD_MIN_ARGS, trid_of
 
 
@@ -299,6 +300,15 @@ class Framer:
         except UnicodeDecodeError:
             params = [p.decode("utf-8", "replace") for p in line[4:].split(b" ")]
             bad = True
+        min_args = PAYLOAD_MIN_ARGS.get(verb)
+        if min_args and len(params) >= min_args and not self.ftp and params[-1].isdigit() \
+                and not params[-1].isascii():
+            # a length of Unicode digits ('²') is no length: the line is damage and its
+            # payload, whatever it is, is skipped by resynchronising
+            self.undecodable += len(raw)
+            out.append(Undecodable(off, raw, "payload length is not an ASCII number", ts))
+            self.state = RESYNC
+            return
         self.lines += 1
         length = len(raw)
         self.decoded += length
@@ -307,9 +317,11 @@ class Framer:
             cmd.bad_utf8 = True
         if self.lines == 1 and verb == "VER" and params[:1] == ["MSNFTP"]:
             self.ftp = True
-        min_args = PAYLOAD_MIN_ARGS.get(verb)
-        if min_args and len(params) >= min_args and params[-1].isdigit() and not self.ftp:
-            n = int(params[-1])
+        if min_args and len(params) >= min_args and is_num(params[-1], 10 ** 6) \
+                and not self.ftp:
+            # a claim of more than 18 digits is as impossible as one of 10: it is kept
+            # as the largest 18-digit number (no int() of a 5,000-digit string)
+            n = int(params[-1]) if len(params[-1]) <= MAX_DIGITS else 10 ** MAX_DIGITS - 1
             cmd.declared = n
             if n > self.limits.max_payload:
                 # an impossible claim: report the line, then find the next command
@@ -328,7 +340,7 @@ class Framer:
             self.state = PAYLOAD
             return
         out.append(cmd)
-        if self.ftp and verb == "FIL" and params and params[0].isdigit():
+        if self.ftp and verb == "FIL" and params and is_num(params[0]):
             self.file_left = int(params[0])
             if self.file_left:
                 self.state = BLOCK_HDR

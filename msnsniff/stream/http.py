@@ -20,6 +20,11 @@ from __future__ import annotations
 import h11
 
 MAX_BODY = 256 * 1024      # Limits.max_payload: a gateway body is a handful of commands
+# Bytes h11 may hold for one direction while it waits for the other: pipelined requests
+# wait for their responses.  Past it a client whose server sent nothing at all (a
+# one-sided capture) has its requests read without responses; otherwise the direction
+# is given up (reported), so memory never follows an unanswered client.
+MAX_HELD = 4 * MAX_BODY
 
 
 class HttpRequest:
@@ -55,8 +60,10 @@ def _headers(items) -> dict:
 class HttpDemux:
     """Both directions of one HTTP connection."""
 
-    def __init__(self, max_body: int = MAX_BODY):
+    def __init__(self, max_body: int = MAX_BODY, max_held: int = MAX_HELD):
         self.max_body = max_body
+        self.max_held = max_held
+        self.one_sided = False                     # requests read without responses
         self.req = h11.Connection(h11.SERVER)      # reads what the client sends
         self.resp = h11.Connection(h11.CLIENT)     # reads what the server sends
         self.cur = [None, None]                    # message being read, per direction
@@ -81,9 +88,37 @@ class HttpDemux:
             self.undecodable[d] += len(data)
             return []
         out: list = []
-        (self.req if d == 0 else self.resp).receive_data(data)
+        if d == 1 and self.one_sided:
+            return self._break(d, ts, "responses after the requests were read without them "
+                                      "(none had come before): not parsed", start, len(data))
+        conn = self.req if d == 0 else self.resp
+        conn.receive_data(data)
         self._settle(ts, out, start, d)
+        held = len(conn._receive_buffer)           # (h11's buffer: trailing_data copies it)
+        if held > self.max_held and not self.broken[d]:
+            if d == 0 and self.fed[1] == 0 and not self.broken[1]:
+                self.one_sided = True
+                out.append(HttpProblem(ts, 0, f"{held} bytes of requests waited for responses "
+                                       "and the server sent nothing: requests are read "
+                                       "without responses", start, 0))
+                self._answer_self()
+                self._settle(ts, out, start, d)
+            else:
+                self._break(d, ts, f"{held} bytes held waiting for the other direction "
+                                   f"(cap {self.max_held}): the rest of this direction is "
+                                   "not parsed", start, 0, out)
         return out
+
+    def _answer_self(self):
+        """One-sided capture: tell the request parser that a response went out, so the
+        next pipelined request can be read."""
+        if self.req.their_state is h11.DONE and self.req.our_state is h11.SEND_RESPONSE:
+            self._mirror(self.req, h11.Response(status_code=204, headers=[]))
+            self._mirror(self.req, h11.EndOfMessage())
+            try:
+                self.req.start_next_cycle()
+            except h11.LocalProtocolError:
+                pass
 
     def _settle(self, ts, out, start, d):
         """Read both directions until neither moves: a response can only be read after
@@ -102,11 +137,13 @@ class HttpDemux:
 
     def close(self, d: int, ts: float) -> list:
         """The direction ended (FIN, RST or the capture's end)."""
-        if self.broken[d]:
+        if self.broken[d] or d == 1 and self.one_sided:    # (a silent server: nothing)
             return []
         out: list = []
         conn = self.req if d == 0 else self.resp
         self.closing[d] = True
+        if d == 0 and self.one_sided:
+            self._answer_self()
         try:
             conn.receive_data(b"")
         except h11.RemoteProtocolError:
@@ -177,7 +214,10 @@ class HttpDemux:
                     self.responses += 1
                 out.append(msg)
                 self._mirror(other, h11.EndOfMessage())
-                self._next_cycle()
+                if self.one_sided:
+                    self._answer_self()
+                else:
+                    self._next_cycle()
         return moved
 
     def _mirror(self, conn, ev):
@@ -201,6 +241,11 @@ class HttpDemux:
         conn = self.req if d == 0 else self.resp
         held = len(conn.trailing_data[0]) if hasattr(conn, "trailing_data") else 0
         self.undecodable[d] += held
+        # and its buffer is let go (a fresh parser holds nothing; nothing reads it again)
+        if d == 0:
+            self.req = h11.Connection(h11.SERVER)
+        else:
+            self.resp = h11.Connection(h11.CLIENT)
         p = HttpProblem(ts, d, detail, offset, length)
         if out is not None:
             out.append(p)
