@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .protocol.mime import media_type, split_payload
+from .protocol.p2p import Part
 
 # not frozen=True: a frozen dataclass's __init__ goes through object.__setattr__ for
 # every field, which made event creation the largest single cost of decoding a dense
@@ -406,25 +407,25 @@ class Message(Event):
 
 @_ev
 class P2PPart(Event):
-    """One MSN P2P message (MSG … D, application/x-msnmsgrp2p), its binary header
-    decoded (protocol/p2p.py).  ``error`` names what was wrong with a part that could
-    not be decoded (its other fields are then empty)."""
-    sender: str | None        # passport; None: the local account (outgoing)
+    """One MSN P2P message (MSG … D, application/x-msnmsgrp2p, or one frame of a direct
+    connection), its binary header decoded (protocol/p2p.py ``Part``).  ``error`` names
+    what was wrong with a part that could not be decoded (``part`` is then None)."""
+    sender: str | None        # passport; None: the local account (outgoing) or unknown
     dest: str | None          # P2P-Dest account
-    dest_endpoint: str | None
+    dest_endpoint: str | None  # P2P-Dest ;{machine-guid} (MSNP16+)
+    src_endpoint: str | None   # P2P-Src ;{machine-guid} (MSNP16+)
     version: int              # 1 (MSNP9-15) or 2 (MSNP16+)
-    session_id: int
-    identifier: int
-    offset: int | None        # None: v2 (placed after the bytes already seen)
-    total: int | None
-    flags: int
-    ack_id: int | None
-    ack_size: int | None
-    app_id: int | None
-    data: bytes
-    first: bool | None = None
+    part: Part | None
+    transport: str = "switchboard"   # or "direct" (a negotiated direct connection)
     error: str | None = None
-    length: int = 0           # bytes of the MSG payload (for the anomaly)
+    length: int = 0           # bytes of the P2P body (for the anomaly)
+
+
+@_ev
+class DirectHandshake(Event):
+    """A direct connection's preamble (``foo\0``, dir 0) or nonce handshake."""
+    version: int | None       # 1 or 2; None for the preamble
+    nonce: str | None         # {GUID} as sent (v2: the unhashed nonce)
 
 
 @_ev

@@ -31,12 +31,12 @@ def test_every_transfer_with_kind_sender_receiver_status(doc):
     rows = [(t["kind"], t["name"], t["sender"], t["receiver"], t["size"], t["received"],
              t["status"]) for t in d["transfers"]]
     assert rows == [
-        ("p2p-file", "Relevé été 2005.txt", S.A, S.B, 9000, 9000, "complete"),
-        ("p2p-file", "Budget 2006.xls", S.A, S.B, 30000, 0, "declined"),
-        ("p2p-file", "Vacances.zip", S.A, S.B, 12000, 3606, "cancelled"),
+        ("file", "Relevé été 2005.txt", S.A, S.B, 9000, 9000, "complete"),
+        ("file", "Budget 2006.xls", S.A, S.B, 30000, 0, "declined"),
+        ("file", "Vacances.zip", S.A, S.B, 12000, 3606, "cancelled"),
         ("display-picture", "TFR2C2.tmp", S.B, S.A, len(S.PICTURE), len(S.PICTURE), "complete"),
         ("emoticon", "(cafe)", S.A, S.B, len(S.EMOTICON), len(S.EMOTICON), "complete"),
-        ("p2p-file", "Photo Noël.jpg", S.A, S.B, 3000, 3000, "complete")]     # P2P v2 (MSNP18)
+        ("file", "Photo Noël.jpg", S.A, S.B, 3000, 3000, "complete")]     # P2P v2 (MSNP18)
     t = transfers(d)
     assert t["Relevé été 2005.txt"]["sha256"] == hashlib.sha256(S.file_data(9000, 7)).hexdigest()
     assert t["Relevé été 2005.txt"]["p2p_session_id"] == 82413
@@ -61,7 +61,7 @@ def test_invitations_and_the_split_invite(doc):
     inv = {i["cookie"]: i for i in d["invitations"]}
     first = inv["{8A1C4B2E-5D6F-4A1B-9C2D-3E4F5A6B7C01}"]
     assert (first["application"], first["guid"], first["file_name"], first["file_size"]) == (
-        "p2p-file", "{5D3E02AB-6190-11D3-BBBB-00C04F795683}", "Relevé été 2005.txt", 9000)
+        "file", "{5D3E02AB-6190-11D3-BBBB-00C04F795683}", "Relevé été 2005.txt", 9000)
     assert first["commands"] == ["INVITE", "200 OK", "BYE"] and first["status"] == "accepted"
     assert inv["{8A1C4B2E-5D6F-4A1B-9C2D-3E4F5A6B7C02}"]["status"] == "declined"
     assert inv["{8A1C4B2E-5D6F-4A1B-9C2D-3E4F5A6B7C03}"]["status"] == "cancelled"
@@ -82,7 +82,7 @@ def test_transcript_lines_not_hex(doc):
     assert "x-msnmsgrp2p" not in out
     for line in ["* alice@example.com offers Relevé été 2005.txt (9,000 bytes)",
                  "* bob@example.com declined",
-                 "* alice@example.com cancelled after 3,606 of 12,000 bytes",
+                 "* alice@example.com cancelled (the sender) after 3,606 of 12,000 bytes",
                  "* alice@example.com asks for bob@example.com's display picture",
                  "* bob@example.com sent all of TFR2C2.tmp: 4,125 bytes, sha256 "
                  + hashlib.sha256(S.PICTURE).hexdigest() + ", SHA1D ok"]:

@@ -77,7 +77,7 @@ def test_the_page_in_a_browser(tmp_path):
     # chat text with its parsed colour and effects, and a P2P transfer inline
     assert '<span class="text b" style="color: #0000ff">Hi Bob, are you there?</span>' in dom
     assert "alice@example.com offers Relevé été 2005.txt (9,000 bytes)" in dom
-    assert "<td>p2p-file</td><td>Relevé été 2005.txt</td>" in dom
+    assert "<td>file</td><td>Relevé été 2005.txt</td>" in dom
     # the timeline is an SVG with one lane per connection
     el = parse(dom)
     assert el.tags.count("svg") == 1 and el.tags.count("rect") >= 9

@@ -17,10 +17,15 @@ from .. import events as E
 from ..protocol.dialects import split_caps, split_endpoint
 from ..protocol.mime import header, media_type, parse_fields, split_payload
 from ..protocol.p2p import P2PError, parse_v1, parse_v2
+from .chunks import ChunkJoin
 from ..protocol.tables import ERROR_NAMES, url_decode
 from ..protocol.numbers import is_num
 
 MAX_PENDING = 1024
+
+
+def _one(ev) -> list:
+    return [ev] if ev is not None else []
 
 
 def _p(params, i, default=None):
@@ -32,6 +37,7 @@ class SbDecoder:
         self.conn = conn
         self.local = None            # the local account's passport, once known
         self.pending: OrderedDict = OrderedDict()
+        self.chunks = ChunkJoin()
 
     def client(self, cmd, ts) -> list:
         if cmd.trid is not None:
@@ -52,7 +58,7 @@ class SbDecoder:
         if v == "CAL" and len(p) >= 2:
             return [E.Calling(ts, self.conn, 0, p[1], cmd.trid)]
         if v == "MSG" and len(p) >= 3:
-            return [self._message(cmd, ts, 0, self.local, None, p[1])]
+            return _one(self._message(cmd, ts, 0, self.local, None, p[1]))
         if v == "OUT":
             return [E.Logout(ts, self.conn, 0, None)]
         return [E.Unknown(ts, self.conn, 0, v, tuple(p))]
@@ -83,7 +89,8 @@ class SbDecoder:
         if v == "CAL" and len(p) >= 3 and p[1] == "RINGING":
             return [E.Ringing(ts, self.conn, 1, p[2], cmd.trid)]
         if v == "MSG" and len(p) >= 3:
-            return [self._message(cmd, ts, 1, split_endpoint(p[0])[0], url_decode(p[1]), None)]
+            return _one(self._message(cmd, ts, 1, split_endpoint(p[0])[0], url_decode(p[1]),
+                                      None))
         if v in ("ACK", "NAK"):
             return [E.Acknowledgement(ts, self.conn, 1, v, cmd.trid)]
         if v == "OUT":
@@ -91,7 +98,8 @@ class SbDecoder:
         return [E.Unknown(ts, self.conn, 1, v, tuple(p))]
 
     def close(self, ts) -> list:
-        return []
+        return [E.Anomaly(ts, self.conn, d, "chunked message", why, -1, 0)
+                for d, why in self.chunks.unfinished()]
 
     def _participant(self, ts, command, who, name, caps):
         account, endpoint = split_endpoint(who)
@@ -102,6 +110,13 @@ class SbDecoder:
     def _message(self, cmd, ts, d, sender, sender_name, ack):
         # the payload is parsed by whoever reads the event's headers (events.Message)
         payload = cmd.payload or b""
+        if _CHUNKED.search(payload, 0, 400):
+            joined = self.chunks.add(payload, d, ts)
+            if joined is None:
+                return None             # held until its last chunk
+            if isinstance(joined, str):
+                return E.Anomaly(ts, self.conn, d, "chunked message", joined, -1, 0)
+            payload = joined
         if _P2P.search(payload, 0, 200):
             headers, body = split_payload(payload)
             if media_type(headers)[0] == "application/x-msnmsgrp2p":
@@ -118,22 +133,25 @@ class SbDecoder:
 
 
 _P2P = re.compile(rb"x-msnmsgrp2p", re.IGNORECASE)
+_CHUNKED = re.compile(rb"(?:^|\n)Chunks?: *\d", re.IGNORECASE)
 
 
 def p2p_part(ts, conn, d, sender, headers, body) -> E.Event:
     """A P2P message: v2 when the peers name endpoints (MSNP16+: ``P2P-Src``, or a
     ``P2P-Dest`` with ``;{machine-guid}``), else v1."""
     dest, endpoint = split_endpoint(header(headers, "P2P-Dest"))
-    v2 = bool(header(headers, "P2P-Src")) or bool(endpoint and endpoint.startswith("{"))
+    src_account, src_endpoint = split_endpoint(header(headers, "P2P-Src"))
+    v2 = bool(src_account) or bool(endpoint and endpoint.startswith("{"))
+    version = 2 if v2 else 1
+    if sender is None and src_account:
+        sender = src_account
     try:
         part = parse_v2(body) if v2 else parse_v1(body)
     except P2PError as e:
-        return E.P2PPart(ts, conn, d, sender, dest or None, endpoint, 2 if v2 else 1, 0, 0,
-                         None, None, 0, None, None, None, b"", None, str(e), len(body))
-    return E.P2PPart(ts, conn, d, sender, dest or None, endpoint, part.version,
-                     part.session_id, part.identifier, part.offset, part.total, part.flags,
-                     part.ack_id, part.ack_size, part.app_id, part.data, part.first, None,
-                     len(body))
+        return E.P2PPart(ts, conn, d, sender, dest or None, endpoint, src_endpoint, version,
+                         None, "switchboard", str(e), len(body))
+    return E.P2PPart(ts, conn, d, sender, dest or None, endpoint, src_endpoint, version,
+                     part, "switchboard", None, len(body))
 
 
 # the Content-Type of a file-transfer invitation, in any case (see invitation_endpoints)

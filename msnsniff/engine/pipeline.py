@@ -19,7 +19,9 @@ from .. import events as E
 from ..capture.packet import ACK, SYN, Segment
 from ..config import DEFAULT_LIMITS, Limits
 from ..decoder import ConnectionDecoder
+from ..decoder.direct import DC_START, DirectDecoder
 from ..decoder.sb import invitation_endpoints
+from ..stream.directframing import DirectFramer
 from ..protocol.numbers import net_port
 from ..stream.http import HttpProblem, HttpRequest, HttpResponse
 from .gateway import Gateway
@@ -31,7 +33,7 @@ MSNP_PORT = 1863
 
 # first client line of an MSNP connection on any port (§1.5)
 _CLIENT_START = re.compile(
-    rb"^(?:VER \d+ MSNP\d|VER MSNFTP|USR \d+ \S+@\S+ \S+\r?\n|ANS \d+ \S+@\S+ \S+ \S+\r?\n)")
+    rb"^(?:\x04\x00\x00\x00foo\x00|VER \d+ MSNP\d|VER MSNFTP|USR \d+ \S+@\S+ \S+\r?\n|ANS \d+ \S+@\S+ \S+ \S+\r?\n)")
 # an HTTP gateway request (reference §9): the gateway path, also in the absolute form a
 # proxy sees, or the gateway's media type in the first request's headers
 _GATEWAY_START = re.compile(rb"^POST (?:https?://[^/ ]+)?/gateway/gateway\.dll[? ]")
@@ -45,6 +47,17 @@ _SERVER_VERBS = {b"HTT", b"NLN", b"ILN", b"FLN", b"LST", b"LSG", b"BPR", b"JOI",
                  b"QNG", b"ACK", b"NAK", b"CHL", b"FIL", b"GTC", b"BLP"}
 _CLIENT_VERBS = {b"POS", b"VER", b"CVR", b"ANS", b"CAL", b"PNG", b"SYN", b"CHG", b"QRY", b"TFR",
                  b"CCL"}
+
+
+def direct_endpoints(ev) -> list[str]:
+    """``ip:port`` a P2P direct-connection answer (transrespbody, ``Listening: true``)
+    names; a cheap byte test first, since most parts are data."""
+    data = ev.part.data if ev.part is not None else b""
+    if not data or ev.part.session_id != 0 or b"Listening: true" not in data:
+        return []
+    return [f"{ip.decode()}:{port.decode()}"
+            for ips, port in zip(_DC_ADDRS.findall(data), _DC_PORT.findall(data))
+            for ip in ips.split()]
 
 
 def _side(data: bytes) -> int | None:
@@ -68,7 +81,10 @@ def _side(data: bytes) -> int | None:
 _HTTP_ITEMS = frozenset({HttpRequest, HttpResponse, HttpProblem})
 
 # events that may announce an endpoint to follow (see _items)
-_ANNOUNCING = frozenset({E.Redirect, E.SwitchboardGranted, E.Ring, E.Message})
+_ANNOUNCING = frozenset({E.Redirect, E.SwitchboardGranted, E.Ring, E.Message, E.P2PPart})
+# a P2P direct-connection answer (MSNSLP transrespbody) names where its peer listens
+_DC_PORT = re.compile(rb"IPv4(?:Internal|External)-Port: *(\d{1,5})")
+_DC_ADDRS = re.compile(rb"IPv4(?:Internal|External)-Addrs: *([0-9. ]+)")
 
 
 class _ConnState:
@@ -248,6 +264,11 @@ class Pipeline:
             if type(ev) is Data:
                 if st.first_data:
                     st.first_data = False
+                    if ev.data[:8] == DC_START:
+                        # a P2P direct connection: length-prefixed binary frames
+                        st.framers = (DirectFramer(), DirectFramer())
+                        st.decoder = DirectDecoder(conn.id)
+                        out.append(E.RoleKnown(ev.ts, conn.id, -1, "p2p-direct"))
                     if ev.dir == 0 and is_gateway(ev.data):
                         # HTTP gateway: h11 and the gateway sessions replace the framers
                         st.framers, st.decoder = self.gateway.carrier(conn, self.limits)
@@ -318,6 +339,8 @@ class Pipeline:
             why = [self.announce(ev.target, "notification")]
         elif t is E.Message:
             why = [self.announce(a, "file-transfer") for a in invitation_endpoints(ev)]
+        elif t is E.P2PPart:
+            why = [self.announce(a, "p2p-direct") for a in direct_endpoints(ev)]
         else:
             why = [self.announce(ev.address, "switchboard")]
         for w in why:

@@ -156,6 +156,8 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
     # ------------------------------------------------------------ connection events
     def on_open(self, ev):
         s = self.sessions[ev.conn] = Session(ev.conn, ev.client, ev.server, ev.start)
+        if self.p2p_listen:
+            self.on_direct_opened(ev.conn, ev.server)
         # the connection a dispatch server just sent this client to (XFR … NS)
         ds = self.redirects.pop((ev.server, s.client_ip), None)
         if ds is not None:
@@ -307,6 +309,7 @@ _HANDLERS = {
     E.DialectKnown: Analysis.on_dialect, E.OwnName: Analysis.on_own_name,
     E.ContactName: Analysis.on_contact_name, E.PersonalMessage: Analysis.on_personal,
     E.Notice: Analysis.on_notice, E.P2PPart: Analysis.on_p2p,
+    E.DirectHandshake: Analysis.on_direct_handshake,
     E.GatewayExchange: Analysis.on_gateway,
     E.ConnectionOpened: Analysis.on_open, E.ConnectionClosed: Analysis.on_close,
     E.RoleKnown: Analysis.on_role, E.Anomaly: Analysis.on_anomaly,

@@ -15,56 +15,29 @@ A transfer ends ``complete`` (all TotalSize bytes and the receiver's ACK or BYE)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections import OrderedDict
 
 from ..protocol import p2p as P
+from ..protocol import p2pdc as DCP
 from ..protocol.xmlpayload import parse_msnobj
+from . import p2pdata as D
 from .session import iso
 
 MAX_SLP_BYTES = 64 * 1024      # an MSNSLP message is a few hundred bytes to a few KB
-KINDS = {"file": "p2p-file", "msnobject": "display-picture"}
-
-
-def _add_range(ranges: list, start: int, end: int) -> int:
-    """Merge [start, end) into sorted disjoint ``ranges``; returns the new bytes."""
-    new = end - start
-    out = []
-    placed = False
-    for a, b in ranges:
-        if b < start or a > end:
-            if a > end and not placed:
-                out.append([start, end])
-                placed = True
-            out.append([a, b])
-            continue
-        new -= max(0, min(b, end) - max(a, start))
-        start, end = min(a, start), max(b, end)
-    if not placed:
-        out.append([start, end])
-    out.sort()
-    ranges[:] = out
-    return new
-
-
-def _missing(ranges, total) -> list[str]:
-    out, pos = [], 0
-    for a, b in ranges:
-        if a > pos:
-            out.append(f"{pos}-{a - 1}")
-        pos = max(pos, b)
-    if total is not None and pos < total:
-        out.append(f"{pos}-{total - 1}")
-    return out
+KINDS = {"file": "file", "msnobject": "display-picture"}
 
 
 class P2PFold:
     def _p2p_init(self):
-        self.p2p_slp: OrderedDict = OrderedDict()     # (from, to, ident) -> partial SLP
+        self.p2p_slp: OrderedDict = OrderedDict()     # join key -> partial SLP message
         self.p2p_done: OrderedDict = OrderedDict()    # SLP / v2 chunk keys already handled
         self.p2p_calls: OrderedDict = OrderedDict()   # Call-ID -> transfer
         self.p2p_by_sid: OrderedDict = OrderedDict()  # (pair, SessionID) -> transfer
+        self.p2p_direct: OrderedDict = OrderedDict()  # direct connection id -> its state
+        self.p2p_listen: OrderedDict = OrderedDict()  # (ip, port) a peer listens on -> call
+        # (creator, SHA1D) -> (shortcut, MSNObject, announcing event); fetched objects
+        self.p2p_shortcuts: OrderedDict = OrderedDict()
+        self.p2p_fetched: OrderedDict = OrderedDict()
 
     # ------------------------------------------------------------ parts
     def on_p2p(self, ev):
@@ -75,62 +48,121 @@ class P2PFold:
                                     "kind": "malformed p2p", "detail": ev.error,
                                     "offset": None, "length": ev.length})
             return
-        sender = ev.sender or s.passport
-        pair = frozenset((sender, ev.dest))
-        if ev.session_id == 0 and ev.data and not (ev.version == 1 and ev.flags & P.FLAG_ACK):
-            self._slp_part(ev, s, sender)
+        part = ev.part
+        if ev.transport == "direct":
+            dc = self.p2p_direct.get(ev.conn)
+            if dc is None:
+                self._p2p_anomaly(ev, "p2p direct", "P2P data on a direct connection whose "
+                                  "negotiation was not captured: not placed")
+                return
+            sender, dest = dc["sides"][ev.dir], dc["sides"][1 - ev.dir]
+        else:
+            sender = (ev.sender or s.passport or "").lower() or None
+            dest = (ev.dest or "").lower() or None
+        pair = frozenset((sender, dest))
+        if part.session_id == 0 and part.data and not part.is_ack:
+            self._slp_part(ev, s, sender, dest)
             return
-        t = self.p2p_by_sid.get((pair, ev.session_id))
+        t = self.p2p_by_sid.get((pair, part.session_id))
         if t is None:
             return                      # acks and data of a call whose INVITE was not seen
-        if ev.version == 1 and ev.flags == P.FLAG_ACK:
-            if t["total"] is not None and ev.ack_size == t["total"] and t["received"] == t["total"]:
+        if ev.transport == "direct":
+            t["transport"] = "direct"
+        if part.version == 1 and part.flags == P.FLAG_ACK:
+            if t["total"] is not None and part.ack_size == t["total"] \
+                    and t["received"] == t["total"]:
+                # complete; the row waits for the BYE, which says who closed the call
                 t["acknowledged"] = True
-                self._p2p_final(t, ev, "complete")
             return
-        if ev.version == 1 and ev.flags & (P.FLAG_CLOSE | P.FLAG_TLP_ERROR) and not ev.data:
+        if part.version == 1 and part.flags & (P.FLAG_CLOSE | P.FLAG_TLP_ERROR) \
+                and not part.data:
             return
-        if ev.data:
+        if part.data:
             self._p2p_data(t, ev, s, sender)
 
-    def _slp_part(self, ev, s, sender):
-        key = (sender, ev.dest, ev.identifier)
+    def _slp_part(self, ev, s, sender, dest):
+        """Join an MSNSLP message's chunks.  v1 chunks share the Identifier and carry an
+        Offset.  v2 chunks each have their own SequenceNumber: the next chunk's is this
+        one's plus its MessageSize (data header included; MSNPSharp SplitMessage) — the
+        payload-only rule is accepted too — and the bytes-remaining TLV says when the
+        message is whole."""
+        part = ev.part
+        if part.version == 2:
+            seen = (sender, dest, part.identifier)
+            if seen in self.p2p_done:
+                return                  # a copy (relayed, or to another endpoint)
+            self._remember(self.p2p_done, seen, None)
+            if part.first:
+                if part.remaining == 0:
+                    return self._slp_whole(ev, s, bytes(part.data))
+                if part.total > MAX_SLP_BYTES:
+                    self._p2p_anomaly(ev, "cap", f"an MSNSLP message of {part.total} bytes "
+                                      f"(more than {MAX_SLP_BYTES}) was not joined")
+                    return
+                buf = {"data": bytearray(part.data), "left": part.remaining, "ts": ev.ts}
+            else:
+                buf = self.p2p_slp.pop((sender, dest, part.identifier), None)
+                if buf is None:
+                    self._p2p_anomaly(ev, "p2p join", f"an MSNSLP continuation (sequence "
+                                      f"{part.identifier}, {len(part.data)} bytes) follows no "
+                                      "first chunk seen: not joined")
+                    return
+                for k in buf.get("keys", ()):
+                    self.p2p_slp.pop(k, None)
+                if buf["left"] - len(part.data) != part.remaining or part.remaining < 0:
+                    self._p2p_anomaly(ev, "p2p join", f"an MSNSLP continuation says "
+                                      f"{part.remaining} bytes remain, {buf['left']} were "
+                                      f"expected less its {len(part.data)}: not joined")
+                    return
+                buf["data"] += part.data
+                buf["left"] = part.remaining
+                if part.remaining == 0:
+                    return self._slp_whole(ev, s, bytes(buf["data"]))
+            nxt = part.identifier + part.message_size
+            buf["keys"] = [(sender, dest, nxt & 0xFFFFFFFF),
+                           (sender, dest, (part.identifier + len(part.data)) & 0xFFFFFFFF)]
+            for k in buf["keys"]:
+                self.p2p_slp[k] = buf
+            self._bound_slp(ev)
+            return
+        key = (sender, dest, part.identifier)
         if key in self.p2p_done:
             return                      # the relayed copy of a message already handled
-        if ev.version == 2:
-            if not ev.first and key not in self.p2p_slp:
-                return
-            buf = self.p2p_slp.get(key)
-            if buf is None:
-                buf = self.p2p_slp[key] = {"total": ev.total, "data": bytearray(), "ranges": []}
-            buf["data"] += ev.data
-            whole = len(buf["data"]) >= (buf["total"] or 0)
-            raw = bytes(buf["data"])
-        else:
-            total = ev.total or 0
-            if total > MAX_SLP_BYTES:
-                self._p2p_anomaly(ev, "cap", f"an MSNSLP message of {total} bytes (more than "
-                                  f"{MAX_SLP_BYTES}) was not joined")
-                self._remember(self.p2p_done, key, None)
-                return
-            buf = self.p2p_slp.get(key)
-            if buf is None:
-                buf = self.p2p_slp[key] = {"total": total, "data": bytearray(total), "ranges": []}
-                self._bound(self.p2p_slp)
-            buf["data"][ev.offset:ev.offset + len(ev.data)] = ev.data
-            _add_range(buf["ranges"], ev.offset, ev.offset + len(ev.data))
-            whole = buf["ranges"] == [[0, total]]
-            raw = bytes(buf["data"])
-        if not whole:
+        total = part.total or 0
+        if total > MAX_SLP_BYTES:
+            self._p2p_anomaly(ev, "cap", f"an MSNSLP message of {total} bytes (more than "
+                              f"{MAX_SLP_BYTES}) was not joined")
+            self._remember(self.p2p_done, key, None)
+            return
+        buf = self.p2p_slp.get(key)
+        if buf is None:
+            buf = self.p2p_slp[key] = {"total": total, "data": bytearray(), "ranges": [],
+                                       "ts": ev.ts, "keys": [key]}
+            self._bound_slp(ev)
+        D.place(buf["data"], part.offset, part.data)
+        D.add_range(buf["ranges"], part.offset, part.offset + len(part.data))
+        if buf["ranges"] != [[0, total]]:
             return
         del self.p2p_slp[key]
         self._remember(self.p2p_done, key, None)
+        self._slp_whole(ev, s, bytes(buf["data"]))
+
+    def _slp_whole(self, ev, s, raw):
         try:
             slp = P.parse_slp(raw)
         except P.P2PError as e:
             self._p2p_anomaly(ev, "malformed p2p", str(e))
             return
         self._slp(ev, s, slp)
+
+    def _bound_slp(self, ev):
+        """At most ``max_links`` partial MSNSLP messages; one pushed out is reported."""
+        while len(self.p2p_slp) > self.limits.max_links:
+            _, buf = self.p2p_slp.popitem(last=False)
+            for k in buf.get("keys", ()):
+                self.p2p_slp.pop(k, None)
+            self._p2p_anomaly(ev, "cap", f"more than {self.limits.max_links} MSNSLP messages "
+                              "were being joined at once: the oldest was given up")
 
     def _bound(self, table):
         while len(table) > self.limits.max_links:
@@ -155,34 +187,88 @@ class P2PFold:
         if slp["method"] == "INVITE":               # transreq: direct connection offered
             t["direct_connection"] = "offered"
             t["invitation"]["commands"].append("INVITE (direct connection)")
+            t["dc_nonce"] = slp["fields"].get("Nonce") or slp["fields"].get("Hashed-Nonce")
             return
         if slp["method"] == "RESPONSE":
             code = slp["code"]
             t["invitation"]["commands"].append(f"{code} {slp['reason']}".strip())
             if ctype == "application/x-msnmsgr-transrespbody":
-                listening = slp["fields"].get("Listening", "").lower() == "true"
-                t["direct_connection"] = "listening" if listening else "refused"
+                self._p2p_direct_answer(ev, t, slp)
                 return
             if code == 200:
                 t["status"] = t["invitation"]["status"] = "accepted"
-                self._p2p_line(ev, s, slp["from"], "accepted" if t["kind"] == "p2p-file"
+                if slp["from_endpoint"]:
+                    # MPOP: the endpoint that answered is the one taking part
+                    t["invitee_ep"] = slp["from_endpoint"]
+                self._p2p_line(ev, s, slp["from"], "accepted" if t["kind"] == "file"
                                else "accepted the request", t)
             elif code == 603:
                 t["invitation"]["status"] = "declined"
+                t["closed_by"] = slp["from"]
                 self._p2p_line(ev, s, slp["from"], "declined", t)
                 self._p2p_final(t, ev, "declined")
             return
         if slp["method"] == "BYE":
             t["invitation"]["commands"].append("BYE")
+            if t["closed_by"] is None:
+                t["closed_by"] = slp["from"]
+            if t["final"] is not None:
+                return                  # a BYE after 603 (or after the ACK) changes nothing
             if t["received"] == t["total"] and t["total"]:
                 t["acknowledged"] = True
                 self._p2p_final(t, ev, "complete")
-            elif t["final"] is None:
+            else:
                 t["cancelled_by"] = slp["from"]
                 t["invitation"]["status"] = "cancelled"
-                self._p2p_line(ev, s, slp["from"], f"cancelled after {t['received']:,} of "
-                               f"{(t['total'] or t['size'] or 0):,} bytes", t)
+                who = "the receiver" if slp["from"] == t["receiver"] else "the sender"
+                self._p2p_line(ev, s, slp["from"], f"cancelled ({who}) after "
+                               f"{t['received']:,} of {(t['total'] or t['size'] or 0):,} "
+                               "bytes", t)
                 self._p2p_final(t, ev, "cancelled")
+
+    def _p2p_direct_answer(self, ev, t, slp):
+        """transrespbody: ``Listening: true`` names where the answering peer listens; the
+        connection to it is then followed (the pipeline widens the filter) and its bytes
+        belong to this call's pair."""
+        f = slp["fields"]
+        listening = f.get("Listening", "").lower() == "true"
+        t["direct_connection"] = "listening" if listening else "refused"
+        if not listening:
+            return
+        t["dc_nonce"] = f.get("Nonce") or f.get("Hashed-Nonce") or t.get("dc_nonce")
+        ports = [f.get(k, "") for k in ("IPv4Internal-Port", "IPv4External-Port")]
+        addrs = [f.get(k, "") for k in ("IPv4Internal-Addrs", "IPv4External-Addrs")]
+        for ips, port in zip(addrs, ports):
+            if not port.isascii() or not port.isdigit() or len(port) > 5:
+                continue
+            for ip in ips.split():
+                self._remember(self.p2p_listen, (ip, int(port)),
+                               (slp["from"], slp["to"], t))
+
+    def on_direct_opened(self, conn, server):
+        """A connection to an endpoint a transrespbody announced: its client is the
+        peer that did not listen."""
+        host, _, port = server.rpartition(":")
+        hit = self.p2p_listen.get((host.strip("[]"), int(port))) if port.isdigit() else None
+        if hit is None:
+            return
+        listener, other, t = hit
+        self._remember(self.p2p_direct, conn, {"sides": (other, listener), "call": t,
+                                               "nonces": []})
+
+    def on_direct_handshake(self, ev):
+        dc = self.p2p_direct.get(ev.conn)
+        if dc is None or ev.nonce is None:
+            return
+        t = dc["call"]
+        expected = t.get("dc_nonce")
+        ok = (DCP.same_guid(ev.nonce, expected) if ev.version == 1
+              else DCP.same_guid(DCP.hashed_nonce(ev.nonce), expected)
+              or DCP.same_guid(ev.nonce, expected))
+        t["dc_nonce_ok"] = ok if t.get("dc_nonce_ok") is not False else False
+        if not ok:
+            self._p2p_anomaly(ev, "p2p direct", f"handshake nonce {ev.nonce} does not match "
+                              f"the negotiated {expected}")
 
     def _p2p_invite(self, ev, s, slp):
         f = slp["fields"]
@@ -198,7 +284,9 @@ class P2PFold:
              "ranges": [], "data": None, "overflow": False, "conflicts": 0, "status": "invited",
              "final": None, "cancelled_by": None, "acknowledged": False,
              "direct_connection": None, "started": iso(ev.ts), "finished": None,
-             "v2_offsets": {}, "seen": set()}
+             "version": ev.part.version, "transport": "switchboard", "closed_by": None,
+             "inviter_ep": slp["from_endpoint"], "invitee_ep": slp["to_endpoint"],
+             "dc_nonce": None, "dc_nonce_ok": None}
         context = f.get("Context", "")
         if what == "file":
             t["sender"], t["receiver"] = slp["from"], slp["to"]
@@ -221,9 +309,15 @@ class P2PFold:
             if obj:
                 t["msnobj"] = obj
                 t["size"] = obj.get("size")
-                t["name"] = obj.get("friendly_text") or obj.get("location")
-                if obj.get("type") == "2":
-                    t["kind"] = "emoticon"
+                # the Type decides what the object is (protocol/p2p.py OBJECT_KINDS)
+                t["kind"] = P.OBJECT_KINDS.get(obj.get("type"), t["kind"])
+                # an emoticon is named by the shortcut its announcement gave it
+                key = (obj.get("creator", "").lower(), obj.get("sha1d"))
+                shortcut = (self.p2p_shortcuts.get(key) or (None,))[0]
+                self._remember(self.p2p_fetched, key, None)
+                loc = obj.get("location") if obj.get("location") != "0" else None
+                t["name"] = shortcut or (loc if t["kind"] == "display-picture"
+                                         else obj.get("friendly_text") or loc)
             line = f"asks for {t['sender']}'s " + (t["kind"].replace("-", " ")
                                                    if what else f"object {guid}")
         t["invitation"] = inv = {
@@ -262,29 +356,34 @@ class P2PFold:
     def _p2p_data(self, t, ev, s, sender):
         if t["final"] is not None:
             return                      # reported (and its bytes released) already
-        if (t["kind"] != "p2p-file" and ev.version == 1 and ev.total == 4
-                and len(ev.data) == 4 and ev.flags == 0):
-            return                      # the data-preparation message of a picture
-        if ev.version == 2:
-            seen_key = (sender, ev.identifier)
-            if seen_key in t["seen"]:
-                return
-            if len(t["seen"]) < self.limits.max_links:
-                t["seen"].add(seen_key)
-            if ev.first and t["total"] is None:
-                t["total"] = ev.total
-            offset = t["v2_offsets"].get(sender, 0)
-            t["v2_offsets"][sender] = offset + len(ev.data)
-        else:
-            offset = ev.offset
+        part = ev.part
+        if part.is_data_preparation:
+            return                      # the 4 bytes before an object's data
+        if part.version == 2:
+            # v2 has no offsets: the bytes-remaining TLV counts down to the end of the
+            # object, so offset = size - remaining - len(data) (MSNPSharp WriteBytes)
             if t["total"] is None:
-                t["total"] = ev.total
-            elif ev.total != t["total"]:
-                self._p2p_anomaly(ev, "malformed p2p", f"TotalSize {ev.total} differs from "
-                                  f"{t['total']} earlier in session {ev.session_id}")
+                t["total"] = part.total if part.first else t["size"]
+            if t["total"] is None:
+                self._p2p_anomaly(ev, "p2p placement", f"session {part.session_id}: a "
+                                  "chunk before any size is known: not placed")
+                return
+            offset = t["total"] - part.remaining - len(part.data)
+            if offset < 0:
+                self._p2p_anomaly(ev, "malformed p2p", f"session {part.session_id}: "
+                                  f"{len(part.data)} bytes with {part.remaining} remaining "
+                                  f"do not fit its {t['total']} bytes")
+                return
+        else:
+            offset = part.offset
+            if t["total"] is None:
+                t["total"] = part.total
+            elif part.total != t["total"]:
+                self._p2p_anomaly(ev, "malformed p2p", f"TotalSize {part.total} differs "
+                                  f"from {t['total']} earlier in session {part.session_id}")
                 return
         total = t["total"] or 0
-        end = offset + len(ev.data)
+        end = offset + len(part.data)
         if end > total:
             self._p2p_anomaly(ev, "malformed p2p", f"bytes {offset}-{end} lie past "
                               f"TotalSize {total}")
@@ -292,57 +391,30 @@ class P2PFold:
         if t["data"] is None and not t["overflow"]:
             if total > self.limits.max_file_bytes:
                 t["overflow"] = True
-                self._p2p_anomaly(ev, "cap", f"P2P session {ev.session_id}: {total} bytes "
+                self._p2p_anomaly(ev, "cap", f"P2P session {part.session_id}: {total} bytes "
                                   f"is more than the {self.limits.max_file_bytes}-byte cap; "
                                   "bytes are counted, not kept")
             else:
-                t["data"] = bytearray(total)
-        new_before = _add_range(list(t["ranges"]), offset, end)
-        if new_before < len(ev.data) and t["data"] is not None:
-            # an overlap: the relayed copy (same bytes) or a conflict (different bytes)
-            if not self._same_where_covered(t, offset, ev.data):
+                t["data"] = bytearray()     # grows with the bytes seen, not the claim
+        if t["data"] is not None and D.new_bytes(t["ranges"], offset, end) < len(part.data):
+            # an overlap: a copy (relayed, or to another endpoint) or a conflict
+            if not D.same_where_covered(t, offset, part.data):
                 t["conflicts"] += 1
-                self._p2p_anomaly(ev, "p2p conflict", f"session {ev.session_id}: bytes at "
+                self._p2p_anomaly(ev, "p2p conflict", f"session {part.session_id}: bytes at "
                                   f"{offset} differ from those seen before; the first kept")
                 return
-        added = _add_range(t["ranges"], offset, end)
+        added = D.add_range(t["ranges"], offset, end)
         if t["data"] is not None and added:
-            t["data"][offset:end] = ev.data
+            D.place(t["data"], offset, part.data)
         t["received"] += added
         t["finished"] = iso(ev.ts)
         if t["received"] == total and added:
             what = t["name"] or t["kind"].replace("-", " ")
             check = ""
             if t["msnobj"] and t["msnobj"].get("sha1d"):
-                check = ", SHA1D " + ("ok" if self._sha1d_ok(t) else "does not match")
+                check = ", SHA1D " + ("ok" if D.sha1d_ok(t) else "does not match")
             self._p2p_line(ev, s, t["sender"], f"sent all of {what}: {total:,} bytes, sha256 "
-                           f"{self._p2p_sha(t)}{check}", t)
-
-    @staticmethod
-    def _same_where_covered(t, offset, data) -> bool:
-        for a, b in t["ranges"]:
-            lo, hi = max(a, offset), min(b, offset + len(data))
-            if lo < hi and t["data"][lo:hi] != data[lo - offset:hi - offset]:
-                return False
-        return True
-
-    @staticmethod
-    def _sha1d_ok(t):
-        """The MSNObject's SHA1D (base64 of the data's SHA-1) against the bytes."""
-        obj, data, total = t["msnobj"], t["data"], t["total"]
-        if not obj or not obj.get("sha1d") or data is None or not total \
-                or t["received"] != total:
-            return None
-        return base64.b64encode(hashlib.sha1(bytes(data[:total])).digest()).decode() \
-            == obj["sha1d"]
-
-    @staticmethod
-    def _p2p_sha(t):
-        """sha256 of the bytes up to the last one seen (the extracted file, holes
-        zero-filled and listed in missing_ranges)."""
-        if t["data"] is None or not t["received"]:
-            return None
-        return hashlib.sha256(bytes(t["data"][:t["ranges"][-1][1]])).hexdigest()
+                           f"{D.sha256(t)}{check}", t)
 
     # ------------------------------------------------------------ results
     def _p2p_final(self, t, ev, status):
@@ -353,21 +425,25 @@ class P2PFold:
         self.sink("transfers", self._p2p_row(t))
         # the row holds the bytes (for files --extract); the call keeps only its state
         t["data"] = None
-        t["seen"] = set()
 
     def _p2p_row(self, t) -> dict:
         total = t["total"] if t["total"] is not None else t["size"]
         status = t["final"]
         if status is None:                      # the capture ended first
             if total and t["received"] == total:
-                status = "complete, unacknowledged"
+                status = "complete" if t["acknowledged"] else "complete, unacknowledged"
             elif t["status"] == "invited":
                 status = "no answer"
             else:
                 status = "incomplete"
         data = t["data"]
-        sha = self._p2p_sha(t) if t["received"] else None
-        sha1d_ok = self._sha1d_ok(t)
+        sha = D.sha256(t) if t["received"] else None
+        sha1d_ok = D.sha1d_ok(t)
+        # the object's owner sends it: for an MSNObject the invitee, for a file the inviter
+        if t["sender"] == t["inviter"]:
+            sender_ep, receiver_ep = t["inviter_ep"], t["invitee_ep"]
+        else:
+            sender_ep, receiver_ep = t["invitee_ep"], t["inviter_ep"]
         return {
             "session": t["session"], "invitation_cookie": t["call_id"],
             "invitation_session": t["session"], "sender": t["sender"],
@@ -381,10 +457,14 @@ class P2PFold:
             "sha256": sha, "started": t["started"], "finished": t["finished"],
             "extracted_to": None, "method": "p2p", "kind": t["kind"],
             "p2p_session_id": t["p2p_session_id"], "missing_ranges":
-                _missing(t["ranges"], total) if t["final"] != "declined" else [],
+                D.missing(t["ranges"], total) if t["final"] != "declined" else [],
             "cancelled_by": t["cancelled_by"], "acknowledged": t["acknowledged"],
             "sha1d_ok": sha1d_ok, "direct_connection": t["direct_connection"],
-            "conflicts": t["conflicts"],
+            "conflicts": t["conflicts"], "p2p_version": t["version"],
+            "transport": t["transport"], "sender_endpoint": sender_ep,
+            "receiver_endpoint": receiver_ep, "closed_by": t["closed_by"],
+            "sha1d": (t["msnobj"] or {}).get("sha1d"),
+            "direct_nonce_ok": t["dc_nonce_ok"],
             "_data": data if t["received"] else None, "_overflow": t["overflow"],
             "_extent": t["ranges"][-1][1] if t["ranges"] else 0}
 
@@ -393,3 +473,32 @@ class P2PFold:
             if t["final"] is None:
                 self.sink("transfers", self._p2p_row(t))
                 t["final"] = "reported"
+        # custom emoticons announced in a message but never fetched are still listed
+        for (creator, sha1d), (shortcut, obj, ev) in self.p2p_shortcuts.items():
+            if (creator, sha1d) not in self.p2p_fetched:
+                self.sink("transfers", _not_fetched_row(ev, creator, shortcut, obj))
+        done = set()
+        for buf in self.p2p_slp.values():
+            if id(buf) in done:
+                continue
+            done.add(id(buf))
+            self.sink("anomalies", {
+                "time": iso(buf["ts"]), "session": None, "direction": None,
+                "kind": "p2p join", "detail": f"an MSNSLP message was never whole: "
+                f"{len(buf['data'])} bytes joined when the capture ended", "offset": None,
+                "length": len(buf["data"])})
+
+
+def _not_fetched_row(ev, creator, shortcut, obj) -> dict:
+    return {"session": ev.conn, "invitation_cookie": None, "invitation_session": ev.conn,
+            "sender": creator, "receiver": None, "name": shortcut, "size": obj.get("size"),
+            "announced_size": obj.get("size"), "received": 0,
+            "missing_bytes": obj.get("size") or 0, "status": "not fetched", "end": None,
+            "bye_code": None, "bye_meaning": None, "size_matches_invitation": None,
+            "sha256": None, "started": iso(ev.ts), "finished": None, "extracted_to": None,
+            "method": "p2p", "kind": P.OBJECT_KINDS.get(obj.get("type"), "emoticon"),
+            "p2p_session_id": None, "missing_ranges": [], "cancelled_by": None,
+            "acknowledged": False, "sha1d_ok": None, "direct_connection": None,
+            "conflicts": 0, "p2p_version": None, "transport": None, "sender_endpoint": None,
+            "receiver_endpoint": None, "closed_by": None, "sha1d": obj.get("sha1d"),
+            "direct_nonce_ok": None, "_data": None, "_overflow": False, "_extent": 0}

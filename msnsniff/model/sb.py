@@ -120,6 +120,9 @@ class SbFold:
             row["text"] = " ".join(shortcuts)
             objs = {k: parse_msnobj(v) for k, v in zip(parts[0::2], parts[1::2]) if k.strip()}
             row["msnobj"] = {k: v for k, v in objs.items() if v} or None
+            for k, v in (row["msnobj"] or {}).items():
+                self._remember(self.p2p_shortcuts, ((v.get("creator") or "").lower(),
+                                                    v.get("sha1d")), (k, v, ev))
         else:
             body = ev.body
             try:

@@ -66,8 +66,12 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                 elif kind == "transfer":
                     line = f"* {m['sender'] or 'unknown'} {m['text']}"
                 elif kind in _SHOWN_AS:
+                    # the model's text starts with the kind ("wink: Bisou"): said once
+                    text = m["text"] or ""
+                    if text.startswith(kind + ": "):
+                        text = text[len(kind) + 2:]
                     line = f"* {m['sender'] or 'unknown'} {_SHOWN_AS[kind]}" + (
-                        f": {m['text']}" if kind != "nudge" and m["text"] else "")
+                        f": {text}" if kind != "nudge" and text else "")
                 else:
                     line = f"[{m['content_type']}] {m['text'] or ''}"
             rows.append({"time": m["time"], "session": m["session"],

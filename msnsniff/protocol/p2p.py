@@ -38,6 +38,14 @@ FLAG_FILE_DATA = 0x1000030
 
 APP_IDS = {0: "session", 1: "msnobject", 2: "file", 11: "emoticon", 12: "display picture"}
 
+# What a fetched MSNObject is, by its Type (xmlpayload.MSNOBJ_TYPES names every type).
+# The Type decides, not the AppID: MSN 7.5 fetches pictures, winks and voice clips with
+# AppID 1 (v1), WLM 2009 uses 12 for pictures and 11 for emoticons (v2; MSNPSharp
+# ObjectTransfer.cs), and both reuse the one EUF-GUID {A4268EEC-…} for every object.
+OBJECT_KINDS = {"2": "emoticon", "3": "display-picture", "7": "display-picture",
+                "5": "background", "10": "background", "8": "wink", "11": "voice-clip",
+                "16": "scene"}
+
 # EUF-GUIDs of session invitations (MSNSLP INVITE bodies)
 EUF_GUIDS = {
     "{5D3E02AB-6190-11D3-BBBB-00C04F795683}": "file",
@@ -57,32 +65,61 @@ class P2PError(ValueError):
 
 
 class Part:
-    """One P2P message: which session and byte range it carries, and the bytes."""
+    """One P2P message: which session and byte range it carries, and the bytes.
+
+    v1 fills offset/total from its header.  v2 has no offsets: ``remaining`` (the
+    bytes-remaining TLV, 0 when absent) and ``first`` (TF_FIRST) let the model place the
+    chunk (offset = size - remaining - len(data)); ``identifier`` is the SequenceNumber."""
 
     __slots__ = ("version", "session_id", "identifier", "offset", "total", "flags",
-                 "ack_id", "ack_size", "app_id", "data", "first", "tf")
+                 "ack_id", "ack_size", "app_id", "data", "first", "tf", "opcode", "package",
+                 "remaining", "nak_id", "peer_info", "message_size")
 
     def __init__(self, version, session_id, identifier, offset, total, flags, ack_id,
-                 ack_size, app_id, data, first=None, tf=None):
+                 ack_size, app_id, data, first=None, tf=None, opcode=0, package=None,
+                 remaining=0, nak_id=None, peer_info=None, message_size=0):
         self.version = version
         self.session_id = session_id
         self.identifier = identifier
         self.offset = offset
-        self.total = total            # None: v2 does not say (until the first chunk)
+        self.total = total            # v2: len(data) + remaining on a TF_FIRST chunk
         self.flags = flags
         self.ack_id = ack_id
         self.ack_size = ack_size
-        self.app_id = app_id
+        self.app_id = app_id          # the footer; None on a direct connection
         self.data = data
         self.first = first            # v2: TF_FIRST
-        self.tf = tf
+        self.tf = tf                  # v2: the TF combination byte
+        self.opcode = opcode          # v2: SYN 0x01, RAK 0x02
+        self.package = package        # v2: PackageNumber
+        self.remaining = remaining    # v2: bytes of this message still to come
+        self.nak_id = nak_id          # v2: NAK TLV
+        self.peer_info = peer_info    # v2: the SYN's peer-info TLV, decoded
+        self.message_size = message_size   # v2: MessageSize (data header + data)
 
     @property
     def is_ack(self) -> bool:
         return self.version == 1 and self.flags == FLAG_ACK
 
+    @property
+    def is_data_preparation(self) -> bool:
+        """The 4 zero bytes a sender puts before an MSNObject's data (v1: a session's
+        first message of TotalSize 4; v2: TF First alone, libpurple and MSNPSharp
+        agree).  It is not the object: the object's bytes follow."""
+        if self.session_id == 0 or self.data != b"\x00\x00\x00\x00":
+            return False
+        if self.version == 1:
+            return self.total == 4 and self.offset == 0 and self.flags == 0
+        return self.tf == TF_FIRST and not self.remaining
 
-def parse_v1(body: bytes) -> Part:
+
+def _footer(rest: bytes):
+    return FOOTER.unpack(rest[:4])[0] if len(rest) >= 4 else None
+
+
+def parse_v1(body: bytes, footer: bool = True) -> Part:
+    """A v1 message: the 48-byte header, the data, the AppID footer (absent on a direct
+    connection: ``footer=False``)."""
     if len(body) < V1.size:
         raise P2PError(f"{len(body)} bytes: shorter than the 48-byte P2P header")
     sid, ident, offset, total, size, flags, ack_sid, ack_id, ack_size = V1.unpack_from(body)
@@ -91,51 +128,80 @@ def parse_v1(body: bytes) -> Part:
         raise P2PError(f"MessageSize {size} but {len(body) - V1.size} bytes follow the header")
     if offset > total or size > total - offset:
         raise P2PError(f"bytes {offset}-{offset + size} lie past TotalSize {total}")
-    rest = body[V1.size + size:]
-    app_id = FOOTER.unpack(rest[:4])[0] if len(rest) >= 4 else None
+    app_id = _footer(body[V1.size + size:]) if footer else None
     return Part(1, sid, ident, offset, total, flags, ack_id, ack_size, app_id, data)
 
 
-def _tlvs(buf: bytes) -> dict:
+# v2 opcodes and TF combinations (MSNPSharp P2PHeader.cs TFCombination; libpurple p2p.h)
+OP_SYN = 0x01
+OP_RAK = 0x02
+TF_FIRST = 0x01
+TF_MSNOBJ = 0x04
+TF_FILE = 0x06
+TF_NAMES = {0x00: "continuation", 0x01: "first", 0x04: "msnobject", 0x05: "msnobject first",
+            0x06: "file", 0x07: "file first"}
+
+
+def _tlvs(buf: bytes, base: int) -> dict:
+    """Type-length-value records up to the first padding byte (type 0).  ``base`` is the
+    buffer's offset in the P2P body, for the error message."""
     out = {}
     i = 0
-    while i + 2 <= len(buf):
-        t, n = buf[i], buf[i + 1]
-        if t == 0:                       # padding
+    while i < len(buf):
+        t = buf[i]
+        if t == 0:                       # padding to a multiple of 4
             break
-        out[t] = buf[i + 2:i + 2 + n]
-        i += 2 + n
+        if i + 2 > len(buf) or i + 2 + buf[i + 1] > len(buf):
+            n = buf[i + 1] if i + 1 < len(buf) else "?"
+            raise P2PError(f"TLV type {t} at offset {base + i} declares {n} bytes; "
+                           f"only {len(buf) - i - 2} are left in its header")
+        out[t] = buf[i + 2:i + 2 + buf[i + 1]]
+        i += 2 + buf[i + 1]
     return out
 
 
-def parse_v2(body: bytes) -> Part:
+def peer_info(v: bytes) -> dict | None:
+    """The SYN's peer-info TLV (12 bytes; little-endian as MSNPSharp writes it):
+    protocol version, implementation id, version, reserved, capabilities."""
+    if len(v) != 12:
+        return None
+    proto, impl, ver, _res, caps = struct.unpack("<HHHHI", v)
+    return {"protocol_version": proto, "implementation_id": impl, "version": ver,
+            "capabilities": caps}
+
+
+def parse_v2(body: bytes, footer: bool = True) -> Part:
     if len(body) < 8:
         raise P2PError(f"{len(body)} bytes: shorter than the P2Pv2 header")
     hlen, opcode, mlen, seq = struct.unpack_from(">BBHI", body)
     if hlen < 8 or hlen + mlen > len(body):
         raise P2PError(f"header {hlen} + message {mlen} bytes exceed the {len(body)} received")
-    htlv = _tlvs(body[8:hlen])
+    htlv = _tlvs(body[8:hlen], 8)
     ack = htlv.get(2)
+    nak = htlv.get(3)
     ack_id = struct.unpack(">I", ack)[0] if ack and len(ack) == 4 else None
+    nak_id = struct.unpack(">I", nak)[0] if nak and len(nak) == 4 else None
+    info = peer_info(htlv[1]) if 1 in htlv else None
     if mlen == 0:
-        rest = body[hlen:]
-        app_id = FOOTER.unpack(rest[:4])[0] if len(rest) >= 4 else None
-        return Part(2, 0, seq, 0, 0, 0, ack_id, None, app_id, b"")
+        app_id = _footer(body[hlen:]) if footer else None
+        return Part(2, 0, seq, None, 0, 0, ack_id, None, app_id, b"", None, None, opcode,
+                    None, 0, nak_id, info, 0)
     d = body[hlen:hlen + mlen]
     if len(d) < 8 or d[0] < 8 or d[0] > mlen:
-        raise P2PError("data header length does not fit the message")
-    dlen, tf, _package, sid = struct.unpack_from(">BBHI", d)
-    dtlv = _tlvs(d[8:dlen])
+        raise P2PError(f"data header length {d[0] if d else 0} does not fit the message "
+                       f"of {mlen} bytes (offset {hlen})")
+    dlen, tf, package, sid = struct.unpack_from(">BBHI", d)
+    dtlv = _tlvs(d[8:dlen], hlen + 8)
     data = d[dlen:]
     rem = dtlv.get(1)
     remaining = struct.unpack(">Q", rem)[0] if rem and len(rem) == 8 else 0
-    rest = body[hlen + mlen:]
-    app_id = FOOTER.unpack(rest[:4])[0] if len(rest) >= 4 else None
-    first = bool(tf & 0x01)
-    # v2 carries no offset: the first chunk says how much follows; the model places
-    # later chunks after the bytes already seen of that session
+    if remaining > 1 << 62:
+        raise P2PError(f"bytes-remaining TLV of {remaining} at offset {hlen + 8}")
+    app_id = _footer(body[hlen + mlen:]) if footer else None
+    first = bool(tf & TF_FIRST)
     total = len(data) + remaining if first else None
-    return Part(2, sid, seq, None, total, tf, ack_id, None, app_id, data, first, tf)
+    return Part(2, sid, seq, None, total, 0, ack_id, None, app_id, data, first, tf, opcode,
+                package, remaining, nak_id, info, mlen)
 
 
 # ---------------------------------------------------------------- MSNSLP
@@ -166,18 +232,37 @@ def parse_slp(raw: bytes) -> dict:
         method, code, reason = start.split(" ", 1)[0], None, ""
     return {"method": method, "code": code, "reason": reason, "headers": headers,
             "fields": fields, "to": _addr(headers.get("to")), "from": _addr(headers.get("from")),
+            "to_endpoint": addr_endpoint(headers.get("to"))[1],
+            "from_endpoint": addr_endpoint(headers.get("from"))[1],
             "call_id": headers.get("call-id"),
             "content_type": headers.get("content-type", "").split(";")[0].strip().lower()}
 
 
 def _addr(v: str | None) -> str | None:
     """``<msnmsgr:bob@example.com;{guid}>`` -> bob@example.com"""
+    return addr_endpoint(v)[0]
+
+
+def addr_endpoint(v: str | None) -> tuple[str | None, str | None]:
+    """``<msnmsgr:bob@example.com;{guid}>`` -> (bob@example.com, {GUID}): the endpoint
+    upper-cased (clients write it in either case, MSNSLP lower, P2P-Dest upper)."""
     if not v:
-        return None
+        return None, None
     v = v.strip().strip("<>")
     if v.lower().startswith("msnmsgr:"):
         v = v[8:]
-    return v.split(";")[0] or None
+    account, _, ep = v.partition(";")
+    return account.lower() or None, norm_endpoint(ep)
+
+
+def norm_endpoint(ep: str | None) -> str | None:
+    """A machine GUID as ``{UPPER-CASE}``, or None when it is not one."""
+    if not ep:
+        return None
+    ep = ep.strip()
+    if not (ep.startswith("{") and ep.endswith("}")) or len(ep) > 40:
+        return None
+    return ep.upper()
 
 
 def b64(s: str) -> bytes:
