@@ -16,6 +16,7 @@ import click
 from ..version import __version__
 from ..output.emit import safe_text
 from ..errors import MsnsniffError
+from .carve import carve
 from .chats import chats
 from .commands import commands
 from .common import CONTEXT
@@ -72,7 +73,7 @@ def cli(ctx, debug):
 
 # the order people meet them in `msnsniff -h` is click's (alphabetical)
 for _command in (commands, read, chats, files, export, live, interfaces, timeline, follow,
-                 report, stats):
+                 report, stats, carve):
     cli.add_command(_command)
 
 

@@ -290,8 +290,8 @@ def _sqlite_fill(db, pairs, summary, tables):
     db.commit()
 
 
-def _sqlite_table(db, t, rows):
-    cols = TABLES[t]
+def _sqlite_table(db, t, rows, cols=None):
+    cols = cols or TABLES[t]
     names = [c[0] for c in cols]
     defs = []
     for n, typ, req, _, _ in cols:
@@ -316,8 +316,8 @@ def _sqlite_table(db, t, rows):
 _FTS = {"messages": ("text", "sender"), "personal_messages": ("personal_message", "passport")}
 
 
-def _sqlite_search(db, done):
-    for t, cols in _FTS.items():
+def _sqlite_search(db, done, fts=None):
+    for t, cols in (fts or _FTS).items():
         if t in done:
             db.execute(f'CREATE VIRTUAL TABLE "{t}_fts" USING fts5({", ".join(cols)}, '
                        # (the quoting Datasette looks for to offer ?_search=)

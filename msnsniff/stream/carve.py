@@ -1,0 +1,269 @@
+"""Carving MSNP out of any bytes (memory images, pagefiles, disk images), sans-IO.
+
+``Carver.feed(chunk)`` takes the file's bytes in order, in chunks of any size, and
+returns the fragments found so far; ``close()`` the rest.  Fragments split across
+chunks are found because the last ``OVERLAP`` bytes of every chunk wait for the next
+one: a fragment is only decoded once every byte its length could claim is present (or
+the input has ended).  Memory is the chunk plus that window, whatever the input's size.
+
+Speed comes from never running Python per byte.  The chunk is translated once (C,
+~1 GB/s) so that every upper-case letter becomes ``A`` and the separators that follow
+the words MSNP starts with (space, ``-`` of ``MIME-Version``, ``/`` of ``MSNSLP/1.0``)
+become a space; then ``bytes.find`` (C) looks for ``AAA `` — a verb and its space,
+the ``IME-`` of ``MIME-Version``, the ``SLP/`` of ``MSNSLP/``.  UTF-16LE strings (the
+client's in-memory strings) are found the same way in the even and the odd bytes of
+the translated chunk (``M\\0S\\0G\\0 \\0`` is ``MSG `` there), then checked for their
+NUL high bytes.  No needle holds a NUL byte: a needle that does crawls through zero
+pages a byte at a time (CPython's find skips by the byte after its window), and memory
+images are mostly zero pages.  Each hit is then decided by
+carvefrag.py with the capture path's own parsers.  ``<msnobj`` has no upper-case word
+and is looked for as it is.
+
+A fragment flood (an image that is all ``MSG``) is bounded: at most ``cap`` fragments
+per MiB are decoded; the rest are counted and reported as ``capped`` rows.
+"""
+
+from __future__ import annotations
+
+from ..config import DEFAULT_LIMITS, Limits
+from . import carvefrag as F
+
+_T = bytearray(b"." * 256)
+for _c in range(0x41, 0x5B):
+    _T[_c] = 0x41
+_T[0] = 0
+_T[0x20] = _T[0x2D] = _T[0x2F] = 0x20
+TRANSLATE = bytes(_T)
+del _T, _c
+
+ASCII_ANCHOR = b"AAA "
+# words before a space that start something other than a command line (MSNSLP)
+_WORDS = {b"INVITE ", b"BYE ", b"ACK "}
+# the three letters before the separator at an ASCII anchor that can start anything:
+# a verb, INV(ITE), M(IME)-, MSN(SLP)/
+_CANDIDATES = F._KNOWN_B | {b"ITE", b"IME", b"SLP"}
+MSNOBJ_ANCHOR = b"<msnobj"
+
+# the longest a fragment may reach past its start: a command line and the largest
+# payload framing accepts; UTF-16 doubles it
+# the longest UTF-16 string decoded at a hit: a line and a switchboard MSG's payload
+# many times over (a string that runs on is garbage after the fragment's own length)
+UTF16_RUN = 16 * 1024
+OVERLAP = max(DEFAULT_LIMITS.max_line + DEFAULT_LIMITS.max_payload + 64, UTF16_RUN)
+BACK = 64                    # bytes kept before the scanned region (a word's start)
+MIB = 1 << 20
+DEFAULT_CAP = 4096           # fragments decoded per MiB (real pages hold far fewer)
+
+
+class Carver:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, cap: int = DEFAULT_CAP,
+                 base: int = 0):
+        self.limits = limits
+        self.cap = cap
+        self.buf = b""
+        self.base = base         # file offset of buf[0] (a range of a file starts later)
+        self.start = 0           # buf index where the next scan begins
+        self.covered = base      # file offset up to which bytes belong to a fragment
+        self.u16_done = base       # file offset up to which UTF-16 strings were carved
+        self.per_mib: dict = {}  # MiB -> fragments decoded there
+        self.capped: dict = {}   # MiB -> anchors not examined because of the cap
+        self.fed = 0
+        self.fragments = 0
+
+    def feed(self, data: bytes) -> list:
+        self.fed += len(data)
+        buf = self.buf + data if self.buf else bytes(data)
+        out: list = []
+        stop = len(buf) - OVERLAP
+        if stop > self.start:
+            self._scan(buf, self.start, stop, len(buf), out)
+            keep = max(stop - BACK, 0)
+            self.buf = buf[keep:]
+            self.base += keep
+            self.start = stop - keep
+        else:
+            self.buf = buf
+        return out
+
+    def close(self) -> list:
+        out: list = []
+        if len(self.buf) > self.start:
+            self._scan(self.buf, self.start, len(self.buf), len(self.buf), out)
+        self.buf = b""
+        return out
+
+    def capped_ranges(self) -> list[tuple[int, int, int]]:
+        """(first MiB, last MiB, anchors not examined), consecutive MiBs merged."""
+        out: list = []
+        for mib in sorted(self.capped):
+            if out and out[-1][1] == mib - 1:
+                a, _, n = out[-1]
+                out[-1] = (a, mib, n + self.capped[mib])
+            else:
+                out.append((mib, mib, self.capped[mib]))
+        return out
+
+    # ------------------------------------------------------------ machinery
+    def _room(self, off: int) -> bool:
+        mib = off >> 20
+        if self.per_mib.get(mib, 0) < self.cap:
+            return True
+        self.capped[mib] = self.capped.get(mib, 0) + 1
+        return False
+
+    def _emit(self, r: dict, off: int, encoding: str, out: list):
+        mib = off >> 20
+        self.per_mib[mib] = self.per_mib.get(mib, 0) + 1
+        self.fragments += 1
+        r["offset"] = off
+        r["encoding"] = encoding
+        r["end"] = off + r["length"] * (2 if encoding == "utf-16le" else 1)
+        out.append(r)
+
+    def _scan(self, buf: bytes, start: int, stop: int, end: int, out: list):
+        """Every anchor starting in buf[start:stop]; fragments may reach up to end.
+        The anchors are walked in order of position; the ASCII one is by far the most
+        frequent (every upper-case word in text), so its rejection is inline."""
+        tr = buf.translate(TRANSLATE)
+        inf = 1 << 62
+        la, lo = stop + 3, stop + len(MSNOBJ_ANCHOR) - 1
+        a = tr.find(ASCII_ANCHOR, start, la)
+        o = buf.find(MSNOBJ_ANCHOR, start, lo)
+        a, o = (inf if x < 0 else x for x in (a, o))
+        u16 = _utf16_hits(buf, tr, start, stop)
+        ui = 0
+        u = u16[0] if u16 else inf
+        cand, base = _CANDIDATES, self.base
+        while True:
+            if a < u and a < o:
+                if buf[a:a + 3] in cand and base + a >= self.covered:
+                    self._ascii(buf, tr, a, end, base, "ascii", out)
+                a = tr.find(ASCII_ANCHOR, a + 1, la)
+                if a < 0:
+                    a = inf
+            elif u < o:
+                if base + u >= self.covered and base + u >= self.u16_done:
+                    self._utf16(buf, u, end, out)
+                ui += 1
+                u = u16[ui] if ui < len(u16) else inf
+            elif o < inf:
+                if base + o >= self.covered and self._room(base + o):
+                    found = F.msnobj_at(buf, o, end)
+                    if found:
+                        self._emit(found[0], base + o, "ascii", out)
+                        self.covered = base + o + found[1]
+                o = buf.find(MSNOBJ_ANCHOR, o + 1, lo)
+                if o < 0:
+                    o = inf
+            else:
+                return
+
+    def _ascii(self, buf, tr, p, end, base, encoding, out, offset_of=None) -> int:
+        """A hit of ``AAA `` at p: decode what starts at the word's first letter.
+        Returns the buf index after the fragment(s) (p when nothing was found)."""
+        w = p
+        while w > 0 and 0x41 <= buf[w - 1] <= 0x5A and p - w < 16:
+            w -= 1
+        if buf[p + 3:p + 4] == b" " and buf[w:p + 4] not in _WORDS:
+            if not F.shape_ok(buf, p):
+                return p                # the common case: an upper-case word in text
+            w = p                       # a verb after other letters (garbage before it)
+        off = offset_of(w) if offset_of else base + w
+        if not self._room(off):
+            return p
+        found = F.at_word(buf, w, p + 3, end, self.limits)
+        if found is None:
+            return p
+        r, used = found
+        self._emit(r, off, encoding, out)
+        pos = w + used
+        # error replies (three digits) follow the command they answer: no upper-case
+        # word anchors them
+        while True:
+            more = F.digit_line_at(buf, pos, end, self.limits)
+            if more is None or not self._room(offset_of(pos) if offset_of else base + pos):
+                break
+            self._emit(more[0], offset_of(pos) if offset_of else base + pos, encoding, out)
+            pos += more[1]
+        if offset_of is None:
+            self.covered = max(self.covered, base + pos)
+        return pos
+
+    def _utf16(self, buf, q, end, out):
+        """Three UTF-16LE letters at q: the string from the word's first letter is
+        decoded to UTF-8 and carved like ASCII; offsets point into the original bytes."""
+        if not (0x41 <= buf[q] <= 0x5A and not buf[q + 1] and 0x41 <= buf[q + 2] <= 0x5A):
+            return
+        w = q
+        while w >= 2 and 0x41 <= buf[w - 2] <= 0x5A and buf[w - 1] == 0 and q - w < 32:
+            w -= 2
+        lim = min(end, w + UTF16_RUN)
+        z = buf.find(b"\x00\x00", w, lim)
+        while z >= 0 and (z - w) & 1:
+            z = buf.find(b"\x00\x00", z + 1, lim)
+        stop = z if z >= 0 else lim - ((lim - w) & 1)
+        text = buf[w:stop].decode("utf-16-le", "replace")
+        u8 = text.encode("utf-8", "replace")
+        base = self.base + w
+
+        def offset_of(i: int) -> int:
+            # UTF-8 index -> UTF-16 bytes before it
+            return base + len(u8[:i].decode("utf-8", "replace").encode("utf-16-le",
+                                                                      "surrogatepass"))
+        # fragments one after the other from the string's start (lines of a buffer);
+        # the first bytes that start none end it: a string that does not end with NULs
+        # runs on into whatever follows, which is not UTF-16 text
+        sub = u8.translate(TRANSLATE)
+        last = 0                    # UTF-8 index after the last fragment
+        while True:
+            i = sub.find(ASCII_ANCHOR, last, last + 24)
+            if i < 0:
+                break
+            nxt = self._ascii(u8, sub, i, len(u8), base, "utf-16le", out, offset_of)
+            if nxt <= i:
+                break
+            last = nxt
+        if last:
+            self.covered = max(self.covered, offset_of(last))
+        self.u16_done = offset_of(last) if last else self.base + q + 8
+
+
+def _utf16_hits(buf: bytes, tr: bytes, start: int, stop: int) -> list[int]:
+    """Where three UTF-16LE upper-case letters and a separator start (sorted): ``AAA ``
+    in the even and in the odd bytes, with NUL high bytes in ``buf``."""
+    hits = []
+    for parity in (0, 1):
+        half = tr[parity::2]
+        j = half.find(ASCII_ANCHOR, max(start - parity, 0) // 2)
+        while j >= 0:
+            q = 2 * j + parity
+            if q >= stop:
+                break
+            if not (buf[q + 1] or buf[q + 3] or buf[q + 5] or buf[q + 7]):
+                hits.append(q)
+            j = half.find(ASCII_ANCHOR, j + 1)
+    hits.sort()
+    return hits
+
+
+class Grouper:
+    """Fragments that repeat (the same message in several pages) become one row that
+    keeps every offset.  Two fragments are the same when everything but where they lie
+    is equal."""
+
+    KEY = ("encoding", "kind", "verb", "content_type", "sender", "recipient", "text",
+           "complete", "length")
+
+    def __init__(self):
+        self.rows: dict = {}
+
+    def add(self, r: dict):
+        key = tuple(r.get(k) for k in self.KEY)
+        g = self.rows.get(key)
+        if g is None:
+            g = self.rows[key] = dict(r, count=0, offsets=[])
+        g["count"] += 1
+        g["offsets"].append(r["offset"])
+
+    def result(self) -> list[dict]:
+        return sorted(self.rows.values(), key=lambda g: g["offsets"][0])
