@@ -343,8 +343,11 @@ def _digit_fields(n):
 def test_adversarial_inputs_cost_linear_time():
     for fn, n in ((_one_sided_gateway, 600), (_unicode_lengths, 1500), (_bounded_xml, 5000),
                   (_digit_fields, 200000)):
-        one, two = _cost(fn, n), _cost(fn, 2 * n)
-        assert two <= 2.5 * one + 0.005, (fn.__name__, one, two)
+        # the best of three of each size: a busy machine makes single runs noisy, and
+        # what is checked is growth (quadratic doubles to 4x), not speed
+        one = min(_cost(fn, n) for _ in range(3))
+        two = min(_cost(fn, 2 * n) for _ in range(3))
+        assert two <= 2.5 * one + 0.02, (fn.__name__, one, two)
 
 
 # ------------------------------------------------------------ full disks
