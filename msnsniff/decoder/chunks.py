@@ -45,7 +45,7 @@ class ChunkJoin:
                             if not line.lower().startswith(b"chunks:"))
             self.open[key] = {"head": head, "parts": {0: body}, "n": n, "size": len(body)}
             if len(self.open) > MAX_OPEN:
-                (od, omid), st = self.open.popitem(last=False)
+                (_, omid), st = self.open.popitem(last=False)
                 return (f"more than {MAX_OPEN} chunked messages open at once: message {omid} "
                         f"given up with {len(st['parts'])} of {st['n']} chunks")
             return None

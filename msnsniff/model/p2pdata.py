@@ -6,7 +6,6 @@ state dict."""
 from __future__ import annotations
 
 import base64
-import bisect
 import hashlib
 
 from ..protocol.p2p import OBJECT_KINDS
@@ -19,8 +18,7 @@ def add_range(ranges: list, start: int, end: int) -> int:
     scan of every range per part."""
     if end <= start:
         return 0
-    starts = [r[0] for r in ranges] if len(ranges) < 64 else None
-    i = bisect.bisect_right(starts, start) if starts is not None else _bisect(ranges, start)
+    i = _bisect(ranges, start)
     lo = i - 1 if i > 0 and ranges[i - 1][1] >= start else i
     hi = lo
     covered = 0

@@ -19,7 +19,6 @@ import hashlib
 import struct
 import uuid
 
-LENGTH = struct.Struct("<I")
 FOO = b"foo\x00"
 FLAG_DC_HANDSHAKE = 0x100
 
