@@ -97,8 +97,10 @@ def test_extract_is_byte_exact_and_safe(tmp_path):
     assert r.returncode == 0, r.stderr
     written = {t["name"]: t["extracted_to"] for t in json.loads(r.stdout)}
     assert written["Budget 2006.xls"] is None                    # declined: nothing written
-    assert sorted(os.listdir(tmp_path)) == ["(cafe)", "Photo Noël.jpg", "Relevé été 2005.txt",
-                                            "SHA256SUMS", "TFR2C2.tmp", "Vacances.zip.partial"]
+    # files keep their names; MSN objects are named by kind, label and content type
+    assert sorted(os.listdir(tmp_path)) == ["Photo Noël.jpg", "Relevé été 2005.txt",
+                                            "SHA256SUMS", "Vacances.zip.partial",
+                                            "display-picture TFR2C2.png", "emoticon (cafe).png"]
     # the manifest checks out with sha256sum, and each file's mtime is its transfer's end
     check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path,
                            capture_output=True, text=True)
@@ -108,7 +110,7 @@ def test_extract_is_byte_exact_and_safe(tmp_path):
     end = datetime.fromisoformat(rows["Photo Noël.jpg"]["finished"].replace("Z", "+00:00"))
     assert abs(os.path.getmtime(tmp_path / "Photo Noël.jpg") - end.timestamp()) < 1e-3
     assert (tmp_path / "Relevé été 2005.txt").read_bytes() == S.file_data(9000, 7)
-    assert (tmp_path / "TFR2C2.tmp").read_bytes() == S.PICTURE
+    assert (tmp_path / "display-picture TFR2C2.png").read_bytes() == S.PICTURE
     assert (tmp_path / "Photo Noël.jpg").read_bytes() == S.file_data(3000, 42)
     assert (tmp_path / "Vacances.zip.partial").read_bytes() == S.file_data(12000, 99)[:3606]
 

@@ -66,6 +66,13 @@ def test_extract_writes_every_object_byte_exact(tmp_path):
     for e in EXPECTED["p2p_wlm.pcap"]["transfers"]:
         if e["status"] == "complete":
             assert e["sha256"] in written, e["name"]
+    # each object under its kind and an extension its bytes call for (PNG, GIF, the
+    # wink's cabinet, the voice clip's RIFF/WAVE), so that a viewer opens it
+    assert sorted(os.listdir(tmp_path)) == [
+        "Album photo.zip", "Concert Live.mp3.partial", "Rapport annuel 2009.pdf", "SHA256SUMS",
+        "display-picture bob18@example.com.png", "emoticon _danse_.gif", "emoticon _fleur_.png",
+        "voice-clip VC1B.wav", "wink Bisou.cab"]
+    assert open(os.path.join(tmp_path, "wink Bisou.cab"), "rb").read(4) == b"MSCF"
 
 
 def test_hashed_nonce_matches_msnpsharps_vector():

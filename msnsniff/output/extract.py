@@ -44,6 +44,34 @@ def safe_name(name: str | None) -> str:
 
 COMPLETE = ("complete", "complete, unacknowledged")
 
+# What the first bytes of an MSN object say it is; the client's own names for objects are
+# temporary files ("TFR2C2.tmp", "VC1B.tmp") that no viewer opens.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", ".png"), (b"GIF8", ".gif"), (b"\xff\xd8\xff", ".jpg"),
+          (b"BM", ".bmp"), (b"MSCF", ".cab"), (b"RIFF", ".wav"), (b"CWS", ".swf"),
+          (b"FWS", ".swf"))
+# where the bytes do not say: what each kind usually is (winks are cabinet files holding
+# a Flash animation, voice clips RIFF/WAVE)
+_KIND_EXT = {"display-picture": ".png", "emoticon": ".png", "wink": ".cab",
+             "voice-clip": ".wav", "background": ".png", "scene": ".png"}
+
+
+def object_name(t: dict, data) -> str:
+    """The name an extracted transfer is written under: a file keeps the name it was sent
+    with; an MSN object (picture, emoticon, wink, voice clip…) is named by its kind and
+    label (shortcut, wink name, or its sender) with an extension by content, so that
+    ``emoticon (cafe).png`` opens where ``(cafe)`` would not."""
+    kind = t.get("kind") or "file"
+    name = t.get("name")
+    if kind not in _KIND_EXT:
+        return name or f"transfer-{t['session']}"
+    head = bytes(data[:8])
+    ext = next((e for magic, e in _MAGIC if head.startswith(magic)), _KIND_EXT[kind])
+    label = name or t.get("sender") or str(t["session"])
+    stem, dot, old = label.rpartition(".")
+    if dot and stem and old.lower() in ("tmp", "dat", "bin"):
+        label = stem
+    return f"{kind} {label}{ext}"
+
 
 def extract_transfer(directory: str, t: dict) -> str | None:
     """Write one transfers row's bytes (MSNFTP or P2P) into ``directory``: the whole file
@@ -53,7 +81,7 @@ def extract_transfer(directory: str, t: dict) -> str | None:
     data = t.get("_data")
     if not t.get("received") or data is None:
         return None
-    name = t.get("name") or f"transfer-{t['session']}"
+    name = object_name(t, data)
     if t.get("status") in COMPLETE:
         size = t.get("size") or len(data)
         return write_file(directory, name, bytes(data[:size]))
