@@ -83,11 +83,12 @@ def test_transcript_lines_not_hex(doc):
     for line in ["* alice@example.com offers Relevé été 2005.txt (9,000 bytes)",
                  "* bob@example.com declined",
                  "* alice@example.com cancelled (the sender) after 3,606 of 12,000 bytes",
-                 "* alice@example.com asks for bob@example.com's display picture",
-                 "* bob@example.com sent all of TFR2C2.tmp: 4,125 bytes, sha256 "
+                 "* alice@example.com asks bob@example.com for the display picture",
+                 "* bob@example.com sent the display picture in full: 4,125 bytes, sha256 "
                  + hashlib.sha256(S.PICTURE).hexdigest() + ", SHA1D ok"]:
         assert line in out
     assert out.count("offers Relevé été 2005.txt") == 1      # seen on two connections, once
+    assert "* bob@example.com asks alice@example.com for the custom emoticon (cafe)" in out
 
 
 def test_extract_is_byte_exact_and_safe(tmp_path):

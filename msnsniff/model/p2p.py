@@ -318,8 +318,8 @@ class P2PFold:
                 loc = obj.get("location") if obj.get("location") != "0" else None
                 t["name"] = shortcut or (loc if t["kind"] == "display-picture"
                                          else obj.get("friendly_text") or loc)
-            line = f"asks for {t['sender']}'s " + (t["kind"].replace("-", " ")
-                                                   if what else f"object {guid}")
+            line = f"asks {t['sender']} for " + (D.object_phrase(t) if what
+                                                 else f"object {guid}")
         t["invitation"] = inv = {
             "time": iso(ev.ts), "session": ev.conn, "owner": None, "cookie": slp["call_id"],
             "application": t["kind"], "guid": guid or None, "inviter": slp["from"],
@@ -409,11 +409,12 @@ class P2PFold:
         t["received"] += added
         t["finished"] = iso(ev.ts)
         if t["received"] == total and added:
-            what = t["name"] or t["kind"].replace("-", " ")
             check = ""
             if t["msnobj"] and t["msnobj"].get("sha1d"):
                 check = ", SHA1D " + ("ok" if D.sha1d_ok(t) else "does not match")
-            self._p2p_line(ev, s, t["sender"], f"sent all of {what}: {total:,} bytes, sha256 "
+            what = f"all of {t['name']}" if t["kind"] == "file" and t["name"] else \
+                D.object_phrase(t) + " in full"
+            self._p2p_line(ev, s, t["sender"], f"sent {what}: {total:,} bytes, sha256 "
                            f"{D.sha256(t)}{check}", t)
 
     # ------------------------------------------------------------ results

@@ -94,6 +94,21 @@ def sha256(t):
     return hashlib.sha256(bytes(t["data"][:t["ranges"][-1][1]])).hexdigest()
 
 
+def object_phrase(t) -> str:
+    """How a person names what a call carried: a file by its name, an MSN object by its
+    kind and label ("the custom emoticon :fleur:", "the wink Bisou")."""
+    kind, name = t["kind"], t["name"]
+    if kind == "file":
+        return name or "a file"
+    if kind == "display-picture":
+        return "the display picture"
+    if kind == "emoticon":
+        return f"the custom emoticon {name}" if name else "a custom emoticon"
+    if kind == "voice-clip":
+        return "the voice clip"
+    return f"the {kind.replace('-', ' ')} {name}" if name else f"the {kind.replace('-', ' ')}"
+
+
 def not_fetched_row(ev, creator, shortcut, obj) -> dict:
     return {"session": ev.conn, "invitation_cookie": None, "invitation_session": ev.conn,
             "sender": creator, "receiver": None, "name": shortcut, "size": obj.get("size"),
