@@ -229,3 +229,28 @@ def test_redact_masks_live_lines_the_summary_and_the_export(tmp_path):
     doc = json.loads(exported)
     assert doc["sessions"][1]["ticket"] == "[redacted]"
     assert recs[-1]["event"] == "summary" and recs[-1]["redacted"]["secrets_masked"] >= 5
+
+
+@private_network
+def test_live_follows_a_p2p_direct_connection_on_the_port_its_answer_names(tmp_path):
+    # the default filter passes 1863 and MSNP first words; the direct connection runs on
+    # the port bob's transrespbody announced (51337, Listening: true), which only the
+    # widened filter lets through: its bytes complete the transfer
+    exp = tmp_path / "exp"
+    p = start_live("--duration", "5", "--format", "jsonl", "--export", str(exp),
+                   "--export-format", "json")
+    sys.path.insert(0, CAPTURES)
+    try:
+        import p2p_dc_scenarios
+    finally:
+        sys.path.remove(CAPTURES)
+    p2p_dc_scenarios.scenario_msnp12()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    doc = json.loads(open(next(exp.glob("*.json")), encoding="utf-8").read())
+    name, data = p2p_dc_scenarios.FILE_DC
+    t = [t for t in doc["transfers"] if t["name"] == name][0]
+    import hashlib
+    assert (t["status"], t["transport"], t["received"], t["sha256"]) == (
+        "complete", "direct", len(data), hashlib.sha256(data).hexdigest())
+    assert [s["kind"] for s in doc["sessions"]].count("p2p-direct") == 1
