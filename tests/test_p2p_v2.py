@@ -134,3 +134,25 @@ def test_chats_tell_what_happened_as_a_person_would():
                  "* bob18@example.com declined"]:
         assert line in r.stdout
     assert "Chunk:" not in r.stdout and "Message-ID" not in r.stdout
+
+
+def test_a_direct_connection_that_never_handshakes_is_reported_and_still_decoded(tmp_path):
+    # "foo", then a v1 data frame straight away: no 0x100 nonce frame from either side
+    from conftest import conversation, write_pcap
+    import struct
+    header = struct.pack("<IIQQIIIIQ", 7, 1, 0, 5, 5, 1, 0x20, 0, 0)
+    frame = header + b"hello"
+    pkts = conversation(client=("10.0.0.1", 40000), server=("10.0.0.2", 51337),
+                        c2s=[b"\x04\x00\x00\x00foo\x00",
+                             struct.pack("<I", len(frame)) + frame])
+    path = write_pcap(tmp_path / "dc.pcap", pkts)
+    from msnsniff.engine.analyze import analyse
+    d = analyse([path])
+    assert [s["kind"] for s in d["sessions"]] == ["p2p-direct"]
+    a = [a for a in d["anomalies"] if a["kind"] == "p2p direct"]
+    assert sorted((x["detail"], x["offset"]) for x in a) == [
+        ("P2P data on a direct connection whose negotiation was not captured: not placed",
+         None),
+        ("the connecting side sent 1 P2P frame(s) without a nonce handshake, the first at "
+         "offset 8 (decoded anyway; a real client drops them)", 8)]
+    # found by its content alone: the file filter passes the preamble's first word

@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from .follow import FIRST_WORDS
+
 # TCP flag bits
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -274,4 +276,4 @@ def _irrelevant(linktype: int, buf: bytes, follow) -> bool:
     return buf[p:p + 4] not in _FIRST_WORDS
 
 
-_FIRST_WORDS = {b"USR ", b"ANS ", b"VER ", b"POST"}
+_FIRST_WORDS = set(FIRST_WORDS)

@@ -20,6 +20,8 @@ class DirectDecoder:
         self.conn = conn
         self.version = None                 # from the first handshake
         self.shaken = [False, False]
+        self.unshaken = [0, 0]              # P2P frames a side sent before any handshake
+        self.first = [None, None]           # (time, stream offset) of the first of them
 
     def handle(self, item, d: int) -> list:
         ts = item.ts
@@ -36,6 +38,11 @@ class DirectDecoder:
                 self.shaken[d] = True
                 self.version = self.version or hs[0]
                 return [E.DirectHandshake(ts, self.conn, d, hs[0], hs[1])]
+        if not self.shaken[d]:
+            # real clients drop the connection here; the bytes are decoded anyway and
+            # the missing handshake is reported when the connection ends
+            self.unshaken[d] += 1
+            self.first[d] = self.first[d] or (ts, item.offset)
         version = self.version or (1 if len(body) >= 48 else 2)
         try:
             part = (parse_v1 if version == 1 else parse_v2)(body, footer=False)
@@ -47,4 +54,13 @@ class DirectDecoder:
                           None, len(body))]
 
     def close(self, ts) -> list:
-        return []
+        out = []
+        for d, n in enumerate(self.unshaken):
+            if n:
+                side = "connecting" if d == 0 else "listening"
+                t0, offset = self.first[d]
+                out.append(E.Anomaly(t0, self.conn, d, "p2p direct",
+                                     f"the {side} side sent {n} P2P frame(s) without a nonce "
+                                     f"handshake, the first at offset {offset} (decoded "
+                                     "anyway; a real client drops them)", offset, None))
+        return out
