@@ -133,8 +133,20 @@ def test_a_big_capture_gives_a_bounded_page(tmp_path):
     html = page.read_text()
     import re                                       # long lists are capped
     assert re.search(r"\d+ more contact lists — see <code>msnsniff read</code>", html)
-    assert re.search(r"\d+ more connections not drawn", html)
-    assert 'class="bin"' in html                     # the dense timeline is aggregated
+    # past 300 connections the lanes are aggregated: one per kind and one of messages,
+    # with counts, so the drawing's height no longer grows with the capture
+    lanes = re.findall(r'<text class="lane-label"[^>]*>([^<]*)</text>', html)
+    assert [ln.split(":")[0] for ln in lanes] == ["dispatch", "notification", "switchboard",
+                                                  "unknown", "messages"], lanes
+    assert re.fullmatch(r"switchboard: [\d,]+ connections \(at most [\d,]+ open at once\)",
+                        lanes[2])
+    height = int(re.search(r'<svg class="timeline"[^>]* height="(\d+)"', html).group(1))
+    assert height < 2500, height
+    # every presence row drawn has bands (a busy contact is sampled, not left empty)
+    names = re.findall(r'<text class="band-name" x="2" y="([\d.]+)"', html)
+    band_rows = set(re.findall(r'<rect class="band" x="[\d.]+" y="([\d.]+)"', html))
+    assert len(names) == 200 and {str(float(y) - 7).rstrip("0").rstrip(".") for y in names} \
+        <= {y.rstrip("0").rstrip(".") if "." in y else y for y in band_rows}
     dom = browser(tmp_path, page)
     assert parse(dom).tags.count("svg") == 1
 
@@ -172,3 +184,52 @@ def test_the_page_fits_a_phone_and_a_desktop(tmp_path):
         for tag, left, right in boxes[1:]:
             assert 0 <= int(left) and int(right) <= width, (width, tag, left, right)
         assert [b[0] for b in boxes].count("svg") == 1
+
+
+def test_the_timeline_has_an_axis_a_legend_and_cuts_out_idle_days(tmp_path):
+    # two captures 6.2 days apart: the idle stretch is a narrow break, not 99.9% of the
+    # width; the axis says the time of day (and the date where it changes)
+    page = report(tmp_path, cap("msnp8_session.pcap"), cap("p2p_transfers.pcap"))
+    html = page.read_text(encoding="utf-8")
+    import re
+    labels = re.findall(r'<text class="axis-label"[^>]*>([^<]*)</text>', html)
+    assert labels == ["11-25 02:59:09.2", "02:59:09.4", "02:59:09.6", "12-01 08:50:22.8",
+                      "08:50:23.0", "08:50:23.2"]
+    assert re.findall(r'<rect class="break"[^>]*><title>([^<]*)</title>', html) == \
+        ["6.2 d without traffic"]
+    legend = re.search(r'<p class="legend">(.*?)</p>', html, re.S).group(1)
+    assert re.findall(r'</span>([a-z/ -]+)</span>', legend)[:4] == [
+        "dispatch", "file-transfer", "notification", "switchboard"]
+    assert "online" in legend and "offline" in legend
+    # no Python value and no "1 … changes" leaks into the page; empty sections say so
+    assert not re.search(r">(True|False|None)<", html)
+    assert not re.search(r"\b1 list changes", html)
+    assert '<p class="muted">no damage or anomaly</p>' in html
+    assert not re.search(r"<table[^>]*><tr>(<th>[^<]*</th>)+</tr>\s*</table>", html)
+    # as Chromium lays it out: the break sits between the two captures' lanes, and every
+    # axis label inside the drawing
+    probe = tmp_path / "probe.html"
+    script = ("<script>window.addEventListener('load',()=>{const r=[];"
+              "const box=e=>{const b=e.getBoundingClientRect();"
+              "return Math.round(b.left)+' '+Math.round(b.right);};"
+              "r.push('svg '+box(document.querySelector('svg.timeline')));"
+              "r.push('break '+box(document.querySelector('rect.break')));"
+              "for(const e of document.querySelectorAll('text.axis-label'))r.push('axis '+box(e));"
+              "for(const e of document.querySelectorAll('rect.lane'))r.push('lane '+box(e));"
+              "const p=document.createElement('pre');p.id='probe';"
+              "p.textContent=r.join('\\n');document.body.appendChild(p);});</script>")
+    probe.write_text(html.replace("</body>", script + "</body>"), encoding="utf-8")
+    r = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'prof'}",
+                        "--window-size=1300,900", "--dump-dom", probe.as_uri()],
+                       capture_output=True, text=True, timeout=60)
+    rows = [ln.split() for ln in
+            r.stdout.split('<pre id="probe">')[1].split("</pre>")[0].splitlines()]
+    svg_l, svg_r = map(int, rows[0][1:])
+    brk_l, brk_r = map(int, rows[1][1:])
+    for kind, left, right in rows[2:]:
+        if kind == "axis":
+            assert svg_l <= int(left) and int(right) <= svg_r + 30, (left, right)
+    lanes = [(int(a), int(b)) for k, a, b in rows if k == "lane"]
+    first, second = lanes[:9], lanes[9:]                 # 9 connections in msnp8_session
+    assert max(b for _, b in first) <= brk_l + 1 and min(a for a, _ in second) >= brk_r - 1
+    assert brk_r - brk_l < 0.03 * (svg_r - svg_l)
