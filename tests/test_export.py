@@ -288,3 +288,47 @@ def test_spool_spills_and_merges_in_document_order(tmp_path):
         want = [{k: v for k, v in r.items() if not k.startswith("_")} for r in both[t]]
         assert rows == want, t
     assert len(tables["sessions"]) == 2 * len(doc["sessions"])
+
+
+@pytest.mark.parametrize("flags, keep", [
+    (["--account", "BOB@hotmail.com"],
+     lambda s: (s["passport"] or "").lower() == "bob@hotmail.com"),
+    (["--with", "carol@hotmail.com"],
+     lambda s: "carol@hotmail.com" in [p.lower() for p in s["participants"] or []]
+     or (s["passport"] or "").lower() == "carol@hotmail.com"),
+    (["--connection", "2", "--connection", "5"], lambda s: s["id"] in (2, 5)),
+])
+def test_filtered_export_holds_exactly_the_rows_of_those_sessions(tmp_path, flags, keep):
+    whole = export_json(cap("msnp8_session.pcap"))
+    ids = {s["id"] for s in whole["sessions"] if keep(s)}
+    assert 0 < len(ids) < len(whole["sessions"])
+    expected = {t: [r for r in whole[t] if (r["id"] if t == "sessions" else r["session"]) in ids]
+                for t in TABLES}
+    got = export_json(cap("msnp8_session.pcap"), extra=flags)
+    for t in TABLES:
+        assert got[t] == expected[t], t
+    kept = sum(len(v) for v in expected.values())
+    assert got["summary"]["filter"]["rows_kept"] == kept
+    assert got["summary"]["filter"]["rows_seen"] == sum(len(whole[t]) for t in TABLES)
+    # JSON Lines and SQLite hold the same rows
+    jl = tmp_path / "f.jsonl"
+    r = invoke("export", cap("msnp8_session.pcap"), *flags, "-o", str(jl))
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in jl.read_text().splitlines()]
+    assert len(lines) == kept + 1 and lines[-1]["filter"]["rows_kept"] == kept
+    assert f"kept {kept:,} of" in r.output
+    db = tmp_path / "f.db"
+    assert invoke("export", cap("msnp8_session.pcap"), *flags, "-o", str(db)).exit_code == 0
+    con = sqlite3.connect(db)
+    assert con.execute("select count(*) from messages").fetchone()[0] == len(expected["messages"])
+    assert sorted(i for (i,) in con.execute("select id from sessions")) == sorted(ids)
+
+
+def test_filtered_export_by_time_keeps_rows_inside_the_window():
+    whole = export_json(cap("msnp8_session.pcap"))
+    times = sorted(m["time"] for m in whole["messages"])
+    since, until = times[2], times[-3]
+    got = export_json(cap("msnp8_session.pcap"), extra=["--since", since, "--until", until])
+    assert sorted(m["time"] for m in got["messages"]) == times[2:-2]
+    assert len(times[2:-2]) == len(times) - 4
+    assert got["summary"]["filter"]["since"] == since

@@ -9,7 +9,7 @@ import sys
 import click
 
 from .common import (complete_file, CONTEXT, tool_info, capture_args, check_paths, plan_jobs, progress_bar,
-                     redact_options)
+                     redact_options, filter_options, connection_option, time_arg)
 from ..output.emit import safe_text
 
 
@@ -33,10 +33,13 @@ from ..output.emit import safe_text
               help="With --per-capture: run each capture on a Dask cluster's workers "
                    "(captures and --out at the same path there); 'local' starts a "
                    "LocalCluster.  Needs the dask extra.")
+@filter_options
+@connection_option
 @redact_options
 @capture_args
 def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_csv,
-           per_capture, dask_address, redact, redact_qry):
+           per_capture, dask_address, account, with_, since, until, connections, redact,
+           redact_qry):
     """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
     SQLite.  The columns are documented in docs/schema.md.
 
@@ -56,7 +59,13 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
                                      f"{', '.join(TABLE_NAMES)}", param_hint="--tables")
     if dask_address and not per_capture:
         raise click.UsageError("--dask goes with --per-capture")
+    from ..output.rowfilter import RowFilter
+    rf = RowFilter(account, with_, time_arg(since, "--since"), time_arg(until, "--until"),
+                   connections)
     if per_capture:
+        if rf.active:
+            raise click.UsageError("--per-capture exports whole captures: the filters go "
+                                   "without it")
         return _per_capture(captures, ports, jobs, fmt, output, wanted, force,
                             raw_csv, dask_address, redact, redact_qry)
     if not output:
@@ -82,7 +91,8 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
         raise click.UsageError("--redact-qry goes with --redact")
     if output and output != "-":
         ex._check_target(output, force)       # fail before the (long) analysis
-    if fmt == "jsonl":
+    if fmt == "jsonl" and not rf.active:
+        # (filtered JSON Lines go through the spool below: sessions decide the rows)
         from ..engine.analyze import stream
         from ..output.redact import Redactor
         captures = check_paths(captures)
@@ -106,12 +116,17 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
                              split=plan_jobs(jobs, paths)[1])
     summary = dict(spooled.summary, tool=tool_info())
     pairs = spooled.tables()
+    if rf.active:
+        pairs = rf.pairs(pairs, summary)
     if redact:
         pairs = _redacting(pairs, summary, redact_qry)
     try:
         if fmt == "json":
             written = ex.write_json_tables(pairs, summary, output, force, wanted,
                                            stdout=sys.stdout)
+        elif fmt == "jsonl":
+            written = ex.write_jsonl_tables(pairs, summary, output, force, wanted,
+                                            stdout=sys.stdout)
         elif fmt == "csv":
             written = ex.write_csv_tables(pairs, summary, out_dir, force, wanted, raw_csv)
         else:
@@ -121,6 +136,10 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
     if output != "-":
         click.echo(f"wrote {len(written)} file(s): {', '.join(written)}"
                    + (" (redacted)" if redact else ""), err=True)
+    if rf.active:
+        # what the filter kept of what, as the other filtered views say it
+        click.echo(f"kept {rf.kept:,} of {rf.seen:,} rows ({len(rf.keep_ids):,} "
+                   f"connections)", err=True)
 
 
 def _redacting(pairs, summary, qry):

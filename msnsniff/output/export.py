@@ -144,6 +144,28 @@ def write_json_tables(pairs, summary, path, force, tables=None, stdout=None):
     return [path]
 
 
+def write_jsonl_tables(pairs, summary, path, force, tables=None, stdout=None):
+    """JSON Lines from the spooled document (table by table, in the document's order):
+    the filtered export, which must see the sessions before the rows they decide."""
+    def write(f):
+        for t, rows in pairs:
+            if tables and t not in tables:
+                continue
+            for r in rows:
+                f.write(to_json({"table": t, **{k: v for k, v in r.items()
+                                                if not k.startswith("_")}}) + "\n")
+        f.write(to_json({"table": "summary", **summary}) + "\n")
+
+    if path == "-":
+        write(_for_terminal(stdout))
+        return [path]
+    _check_target(path, force)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            write(f)
+    return [path]
+
+
 class _TerminalJson:
     """Standard output that is a terminal: C1 controls and bidi overrides written as
     JSON escapes (same values), as `emit` does for JSON on a terminal."""
