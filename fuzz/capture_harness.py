@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 
+from msnsniff import config
 from msnsniff.engine.analyze import analyse
 from msnsniff.errors import MsnsniffError
 from msnsniff.output.emit import emit, to_json
@@ -19,6 +20,9 @@ from msnsniff.output.sections import write_report
 from msnsniff.output.timeline import entries
 from msnsniff.output.transcript import conversations
 
+# strict: a decoder or model bug raises (and the fuzzer reports it) instead of becoming
+# a "decoder error" / "model error" row
+config.STRICT = True
 _DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 

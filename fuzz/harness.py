@@ -1,12 +1,15 @@
 """The fuzzing harness shared by the atheris target (fuzz_msnp.py) and the hypothesis
 tests: arbitrary bytes, cut into chunks and sent both ways on a TCP connection to port
 1863, through reassembly, framing, the decoders and the model, to the finished
-document.  Nothing may raise; every byte must be accounted for."""
+document.  Nothing may raise; every byte must be accounted for.  It runs in strict mode
+(config.STRICT): a bug in a decoder or the model raises here instead of becoming a
+"decoder error" row, so the fuzzers and property tests can find it."""
 
 from __future__ import annotations
 
 import json
 
+from msnsniff import config
 from msnsniff.capture.packet import ACK, PSH, SYN, Segment
 from msnsniff.model import Analysis
 from msnsniff.engine.pipeline import Pipeline
@@ -17,6 +20,14 @@ CLIENT, SERVER = ("10.0.0.1", 40000), ("10.0.0.2", 1863)
 def run_chunks(chunks: list[tuple[int, bytes]], gaps: set[int] = frozenset()) -> dict:
     """chunks: (direction 0 = client, 1 = server; bytes).  A chunk whose index is in
     ``gaps`` is lost (a capture gap).  Returns the document; checks byte accounting."""
+    strict, config.STRICT = config.STRICT, True
+    try:
+        return _run(chunks, gaps)
+    finally:
+        config.STRICT = strict
+
+
+def _run(chunks, gaps):
     p = Pipeline()
     a = Analysis()
     seq = [1000, 5000]

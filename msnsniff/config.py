@@ -6,7 +6,14 @@ saying what was discarded.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+# Strict mode (MSNSNIFF_STRICT=1, or set to True by the tests and fuzz harnesses): the
+# decoder's and the model's catch-alls re-raise instead of turning a bug into a
+# "decoder error" / "model error" row, so that property tests and fuzzers can fail.
+# Users never want it: remote garbage must not stop an analysis.
+STRICT = os.environ.get("MSNSNIFF_STRICT") == "1"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,44 @@ from msnsniff.stream.framing import Framer, RawCommand  # noqa: E402
 from msnsniff.protocol.mime import decode_text, media_type, parse_fields, parse_format, split_payload  # noqa: E402
 from msnsniff.protocol.tables import KNOWN_VERBS, url_decode  # noqa: E402
 from msnsniff.stream.reassembly import Data, Gap, Reassembler  # noqa: E402
+from msnsniff import config  # noqa: E402
+
+
+class strict_mode:
+    """The decoders' and the model's catch-alls re-raise (config.STRICT): a property
+    test whose body only "never raises" can then fail."""
+    def __enter__(self):
+        self.old, config.STRICT = config.STRICT, True
+
+    def __exit__(self, *exc):
+        config.STRICT = self.old
+
+
+@pytest.mark.parametrize("where", ["ns", "sb", "model"])
+def test_the_never_raises_properties_fail_when_a_stage_is_broken(monkeypatch, where):
+    # broken on purpose: every NS or SB command, or every model event, raises.  Without
+    # strict mode the catch-alls would turn that into anomaly rows and both properties
+    # below would still pass; with it they fail.
+    def boom(*a, **k):
+        raise RuntimeError("broken on purpose")
+    if where == "ns":
+        from msnsniff.decoder.ns import NsDecoder
+        monkeypatch.setattr(NsDecoder, "client", boom)
+    elif where == "sb":
+        from msnsniff.decoder.sb import SbDecoder
+        monkeypatch.setattr(SbDecoder, "client", boom)
+    else:
+        import msnsniff.model as model
+        from msnsniff.events import ConnectionOpened
+        monkeypatch.setitem(model._HANDLERS, ConnectionOpened, boom)
+    first = {"ns": b"VER 1 MSNP8 CVR0\r\n", "sb": b"USR 1 a@b.c 1.2\r\n",
+             "model": b"VER 1 MSNP8 CVR0\r\n"}[where]
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        test_whole_pipeline_never_raises_and_accounts_for_every_byte.hypothesis.inner_test(
+            [(0, first), (0, b"CHG 2 NLN 0\r\n")], set())
+    if where != "model":
+        with pytest.raises(RuntimeError, match="broken on purpose"):
+            test_decoders_take_any_command.hypothesis.inner_test("CHG", ["NLN", "0"], None, 0)
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MSNP_WORDS = [b"VER ", b"USR ", b"MSG ", b"SYN ", b"LST ", b"QRY ", b"CHL 0 ", b"MSNFTP",
@@ -85,6 +123,11 @@ def test_reassembly_arbitrary_segments_tile_the_stream(segs):
        st.integers(0, 1))
 @FUZZ
 def test_decoders_take_any_command(verb, params, payload, d):
+    with strict_mode():
+        _any_command(verb, params, payload, d)
+
+
+def _any_command(verb, params, payload, d):
     for first in ("VER", "USR", "ANS", "FIL", None):
         dec = ConnectionDecoder(1)
         if first:

@@ -11,6 +11,7 @@ backlog and are replayed once the role is known.
 
 from __future__ import annotations
 
+from .. import config
 from .. import events as E
 from ..stream.framing import FileAbort, FileData, RawCommand, Undecodable
 from .ftp import FtpDecoder
@@ -92,6 +93,8 @@ class ConnectionDecoder:
                 return (self.impl.client(item, item.ts) if d == 0
                         else self.impl.server(item, item.ts))
             except Exception as e:  # noqa: BLE001 - remote garbage never stops decoding
+                if config.STRICT:
+                    raise
                 return [self._decoder_error(item, d, e)]
         out: list = []
         if isinstance(item, Undecodable):
@@ -137,6 +140,8 @@ class ConnectionDecoder:
             elif isinstance(item, RawCommand):
                 out.extend(impl.client(item, ts) if d == 0 else impl.server(item, ts))
         except Exception as e:  # noqa: BLE001 - remote garbage never stops decoding
+            if config.STRICT:
+                raise
             out.append(self._decoder_error(item, d, e))
         return out
 

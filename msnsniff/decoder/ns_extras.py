@@ -91,8 +91,8 @@ class NsExtrasMixin:
     def _uun(self, cmd, ts, d):
         p = cmd.params
         # UUN trid pp type len (client) / UBN pp type len (server)
-        who = p[1] if cmd.verb == "UUN" else _p(p, 0)
-        kind = p[2] if cmd.verb == "UUN" else _p(p, 1)
+        who = _p(p, 1) if cmd.verb == "UUN" else _p(p, 0)
+        kind = _p(p, 2) if cmd.verb == "UUN" else _p(p, 1)
         network, who = split_network(who or "")
         return [E.Notice(ts, self.conn, d, cmd.verb, "user notification",
                          f"{who} type {kind} ({len(cmd.payload or b'')} bytes)",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from .. import config
 from .. import events as E
 from ..config import DEFAULT_LIMITS, Limits
 from ..protocol.tables import list_names
@@ -73,6 +74,8 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             try:
                 h(self, ev)
             except Exception as e:  # noqa: BLE001 - one event's bug never stops the analysis
+                if config.STRICT:
+                    raise
                 self.sink("anomalies", {
                     "time": iso(ev.ts) if _finite_time(ev.ts) else None,
                     "session": getattr(ev, "conn", None), "direction": None,

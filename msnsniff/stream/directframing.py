@@ -18,18 +18,23 @@ class DirectFrame:
 
 
 class DirectFramer:
-    """Same interface as framing.Framer: feed/gap/close return framed items."""
+    """Same interface as framing.Framer: feed/gap/close return framed items, and the
+    same byte accounting (decoded + undecodable + gap_bytes == fed + gap_bytes)."""
 
     def __init__(self, limits=None):
         self.buf = bytearray()
         self.pos = 0              # stream offset of buf[0]
         self.lines = 0            # frames (counted as commands, for the benchmarks)
         self.lost = False
+        self.decoded = self.undecodable = self.gap_bytes = self.fed = 0
 
     def feed(self, data: bytes, ts: float = 0.0) -> list:
+        self.fed += len(data)
         if self.lost:
-            return [Undecodable(self.pos, data, "after a direct-connection frame that "
-                                "could not be read", ts)] if data else []
+            self.undecodable += len(data)
+            self.pos += len(data)
+            return [Undecodable(self.pos - len(data), data, "after a direct-connection "
+                                "frame that could not be read", ts)] if data else []
         self.buf += data
         out: list = []
         while len(self.buf) >= 4:
@@ -37,6 +42,7 @@ class DirectFramer:
             if n > MAX_FRAME:
                 out.append(Undecodable(self.pos, bytes(self.buf), f"direct-connection frame "
                                        f"length {n} is over {MAX_FRAME}", ts))
+                self.undecodable += len(self.buf)
                 self.pos += len(self.buf)
                 self.buf.clear()
                 self.lost = True
@@ -45,6 +51,7 @@ class DirectFramer:
                 break
             out.append(DirectFrame(self.pos, bytes(self.buf[4:4 + n]), ts))
             self.lines += 1
+            self.decoded += 4 + n
             del self.buf[:4 + n]
             self.pos += 4 + n
         return out
@@ -53,6 +60,8 @@ class DirectFramer:
         # framing is lost at a gap: what was held is reported, the rest too
         out = [Undecodable(self.pos, bytes(self.buf), "cut by a capture gap", ts)] \
             if self.buf else []
+        self.undecodable += len(self.buf)
+        self.gap_bytes += length
         self.pos += len(self.buf) + length
         self.buf.clear()
         self.lost = True
@@ -63,5 +72,7 @@ class DirectFramer:
             return []
         out = [Undecodable(self.pos, bytes(self.buf), "a direct-connection frame cut by "
                            "the end of the stream", ts)]
+        self.undecodable += len(self.buf)
+        self.pos += len(self.buf)
         self.buf.clear()
         return out
