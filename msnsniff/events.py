@@ -225,6 +225,7 @@ class ListChange(Event):
     contact_id: str | None = None
     network: int | None = None
     list_bits: int | None = None    # ADL/RML: several lists at once
+    refused: str | None = None      # the server's error ("241 …"): the change did not happen
 
 
 @_ev
@@ -281,6 +282,10 @@ class Presence(Event):
     caps_ex: int | None = None    # MSNP16+ extended capabilities (caps:capsex)
     msnobj: str | None = None     # MSNP9+ MSNObject (URL-encoded), as sent
     via: str | None = None        # MSNP18 circle routing (;via=9:…)
+    # CHG: what the server's echo confirmed (it may add capability bits: NLN 32 -> 4128)
+    confirmed_status: str | None = None
+    confirmed_client_id: int | None = None
+    confirmed_caps_ex: int | None = None
 
 
 # ---------------------------------------------------------------- challenge (§6)
@@ -384,6 +389,10 @@ class Message(Event):
     payload: bytes            # headers, blank line, body, as sent
     missing: int              # payload bytes lost to a gap
     _mime: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    # MSNP14+ UUM/UBM on the notification server (Yahoo interop, offline messages)
+    recipient: str | None = None
+    network: int | None = None
+    via: str | None = None          # UUM / UBM (None: a switchboard MSG)
 
     def _parsed(self) -> tuple:
         if self._mime is None:

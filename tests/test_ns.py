@@ -200,7 +200,8 @@ def test_syn_shortfall_in_a_truncated_capture_is_reported(tmp_path):
 
 def test_profile_port_readings_edge_cases():
     """A port whose two bytes are equal reads the same both ways (cannot tell); a
-    different address or port is NAT; ClientPort 0 (HTTP gateway) is unknown."""
+    different address is NAT whatever the port (real servers sent ClientPort 0 over plain
+    TCP); the same address with ClientPort 0 cannot tell."""
     from msnsniff import events as E
     from msnsniff.model import Analysis
     from msnsniff.events import ConnectionOpened
@@ -218,6 +219,8 @@ def test_profile_port_readings_edge_cases():
     assert (p["port_byteswapped"], p["client_port"], p["nat"]) == (None, 53764, True)
     p = profile("10.0.0.1:40000", "10.0.0.1", 0)
     assert (p["port_byteswapped"], p["nat"]) == (None, None)
+    p = profile("192.168.1.5:40000", "203.0.113.7", 0)
+    assert (p["port_byteswapped"], p["client_port"], p["nat"]) == (None, 0, True)
 
 
 def test_rows_leave_before_a_long_connection_closes():

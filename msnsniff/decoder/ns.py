@@ -14,6 +14,7 @@ Anomaly, never an exception.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 from .. import events as E
 from ..protocol.dialects import (Dialect, looks_like_caps, split_caps, split_endpoint,
@@ -25,6 +26,7 @@ from .ns_extras import NsExtrasMixin
 from .ns_lists import NsListsMixin
 
 MAX_PENDING = 1024
+MAX_HELD = 64          # requests whose events wait for the server's answer (CHG, ADL, RML)
 SYN_LINE_VERBS = {"GTC", "BLP", "PRP", "LSG", "LST", "BPR"}
 
 
@@ -47,7 +49,9 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         self.pending: OrderedDict = OrderedDict()   # trid -> verb of the client request
         self.syn = None                  # [expected contacts, expected groups, got c, got g]
         self.last_contact = None         # BPR inside a SYN applies to the preceding LST
-        self.chg_trids: set = set()
+        # trid -> (verb, events): what a request did is only known from the answer (the
+        # server's CHG echo may add capability bits; an ADL it refuses changes nothing)
+        self.held: OrderedDict = OrderedDict()
         self.syn_request = None          # list version the client asked to sync from
 
     # ------------------------------------------------------------ entry points
@@ -90,7 +94,31 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         return res
 
     def close(self, ts) -> list:
-        return self._end_syn(ts) if self.syn else []
+        out = self._end_syn(ts) if self.syn else []
+        # requests never answered in the capture: reported as the client sent them
+        for _verb, evs in self.held.values():
+            out.extend(evs)
+        self.held.clear()
+        return out
+
+    def _hold(self, trid, verb, evs) -> list:
+        """Keep a request's events until its answer; returns what had to go out unanswered
+        (the oldest, past MAX_HELD, or an earlier request with the same TrID)."""
+        if trid is None:
+            return evs
+        out = self.held.pop(trid, (None, []))[1]
+        self.held[trid] = (verb, evs)
+        if len(self.held) > MAX_HELD:
+            out = out + self.held.popitem(last=False)[1][1]
+        return out
+
+    def _answered(self, trid, verb):
+        """The events held for this request (None: nothing held for it)."""
+        held = self.held.get(trid)
+        if held is None or (verb is not None and held[0] != verb):
+            return None
+        del self.held[trid]
+        return held[1]
 
     def _bad(self, cmd, ts, d, why="unexpected arguments"):
         return [E.Anomaly(ts, self.conn, d, "malformed command",
@@ -140,10 +168,9 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         p = cmd.params
         if len(p) < 2:
             return self._bad(cmd, ts, 0)
-        self.chg_trids.add(cmd.trid)
         caps, ex = split_caps(_p(p, 2))
-        return [E.Presence(ts, self.conn, 0, "CHG", None, p[1], None, caps, None, ex,
-                           _p(p, 3))]
+        return self._hold(cmd.trid, "CHG", [E.Presence(ts, self.conn, 0, "CHG", None, p[1],
+                                                        None, caps, None, ex, _p(p, 3))])
 
     def c_QRY(self, cmd, ts):
         p = cmd.params
@@ -220,10 +247,12 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         p = cmd.params
         if len(p) < 2:
             return self._bad(cmd, ts, 1)
-        if cmd.trid in self.chg_trids:       # the echo of our own request: already recorded
-            self.chg_trids.discard(cmd.trid)
-            return []
         caps, ex = split_caps(_p(p, 2))
+        mine = self._answered(cmd.trid, "CHG")
+        if mine:
+            # the echo of our own request: one row, with what the server made of it
+            return [replace(mine[0], confirmed_status=p[1], confirmed_client_id=caps,
+                            confirmed_caps_ex=ex)]
         return [E.Presence(ts, self.conn, 1, "CHG", None, p[1], None, caps, None, ex,
                            _p(p, 3))]
 
@@ -304,8 +333,19 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
     def _error(self, cmd, ts):
         code = int(cmd.verb)
         req = self._request(cmd.trid)
-        out = [E.ErrorReply(ts, self.conn, 1, code, ERROR_NAMES.get(code, "Unknown error"),
-                            cmd.trid, req)]
+        name = ERROR_NAMES.get(code, "Unknown error")
+        out = [E.ErrorReply(ts, self.conn, 1, code, name, cmd.trid, req)]
+        held = self._answered(cmd.trid, None) if cmd.trid is not None else None
+        for ev in held or ():
+            # a refused list edit changes nothing: it stays a row, with the error
+            if type(ev) is E.ListChange:
+                out.append(replace(ev, refused=f"{code} {name}"))
+            elif type(ev) is E.Contact:
+                out.append(E.ListChange(ev.ts, self.conn, ev.dir, "ADL", None, ev.passport,
+                                        ev.friendly_name, None, None, False, None,
+                                        ev.network, ev.list_bits, f"{code} {name}"))
+            else:
+                out.append(ev)      # a refused CHG: the status the client asked for
         if req == "QRY":
             out.append(E.ChallengeResult(ts, self.conn, 1, cmd.trid, False))
         return out

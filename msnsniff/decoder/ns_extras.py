@@ -82,11 +82,48 @@ class NsExtrasMixin:
                          " ".join(cmd.params[1:]))]
 
     def s_NOT(self, cmd, ts):
-        body = (cmd.payload or b"")[:2000].decode("utf-8", "replace")
+        payload = cmd.payload or b""
+        body = payload[:4000].decode("utf-8", "replace")
         m = re.search(r'siteurl="([^"]{0,200})"', body)
+        # the <BODY> is escaped XML; its <Service> says what the notice is about: the
+        # address book (ABCHInternal: "your contacts changed, fetch them over SOAP")
+        service = re.search(r"(?:<|&lt;)Service(?:>|&gt;)\s*([\w.-]{1,60})", body)
+        service = service.group(1) if service else None
+        cid = re.search(r"(?:<|&lt;)CID(?:>|&gt;)\s*(-?\d{1,20})", body)
+        fields = {"bytes": len(payload), "service": service,
+                  "cid": cid.group(1) if cid else None}
+        if service == "ABCHInternal":
+            return [E.Notice(ts, self.conn, 1, "NOT", "address-book change",
+                             f"ABCHInternal (CID {fields['cid']})" if cid else "ABCHInternal",
+                             fields)]
         return [E.Notice(ts, self.conn, 1, "NOT", "MSN alert",
-                         m.group(1) if m else f"{len(cmd.payload or b'')} bytes",
-                         {"bytes": len(cmd.payload or b"")})]
+                         m.group(1) if m else f"{len(payload)} bytes", fields)]
+
+    # MSNP14+: messages through the notification server, ``UUM trid pp network type len``
+    # (client) and ``UBM pp network type len`` (server): to and from a Yahoo contact
+    # (network 32), and (MSNP18, network 1) the offline messages a client leaves
+    def c_UUM(self, cmd, ts):
+        p = cmd.params
+        if len(p) < 4:
+            return self._bad(cmd, ts, 0)
+        self._infer(14)
+        network, who = split_network(p[1])
+        if network is None and is_num(p[2]) and len(p[2]) <= 4:
+            network = int(p[2])
+        return [E.Message(ts, self.conn, 0, None, None, None, cmd.trid, cmd.payload or b"",
+                          cmd.missing, recipient=split_endpoint(who)[0], network=network,
+                          via="UUM")]
+
+    def s_UBM(self, cmd, ts):
+        p = cmd.params
+        if len(p) < 3:
+            return self._bad(cmd, ts, 1)
+        self._infer(14)
+        network, who = split_network(p[0])
+        if network is None and is_num(p[1]) and len(p[1]) <= 4:
+            network = int(p[1])
+        return [E.Message(ts, self.conn, 1, split_endpoint(who)[0], None, None, None,
+                          cmd.payload or b"", cmd.missing, network=network, via="UBM")]
 
     def _uun(self, cmd, ts, d):
         p = cmd.params

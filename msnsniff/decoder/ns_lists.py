@@ -93,6 +93,8 @@ class NsListsMixin:
 
     def s_BPR(self, cmd, ts):
         p = cmd.params
+        if len(p) in (1, 2) and "@" in p[0]:               # MSNP10+ async, empty value
+            return [E.Phone(ts, self.conn, 1, p[0], p[1] if len(p) == 2 else "", "")]
         if len(p) in (1, 2) and not is_num(p[0]):          # inside a SYN: preceding LST
             if self.last_contact is None:
                 return self._bad(cmd, ts, 1, "BPR with no preceding LST")
@@ -255,22 +257,31 @@ class NsListsMixin:
                                         c["network"], c["list_bits"]))
         return out          # one payload is at most max_payload bytes; the model caps the list
 
+    # the client's ADL/RML change the lists only once the server says OK (an error
+    # refuses them): their events wait for the answer (NsDecoder._hold)
     def c_ADL(self, cmd, ts):
-        return self._ml(cmd, ts, 0, "ADL")
+        return self._client_ml(cmd, ts, "ADL")
 
     def c_RML(self, cmd, ts):
-        return self._ml(cmd, ts, 0, "RML")
+        return self._client_ml(cmd, ts, "RML")
+
+    def _client_ml(self, cmd, ts, op):
+        evs = self._ml(cmd, ts, 0, op)
+        if evs and type(evs[0]) is E.Anomaly:
+            return evs
+        return self._hold(cmd.trid, op, evs)
 
     def s_ADL(self, cmd, ts):
         if cmd.payload is None:                            # ADL trid OK
-            return [E.Notice(ts, self.conn, 1, "ADL", "list accepted",
-                             " ".join(cmd.params))]
+            return (self._answered(cmd.trid, "ADL") or []) + [
+                E.Notice(ts, self.conn, 1, "ADL", "list accepted", " ".join(cmd.params))]
         return self._ml(cmd, ts, 1, "ADL")
 
     def s_RML(self, cmd, ts):
         if cmd.payload is None:
-            return [E.Notice(ts, self.conn, 1, "RML", "list removal accepted",
-                             " ".join(cmd.params))]
+            return (self._answered(cmd.trid, "RML") or []) + [
+                E.Notice(ts, self.conn, 1, "RML", "list removal accepted",
+                         " ".join(cmd.params))]
         return self._ml(cmd, ts, 1, "RML")
 
     def _fqy(self, cmd, ts, d):

@@ -38,6 +38,7 @@ class SbDecoder:
         self.local = None            # the local account's passport, once known
         self.pending: OrderedDict = OrderedDict()
         self.chunks = ChunkJoin()
+        self.version = None          # a lower bound from the commands' shapes (no VER here)
 
     def client(self, cmd, ts) -> list:
         if cmd.trid is not None:
@@ -79,9 +80,9 @@ class SbDecoder:
         if v == "ANS" and len(p) >= 2 and p[1] == "OK":
             return [E.SbJoined(ts, self.conn, 1, None, None)]
         if v == "IRO" and len(p) >= 5:      # IRO trid i n pp name [caps (MSNP12+)]
-            return [self._participant(ts, "IRO", p[3], url_decode(p[4]), _p(p, 5))]
+            return self._participant(ts, "IRO", p[3], url_decode(p[4]), _p(p, 5))
         if v == "JOI" and len(p) >= 1:      # JOI pp name [caps (MSNP12+)]
-            return [self._participant(ts, "JOI", p[0], url_decode(_p(p, 1, "")), _p(p, 2))]
+            return self._participant(ts, "JOI", p[0], url_decode(_p(p, 1, "")), _p(p, 2))
         if v == "BYE" and len(p) >= 1:
             account, endpoint = split_endpoint(p[0])
             return [E.Participant(ts, self.conn, 1, "BYE", account, None, _p(p, 1) == "1",
@@ -104,8 +105,16 @@ class SbDecoder:
     def _participant(self, ts, command, who, name, caps):
         account, endpoint = split_endpoint(who)
         client_id, ex = split_caps(caps)
-        return E.Participant(ts, self.conn, 1, command, account, name, False, endpoint,
-                             client_id, ex)
+        out = [E.Participant(ts, self.conn, 1, command, account, name, False, endpoint,
+                             client_id, ex)]
+        # the dialect from the shapes: IRO/JOI carry a client id from MSNP12 on, and
+        # MSNP16+ (MPOP) adds extended capabilities (caps:capsex) and endpoints
+        seen = 16 if (ex is not None or (endpoint or "").startswith("{")) else (
+            12 if client_id is not None else None)
+        if seen is not None and (self.version or 0) < seen:
+            self.version = seen
+            out.insert(0, E.DialectKnown(ts, self.conn, -1, seen, "inferred"))
+        return out
 
     def _message(self, cmd, ts, d, sender, sender_name, ack):
         # the payload is parsed by whoever reads the event's headers (events.Message)

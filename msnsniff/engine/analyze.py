@@ -127,7 +127,8 @@ class Summary:
             if r["end"] and (span[1] is None or r["end"] > span[1]):
                 span[1] = r["end"]
             self.kinds[r["kind"]] += 1
-            if r["passport"] and r["kind"] in ("notification", "dispatch"):
+            # a switchboard's USR … OK names its account too (a switchboard-only capture)
+            if r["passport"] and r["kind"] in ("notification", "dispatch", "switchboard"):
                 self.accounts.add(r["passport"])
             self.gap_bytes += r["gap_bytes"]
             if r["start"] and (self.first is None or r["start"] < self.first):

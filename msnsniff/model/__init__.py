@@ -94,6 +94,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             self._settle(s, table, row)
             return
         s.rows.setdefault(table, []).append(row)
+        s.held.append((table, row))     # the order they happened in, across tables
         s.waiting += 1
         if s.waiting > self.limits.max_waiting_rows and not s.settled:
             self._owner(s)
@@ -113,12 +114,17 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         self.sink(table, r)
 
     def _settle_early(self, s):
-        for table in TABLES:
-            if table in SETTLE_EARLY and table in s.rows:
-                rows = s.rows.pop(table)
-                s.waiting -= len(rows)
-                for r in rows:
-                    self._settle(s, table, r)
+        # in the order the rows were made, not table by table: rows of one instant (a
+        # JOI and the message after it, in one packet) keep their order downstream
+        keep = []
+        for table, r in s.held:
+            if table in SETTLE_EARLY:
+                self._settle(s, table, r)
+            else:
+                keep.append((table, r))
+        for table in SETTLE_EARLY:
+            s.waiting -= len(s.rows.pop(table, ()))
+        s.held = keep
         s.settled = True
 
     def _rows(self, conn, table) -> list:
@@ -206,6 +212,15 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
                "length": ev.length}
         self.sink("anomalies", row)      # damage is reported at once, never held back
 
+    def on_unknown(self, ev):
+        """A switchboard command the decoder does not know (unknown NS ones are notices):
+        kept as an anomaly row, never dropped."""
+        self.sink("anomalies", {
+            "time": iso(ev.ts), "session": ev.conn,
+            "direction": {0: "c2s", 1: "s2c"}.get(ev.dir), "kind": "unknown command",
+            "detail": " ".join((ev.verb,) + tuple(ev.params))[:200], "offset": None,
+            "length": None})
+
     # ------------------------------------------------------------ finalisation
     def _owner(self, s: Session):
         if s.passport is None and s.kind in ("notification", "switchboard"):
@@ -226,9 +241,9 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         me = self._owner(s)
         if me:
             self._note_ip(s.client_ip, me)
-        for table in TABLES:
-            for r in s.rows.get(table, ()):
-                self._settle(s, table, r)
+        for table, r in s.held:
+            self._settle(s, table, r)
+        s.held = []
         for gid in sorted(s.groups, key=_group_order):
             self.sink("groups", {"session": s.id, "owner": me, "group_id": gid,
                                  "name": s.groups[gid]})
@@ -334,5 +349,5 @@ _HANDLERS = {
     E.Calling: Analysis.on_calling, E.Message: Analysis.on_message,
     E.FtpUser: Analysis.on_ftp_user, E.FtpFile: Analysis.on_ftp_file,
     E.FtpStart: Analysis.on_ftp_start, E.FtpData: Analysis.on_ftp_data,
-    E.FtpEnd: Analysis.on_ftp_end,
+    E.FtpEnd: Analysis.on_ftp_end, E.Unknown: Analysis.on_unknown,
 }

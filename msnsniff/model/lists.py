@@ -100,11 +100,11 @@ class ListsFold:
 
     @staticmethod
     def _change_row(ev, op, lst, passport, name, group_id, version, by_server,
-                    contact_id=None, network=None):
+                    contact_id=None, network=None, refused=None):
         return {"time": iso(ev.ts), "session": ev.conn, "owner": None, "op": op,
                 "list": lst, "passport": passport, "friendly_name": name,
                 "group_id": group_id, "version": version, "by_server": by_server,
-                "contact_id": contact_id, "network": network}
+                "contact_id": contact_id, "network": network, "refused": refused}
 
     def on_list_change(self, ev):
         s = self._s(ev)
@@ -116,7 +116,9 @@ class ListsFold:
             lst = ",".join(list_names(ev.list_bits)) or None
         self._add(ev.conn, "list_changes", self._change_row(
             ev, ev.op, lst, passport, ev.friendly_name, ev.group_id, ev.version,
-            ev.by_server, ev.contact_id, ev.network))
+            ev.by_server, ev.contact_id, ev.network, ev.refused))
+        if ev.refused:
+            return                              # the server said no: nothing changed
         if ev.op == "REA":
             if s.passport and passport == s.passport:
                 s.friendly_name = ev.friendly_name
@@ -179,7 +181,13 @@ class ListsFold:
             "msnc_version": msnc, "capabilities": caps, "network": ev.network,
             "network_name": NETWORKS.get(ev.network) if ev.network is not None else None,
             "capabilities_ex": ev.caps_ex, "msnobj": parse_msnobj(ev.msnobj or ""),
-            "via": ev.via})
+            "via": ev.via, "confirmed_status": ev.confirmed_status,
+            "confirmed_client_id": ev.confirmed_client_id,
+            "confirmed_capabilities_ex": ev.confirmed_caps_ex,
+            # the bits the server set that the client did not ask for
+            "capabilities_added": (
+                [c for c in decode_client_id(ev.confirmed_client_id)[1] if c not in caps]
+                if ev.confirmed_client_id is not None else None)})
         if ev.passport and ev.friendly_name and ev.passport in s.contacts:
             s.contacts[ev.passport]["friendly_name"] = ev.friendly_name
 
@@ -194,7 +202,8 @@ class ListsFold:
                "current_media_raw": d["current_media_raw"],
                "machine_guid": d["machine_guid"], "endpoints": eps,
                "msnobj": d.get("msnobj")}
-        if ev.passport is None:
+        if ev.passport is None and d.get("document", "Data") == "Data":
+            # (a UUX of one endpoint's data alone says nothing of the personal message)
             s.personal_message = d["psm"]
             if d["machine_guid"]:
                 s.machine_guid = s.machine_guid or d["machine_guid"]

@@ -99,8 +99,15 @@ class NsFold(ListsFold):
             False if as_plain and not as_swapped else None)
         # the corrected port: the matching reading, else what real servers meant (§2.9)
         client_port = obs_port if (as_swapped or as_plain) else swapped
-        nat = None if ip is None or not known else not (
-            ip == obs_ip and (as_swapped or as_plain))
+        # NAT: a reported address other than the observed one is NAT, whatever the port
+        # (real servers sent ClientPort 0 over plain TCP); with the same address, a known
+        # port that matches neither reading was translated
+        if ip is None or not obs_ip:
+            nat = None
+        elif ip != obs_ip:
+            nat = True
+        else:
+            nat = (not (as_swapped or as_plain)) if known else None
         s.profile = {"client_ip_reported": ip, "client_port_reported": reported,
                      "client_port": client_port, "client_port_byteswapped": swapped,
                      "observed_client": s.client, "port_byteswapped": port_bs, "nat": nat,

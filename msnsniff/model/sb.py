@@ -80,6 +80,10 @@ class SbFold:
 
     def on_message(self, ev):
         s = self._s(ev)
+        if ev.dir == 0 and ev.sender and s.passport is None and ev.via is None:
+            # an outgoing typing notice names the local account (TypingUser, §4.3): the
+            # connection's owner, as chats already shows it
+            self._learn(s, ev.sender)
         ctype = ev.content_type
         if self.brief_messages and ctype != "text/x-msmsgsinvite":
             # invitations still go the full way: they make the transfers' links
@@ -134,6 +138,16 @@ class SbFold:
                               if k.lower() not in ("mime-version",)}
             row["body_length"] = len(body)
         row["p4_context"] = header(ev.headers, "P4-Context") or None
+        if ev.via is not None:
+            # UUM/UBM on the notification server: the other party is named on the line
+            row["network"] = ev.network
+            if ev.recipient:
+                row["recipients"] = [ev.recipient]
+                row["recipients_source"] = ev.via
+            # MSNP18: a UUM to a Windows Live contact is an offline message (the server
+            # stores it; Dest-Agent: client)
+            row["offline"] = (ev.via == "UUM" and ev.network == 1
+                              or (header(ev.headers, "Dest-Agent") or "").lower() == "client")
         s.last_message = row
         self._add(ev.conn, "messages", row)
 

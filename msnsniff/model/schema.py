@@ -107,6 +107,10 @@ TABLES: dict[str, list] = {
         C(("capabilities_ex", "integer", False, "MSNP16+ extended capabilities (caps:capsex)", "48")),
         C(("msnobj", "object", False, "the MSNObject sent with it (display picture): creator, size, type, type_name, location, friendly, sha1d …", '{"type": "3", "sha1d": "…"}')),
         C(("via", "text", False, "MSNP18 circle routing (;via=…)", "via=9:00000000-0000-0000-0009-000000000001@live.com")),
+        C(("confirmed_status", "text", False, "CHG: the status the server's echo confirmed", "NLN")),
+        C(("confirmed_client_id", "integer", False, "CHG: the client id the server's echo confirmed (servers add capability bits)", "4128")),
+        C(("confirmed_capabilities_ex", "integer", False, "CHG (MSNP16+): the extended capabilities the server confirmed", "48")),
+        C(("capabilities_added", "list", False, "CHG: capabilities the server's echo has that the client did not ask for", "MSN Space")),
     ],
     "personal_messages": [_T] + _SO + [
         C(("command", "text", True, "UUX (own, sent by the client) or UBX (a contact's)", "UBX")),
@@ -129,6 +133,7 @@ TABLES: dict[str, list] = {
         C(("by_server", "boolean", False, "TrID 0: done by someone else (e.g. added you)", "false")),
         C(("contact_id", "text", False, "MSNP10+ contact GUID", "e6a8a6c9-…")),
         C(("network", "integer", False, "network id (MSNP13+ ADL/RML)", "1")),
+        C(("refused", "text", False, "the server's error when it refused the change (the lists are unchanged)", "241 Unknown error")),
     ],
     "notifications": [_T] + _SO + [
         C(("direction", "text", False, "c2s or s2c", "s2c")),
@@ -158,6 +163,8 @@ TABLES: dict[str, list] = {
         C(("missing_bytes", "integer", False, "payload bytes lost in a capture gap", "0")),
         C(("p4_context", "text", False, "P4-Context: the name the sender chose to show for this message (MSNP12+)", "Alice")),
         C(("msnobj", "object", False, "MSNObjects the message names: custom emoticons by shortcut, or a wink's / voice clip's object", '{"(cafe)": {"sha1d": "…"}}')),
+        C(("network", "integer", False, "MSNP14+ UUM/UBM (a message through the notification server): the other party's network, 32 Yahoo", "32")),
+        C(("offline", "boolean", False, "UUM: left as an offline message (MSNP18, Windows Live contact, Dest-Agent: client)", "false")),
     ],
     "participants": [_T] + _SO + [
         C(("command", "text", True, "IRO, JOI or BYE", "JOI")),

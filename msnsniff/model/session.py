@@ -87,6 +87,7 @@ class Session:
         self.transfer = None
         # rows of other tables, by table, until they can be settled (see model/__init__)
         self.rows: dict[str, list] = {}
+        self.held: list = []          # the same rows as (table, row), in the order made
         self.waiting = 0
         self.settled = False
         self.last_message = None         # the latest messages row (for live lines)

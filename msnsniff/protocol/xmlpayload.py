@@ -109,13 +109,17 @@ def parse_data(payload: bytes) -> dict:
     """A UUX/UBX ``<Data>`` document -> personal message, current media, machine guid
     and the MSNP16+ endpoints (EndpointData / PrivateEndpointData by id)."""
     root = _parse(payload)
-    if root.tag != "Data":
+    # MSNP16+ clients also send UUX with one endpoint's document alone (MPOP): its
+    # capabilities (<EndpointData>) or its name and state (<PrivateEndpointData>)
+    alone = root.tag in ("EndpointData", "PrivateEndpointData")
+    if root.tag != "Data" and not alone:
         raise XmlError(f"<{root.tag[:40]}> where <Data> was expected")
     endpoints: dict[str, dict] = {}
-    for el in root.findall("EndpointData"):
+    for el in [root] if root.tag == "EndpointData" else root.findall("EndpointData"):
         ep = endpoints.setdefault(el.get("id") or "", {"id": el.get("id")})
         ep["capabilities"] = _text(el.find("Capabilities"))
-    for el in root.findall("PrivateEndpointData"):
+    for el in ([root] if root.tag == "PrivateEndpointData"
+               else root.findall("PrivateEndpointData")):
         ep = endpoints.setdefault(el.get("id") or "", {"id": el.get("id")})
         for name, key in (("EpName", "name"), ("ClientType", "client_type"),
                           ("State", "state"), ("Idle", "idle")):
@@ -130,7 +134,7 @@ def parse_data(payload: bytes) -> dict:
             "msnobj": {k: v for k, v in objs.items() if v} or None,
             "current_media": decode_current_media(media_raw),
             "machine_guid": _text(root.find("MachineGuid")),
-            "endpoints": list(endpoints.values())}
+            "endpoints": list(endpoints.values()), "document": root.tag}
 
 
 def parse_ml(payload: bytes) -> tuple[bool, list[dict]]:
