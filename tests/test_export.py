@@ -201,7 +201,11 @@ def test_hostile_values_in_csv_are_neutralised_and_kept_in_json(tmp_path):
     names = {c["passport"]: c["friendly_name"] for c in d["contacts"]}
     assert names["mallory@hotmail.com"] == "=2+5+cmd|' /C calc'!A0"
     assert names["quote@hotmail.com"] == '"Quoted", comma\nnew line'
-    assert names["bad@hotmail.com"] == "Bad\ufffd\ufffdUTF8\ufffd("
+    # bytes that are not UTF-8 stay recoverable: escaped in the text, exact in the raw
+    assert names["bad@hotmail.com"] == "Bad\\xff\\xfeUTF8\\xe2("
+    raw = {c["passport"]: c["friendly_name_raw"] for c in d["contacts"]}
+    assert bytes.fromhex(raw["bad@hotmail.com"]) == b"Bad\xff\xfeUTF8\xe2("
+    assert raw["quote@hotmail.com"] is None        # valid UTF-8: the text is exact
     alice = [s for s in d["sessions"] if s["kind"] == "notification"][0]
     assert alice["friendly_name"] == "\x1b[2J\x1b[31mALICE\x1b[0m\x07"      # exact in JSON
     out = tmp_path / "csv"

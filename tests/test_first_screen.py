@@ -96,7 +96,10 @@ def test_documents_name_their_inputs_and_the_tool():
     c = d["summary"]["captures"][0]
     assert (c["size"], c["sha256"]) == (os.path.getsize(MAIN),
                                         hashlib.sha256(open(MAIN, "rb").read()).hexdigest())
-    assert (c["first"], c["last"]) == ("2026-11-25T02:59:09.141687Z", "2026-11-25T02:59:09.706131Z")
+    # the last time is the capture's last MSN packet (tshark: frame 245, a bare ACK
+    # after the last FIN, frame 244 at .706131)
+    assert (c["first"], c["last"]) == ("2026-11-25T02:59:09.141687Z", "2026-11-25T02:59:09.706137Z")
+    assert d["summary"]["last"] == c["last"]
     tool = d["summary"]["tool"]
     assert tool["name"] == "msnsniff" and tool["command_line"].startswith("msnsniff read ")
 

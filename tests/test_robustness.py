@@ -279,7 +279,12 @@ def test_invalid_utf8_bad_escapes_and_nul_bytes(tmp_path):
              b"LST b@x.com raw\xff\xfebytes\x00nul 11 0\r\n"]))
     d = analyse_file(p)
     names = {c["passport"]: c["friendly_name"] for c in d["contacts"]}
-    assert names == {"a@x.com": "Bad\ufffd%zz\ufffd(name", "b@x.com": "raw\ufffd\ufffdbytes\x00nul"}
+    # the bytes that are not UTF-8 are escaped, not replaced: the raw column has them
+    assert names == {"a@x.com": "Bad\\xff%zz\\xe2(name",
+                     "b@x.com": "raw\\xff\\xfebytes\x00nul"}
+    raw = {c["passport"]: c["friendly_name_raw"] for c in d["contacts"]}
+    assert raw == {"a@x.com": b"Bad\xff%zz\xe2(name".hex(),
+                   "b@x.com": b"raw\xff\xfebytes\x00nul".hex()}
     assert "invalid UTF-8" in kinds(d)
 
 

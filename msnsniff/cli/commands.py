@@ -48,7 +48,7 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
     """
     from ..engine.analyze import CaptureNotice, Run
     from ..events import (Anomaly, AuthStart, ClientInfo, ConnectionClosed, ConnectionOpened,
-                          Framed, Participant, SbJoinRequest)
+                          DialectKnown, Framed, Participant, SbJoinRequest)
     from ..output.trace import TRACE_COLUMNS, Trace
 
     captures = check_paths(captures)
@@ -94,6 +94,9 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
             t = type(ev)
             if t is ConnectionOpened:
                 trace.open(ev)
+                continue
+            if t is DialectKnown:
+                trace.versions[ev.conn] = ev.version
                 continue
             if t in (ClientInfo, AuthStart, SbJoinRequest) and ev.conn not in owner:
                 owner[ev.conn] = (ev.passport or "").lower()

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import replace
 
 from .. import events as E
-from ..protocol.dialects import (Dialect, looks_like_caps, split_caps, split_endpoint,
+from ..protocol.dialects import (Dialect, network_field, split_caps, split_endpoint,
                                  split_network, version_of)
 from ..protocol.mime import media_type, parse_fields, split_payload
 from ..protocol.tables import ERROR_NAMES, url_decode
@@ -260,17 +260,13 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         """The fields after the passport, every dialect: ``name caps [msnobj]`` (MSNP8-13),
         ``network name caps msnobj`` (MSNP14-17), MSNP18 names the network in the
         passport (``1:pp``); MSNP16+ capabilities are ``caps:capsex``."""
+        has_net = network_field(who, rest, self.dialect.version)
         network, who = split_network(who)
         if network is not None:
             self._infer(18)
+        elif has_net and self.dialect.version is None:
+            self._infer(14)          # (the shape told: no version known yet)
         account, via = split_endpoint(who)
-        has_net = self.dialect.network_field()
-        if network is None and has_net is None:
-            # version unknown: a small number where the name was, then capabilities
-            has_net = (len(rest) >= 3 and is_num(rest[0]) and len(rest[0]) <= 3
-                       and looks_like_caps(rest[2]))
-            if has_net:
-                self._infer(14)
         if network is None and has_net and rest:
             network = int(rest[0]) if is_num(rest[0]) and len(rest[0]) <= 4 else None
             rest = rest[1:]

@@ -72,6 +72,7 @@ class Run:
             if self.progress is not None:
                 segs = self.progress(path, segs, stats)
             yield from pipe.run_lists(segs)
+            stats.msn_last = pipe.last_ts
             next_id = pipe.reasm.next_id
             self.late_segments += pipe.late_segments
             self.commands += pipe.commands
@@ -148,8 +149,9 @@ class Summary:
                  "snapped": st.snapped, "bad_headers": st.bad_headers,
                  "truncated": st.truncated, "reader": st.reader, "skipped": st.skipped,
                  "notices": st.notices(),
+                 "bad_checksums": st.bad_checksums,
                  "first": self.spans.get(path, [None, None])[0],
-                 "last": self.spans.get(path, [None, None])[1],
+                 "last": _later(self.spans.get(path, [None, None])[1], st.msn_last),
                  # the size always (cheap); the sha256 for documents (a second read)
                  **(file_provenance(path) if provenance
                     else {"size": file_size(path), "sha256": None})}
@@ -159,7 +161,22 @@ class Summary:
                 "accounts": sorted(self.accounts), "messages": self.messages,
                 "transfers": self.transfers, "gap_bytes": self.gap_bytes,
                 "anomalies": dict(sorted(self.anomalies.items())),
-                "first": self.first, "last": self.last}
+                "first": self.first,
+                "last": max([t for t in [self.last] + [c["last"] for c in caps] if t],
+                            default=None)}
+
+
+def _later(end: str | None, last_packet: float | None) -> str | None:
+    """A capture's last time: its connections' last end, or its last MSN packet when that
+    came later (a bare ACK after the FIN)."""
+    if last_packet is None or not _finite(last_packet):
+        return end
+    t = iso(last_packet)
+    return t if end is None or t > end else end
+
+
+def _finite(ts) -> bool:
+    return 0 <= ts < 253402300800
 
 
 class Rows:

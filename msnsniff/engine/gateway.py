@@ -12,6 +12,8 @@ streams go to the same framers and decoders as a TCP connection's, so everything
 
 from __future__ import annotations
 
+import re
+
 from collections import OrderedDict, deque
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +23,9 @@ from ..stream.reassembly import fmt_ep
 
 GATEWAY_PATH = "/gateway/gateway.dll"
 MAX_OUTSTANDING = 64           # requests waiting for their response on one connection
+
+
+_MSNP_START = re.compile(rb"(?:[A-Z]{3}|[0-9]{3})(?: |\r\n)")
 
 
 class Logical:
@@ -180,11 +185,17 @@ class Gateway:
         if resp.status != 200:
             why = " (a second request of the session while one was outstanding?)" \
                 if resp.status == 400 else ""
+            body = bytes(resp.body)
+            # an error page (HTML, text) is the HTTP server's, not MSNP: this anomaly
+            # names it; only a body that starts like an MSNP command goes to the session
+            msnp = _MSNP_START.match(body) is not None
+            page = f"; its {len(body)}-byte body is not MSNP (not decoded)" \
+                if body and not msnp else ""
             out.append(E.Anomaly(resp.ts, lg.id, 1, "http", f"gateway answered "
-                                 f"{resp.status} {resp.reason} to {req.target[:200]}{why}",
-                                 resp.offset, 0))
-            if resp.body:
-                self._feed(lg, 1, bytes(resp.body), resp.ts, out)
+                                 f"{resp.status} {resp.reason} to {req.target[:200]}{why}"
+                                 f"{page}", resp.offset, 0))
+            if body and msnp:
+                self._feed(lg, 1, body, resp.ts, out)
             return
         x = _x_msn(resp.headers.get("x-msn-messenger", ""))
         sid = x.get("sessionid")

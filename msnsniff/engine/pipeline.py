@@ -112,6 +112,7 @@ class Pipeline:
         # open a new "connection"; only a new SYN does
         self.closed: OrderedDict = OrderedDict()
         self.late_segments = 0
+        self.last_ts = None            # the last packet of an MSN connection (bare ACKs too)
         self.closed_commands = 0    # commands framed on connections closed since
         # what can matter, for the readers' filters (libpcap BPF, kernel BPF, Python)
         self.follow = Follow(ports)
@@ -192,6 +193,8 @@ class Pipeline:
         raw: list = []
         reasm = self.reasm
         conn = reasm.lookup(seg)
+        if conn is not None:
+            self.last_ts = seg.ts
         if conn is not None and not conn.info.first_data:
             d = reasm.take_in_order(conn, seg)
             if d is not None:
@@ -215,6 +218,7 @@ class Pipeline:
             if key in self.closed:
                 if not seg.flags & SYN:
                     self.late_segments += 1
+                    self.last_ts = seg.ts       # the last ACK of a closed connection
                     return out
                 del self.closed[key]
             elif not seg.payload and not seg.flags & SYN:
@@ -222,6 +226,7 @@ class Pipeline:
             conn = self._open(seg, out)
             if conn is None:
                 return out
+            self.last_ts = seg.ts
         self.reasm.feed(conn, seg, raw)
         self._stream_events(raw, out)
         return out

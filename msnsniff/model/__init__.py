@@ -23,6 +23,7 @@ from .. import events as E
 from ..config import DEFAULT_LIMITS, Limits
 from ..protocol.tables import list_names
 from .schema import TABLE_NAMES as TABLES
+from ..protocol.tables import raw_bytes
 from .ftp import FtpFold
 from .ns import NsFold
 from .p2p import P2PFold
@@ -250,7 +251,8 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         for c in s.contacts.values():
             self.sink("contacts", {
                 "session": s.id, "owner": me, "passport": c["passport"],
-                "friendly_name": c["friendly_name"], "list_bits": c["list_bits"],
+                "friendly_name": c["friendly_name"],
+                "friendly_name_raw": raw_bytes(c["friendly_name"]), "list_bits": c["list_bits"],
                 "lists": list_names(c["list_bits"]), "groups": list(c["groups"]),
                 # a group whose LSG was not captured is named by its id
                 "group_names": [s.groups.get(g) or f"#{g}" for g in c["groups"]],

@@ -13,7 +13,7 @@ from ..protocol.clientid import decode_client_id
 from ..protocol.dialects import NETWORKS
 
 CIRCLE_NETWORKS = (9, 13)
-from ..protocol.tables import LIST_BIT, STATUS_NAMES, list_names
+from ..protocol.tables import LIST_BIT, STATUS_NAMES, list_names, raw_bytes
 from ..protocol.xmlpayload import parse_msnobj
 from .session import contact, iso
 
@@ -177,7 +177,8 @@ class ListsFold:
             "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
             "passport": ev.passport, "status": ev.status,
             "status_name": STATUS_NAMES.get(ev.status, ev.status),
-            "friendly_name": ev.friendly_name, "client_id": ev.client_id,
+            "friendly_name": ev.friendly_name, "friendly_name_raw": raw_bytes(ev.friendly_name),
+            "client_id": ev.client_id,
             "msnc_version": msnc, "capabilities": caps, "network": ev.network,
             "network_name": NETWORKS.get(ev.network) if ev.network is not None else None,
             "capabilities_ex": ev.caps_ex, "msnobj": parse_msnobj(ev.msnobj or ""),

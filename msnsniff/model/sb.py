@@ -7,6 +7,7 @@ from ..protocol.mime import (APPLICATIONS, decode_text, known_charset, file_name
 from ..protocol.xmlpayload import parse_msnobj
 from .session import iso
 from ..protocol.numbers import net_int
+from ..protocol.tables import raw_bytes
 
 
 _KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
@@ -97,6 +98,7 @@ class SbFold:
         if ctype == "text/plain":
             row["kind"] = "text"
             row["text"] = decode_text(ev.body, charset)
+            row["text_raw"] = raw_bytes(row["text"])
             if not known_charset(charset):
                 self.sink("anomalies", {"time": iso(ev.ts), "session": ev.conn,
                                         "direction": "c2s" if ev.dir == 0 else "s2c",

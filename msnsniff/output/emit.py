@@ -51,6 +51,8 @@ def safe_text(s: str) -> str:
         # _UNSAFE matches, for \n and \t, and for some harmless ones (those take the
         # slow path below, which is exact)
         return s
+    # CR, LF and tab one way: \r \n \t (the other controls as \xNN)
+    s = s.replace("\r", "\\r")
     s = _UNSAFE.sub(_escape, s)
     return s.replace("\n", "\\n").replace("\t", "\\t")
 

@@ -15,6 +15,9 @@ COLOURS = {0: "\x1b[36m", 1: "\x1b[33m", "damage": "\x1b[31m"}
 RESET = "\x1b[0m"
 
 
+_MIME_PAYLOADS = frozenset({"MSG", "SDG", "UUM", "UBM", "NFY", "PUT", "DEL"})
+
+
 def hexdump(data: bytes, indent: str = "      ") -> list[str]:
     out = []
     for i in range(0, len(data), 16):
@@ -75,8 +78,9 @@ class FollowPrinter:
         data = cmd.payload
         out = [f"      ┌ payload {len(data)} bytes"
                + (f" ({cmd.missing} missing)" if cmd.missing else "")]
-        headers, body = split_payload(data) if cmd.verb in ("MSG", "NOT", "SDG", "UBX", "UUX") \
-            else ({}, data)
+        # MIME only where the payload is MIME: NOT, UBX, UUX (and ADL, GCF …) carry XML,
+        # whose lines are not "Header: value"
+        headers, body = split_payload(data) if cmd.verb in _MIME_PAYLOADS else ({}, data)
         if headers:
             for k, v in headers.items():
                 out.append(f"      │ {safe_text(k)}: {safe_text(str(v))}")

@@ -418,4 +418,10 @@ def summary_rows(doc) -> list[dict]:
         rows.append({"field": "capture", "value": capture_counts(c)})
         for n in c["notices"]:
             rows.append({"field": "damage", "value": f"{c['file']}: {n}"})
+        if c.get("bad_checksums"):
+            # not damage: the bytes are decoded, and offload makes it common (every
+            # segment of a capture on loopback or on the sending host)
+            rows.append({"field": "checksums", "value": f"{c['file']}: {c['bad_checksums']:,} "
+                         "segments with bad TCP checksums, decoded anyway (checksum "
+                         "offload on the capturing host?)"})
     return rows

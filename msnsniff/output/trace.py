@@ -27,6 +27,9 @@ class Trace:
         self.gaps = 0
         self.gap_bytes = 0
         self.undecodable = 0
+        # connection -> dialect (DialectKnown): which arguments are names depends on it,
+        # as it does for the decoder
+        self.versions: dict[int, int] = {}
 
     def open(self, ev):
         self.endpoints[ev.conn] = (ev.client, ev.server)
@@ -48,7 +51,7 @@ class Trace:
         if isinstance(item, RawCommand):
             self.verbs[item.verb] += 1
             self.bytes += item.length
-            params = display_params(item.verb, item.params)
+            params = display_params(item.verb, item.params, self.versions.get(ev.conn))
             if self.redact:
                 from .redact import redact_params
                 params = redact_params(item.verb, params)

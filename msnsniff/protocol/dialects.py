@@ -103,3 +103,18 @@ def split_caps(s: str | None) -> tuple[int | None, int | None]:
 def looks_like_caps(s: str) -> bool:
     a, sep, b = s.partition(":")
     return is_num(a) and (not sep or is_num(b))
+
+
+def network_field(who: str, rest: list, version: int | None) -> bool:
+    """Does an ILN/NLN line carry a network id field before the name?  ``who`` is the
+    passport argument, ``rest`` the arguments after it.  MSNP14-17 do (MSNP18 names the
+    network in the passport, ``1:pp``); with no version known, the shape tells: a small
+    number where the name would be, then capabilities.  The one rule the decoder and
+    the protocol trace share (they disagreed once: names left %-encoded in `commands`)."""
+    if split_network(who)[0] is not None:
+        return False
+    if version is not None:
+        return 14 <= version <= 17
+    return (len(rest) >= 3 and is_num(rest[0]) and len(rest[0]) <= 3
+            and looks_like_caps(rest[2]))
+

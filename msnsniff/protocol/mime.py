@@ -73,10 +73,11 @@ def decode_text(body: bytes, charset: str | None) -> str:
     charset Python does not know (or cannot even look up: ``utf\\0-8``) decodes as
     UTF-8 with replacement characters (``known_charset`` tells the model to report it)."""
     enc = (charset or "iso-8859-1").lower()
+    # bytes the charset cannot decode stay recoverable (\xNN, see tables.raw_bytes)
     try:
-        return body.decode(enc, "replace")
+        return body.decode(enc, "backslashreplace")
     except (LookupError, ValueError, TypeError):
-        return body.decode("utf-8", "replace")
+        return body.decode("utf-8", "backslashreplace")
 
 
 def known_charset(charset: str | None) -> bool:

@@ -9,6 +9,7 @@ import re
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
+from .dialects import network_field
 from .numbers import is_num
 
 # §1.2: payload commands (MSNP8 set + later versions, so newer traffic never
@@ -51,8 +52,8 @@ def trid_of(verb: str, params: list[str]) -> int | None:
 
 
 def url_decode(s: str) -> str:
-    """URL-decode a friendly/group name as UTF-8; bad escapes and bad UTF-8 are kept
-    visible (U+FFFD), never raise."""
+    """URL-decode a friendly/group name as UTF-8; bytes that are not UTF-8 are kept
+    recoverable as ``\\xNN`` escapes (``raw_bytes``), never raise."""
     if "%" not in s:
         return s
     return _url_decode(s)
@@ -60,7 +61,24 @@ def url_decode(s: str) -> str:
 
 @lru_cache(maxsize=8192)      # the same names come back in every ILN/NLN/LST
 def _url_decode(s: str) -> str:
-    return unquote_to_bytes(s).decode("utf-8", "replace")
+    return unquote_to_bytes(s).decode("utf-8", "backslashreplace")
+
+
+_ESCAPED = re.compile(rb"\\x([0-9a-f]{2})")
+
+
+def raw_bytes(text: str | None) -> str | None:
+    """The bytes as sent (hex) of text that held bytes which are not UTF-8 (decoded as
+    ``\\xNN`` escapes), else None: the text column is then exact.  A name that
+    really spells ``\\xdb`` next to such bytes is the one case it cannot tell."""
+    if not text or "\\x" not in text:
+        return None
+    b = _ESCAPED.sub(lambda m: bytes([int(m.group(1), 16)]), text.encode("utf-8"))
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return b.hex()
+    return None
 
 
 # §7 error codes
@@ -119,14 +137,21 @@ FTP_SUCCESS = {16777989, 16777987}
 
 # Which arguments are URL-encoded text (friendly names, group names, phone numbers),
 # by verb and argument count; the protocol trace shows them decoded (§1.1).
-def text_arg_indexes(verb: str, params: list[str]) -> tuple[int, ...]:
+def text_arg_indexes(verb: str, params: list[str],
+                     version: int | None = None) -> tuple[int, ...]:
+    """``version``: the connection's dialect when known (MSNP14-17 put a network id
+    before the name in ILN/NLN; dialects.network_field is the rule the decoder uses)."""
     n = len(params)
     if verb == "USR" and n >= 4 and params[1] == "OK":
         return (3,)
     if verb == "ILN":
-        return (3,)
+        return (4,) if n >= 4 and network_field(params[2], params[3:], version) else (3,)
     if verb == "NLN":
-        return (2,)
+        return (3,) if n >= 3 and network_field(params[1], params[2:], version) else (2,)
+    if verb in ("LST", "ADC") and any(p.startswith("F=") for p in params):
+        return tuple(i for i, p in enumerate(params) if p.startswith("F="))   # MSNP10+
+    if verb == "SBP":
+        return (3,)
     if verb == "LST":
         return (1,) if n >= 1 and "@" in params[0] else (6,)
     if verb == "LSG":
@@ -147,8 +172,8 @@ def text_arg_indexes(verb: str, params: list[str]) -> tuple[int, ...]:
         return (1,)
     if verb == "MSG" and n >= 3 and params[1] not in ("U", "N", "A", "D"):
         return (1,)
-    if verb == "PRP":
-        return (1,) if n == 2 else (3,)
+    if verb == "PRP":           # PRP MFN name (SYN), PRP trid MFN name, PRP trid ver PHH v
+        return (1,) if n == 2 else ((2,) if n == 3 and not is_num(params[1]) else (3,))
     if verb == "BPR":
         return (1,) if n == 2 else (3,)
     if verb == "SDC":
@@ -156,8 +181,8 @@ def text_arg_indexes(verb: str, params: list[str]) -> tuple[int, ...]:
     return ()
 
 
-def display_params(verb: str, params: list[str]) -> list[str]:
-    idx = text_arg_indexes(verb, params)
+def display_params(verb: str, params: list[str], version: int | None = None) -> list[str]:
+    idx = text_arg_indexes(verb, params, version)
     if not idx:
         return list(params)
     return [url_decode(p) if i in idx else p for i, p in enumerate(params)]

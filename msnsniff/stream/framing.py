@@ -298,7 +298,9 @@ class Framer:
         try:
             params = line[4:].decode("utf-8").split(" ") if len(line) > 3 else []
         except UnicodeDecodeError:
-            params = [p.decode("utf-8", "replace") for p in line[4:].split(b" ")]
+            # bytes that are not UTF-8 stay recoverable as \xNN escapes (protocol.tables
+            # raw_bytes gives them back), never a U+FFFD that loses the byte
+            params = [p.decode("utf-8", "backslashreplace") for p in line[4:].split(b" ")]
             bad = True
         min_args = PAYLOAD_MIN_ARGS.get(verb)
         if min_args and len(params) >= min_args and not self.ftp and params[-1].isdigit() \
