@@ -577,12 +577,16 @@ def main():
         "http_gateway.pcap": lambda f: capture(f, _gateway()),
         "p2p_wlm.pcap": lambda f: capture(f, _p2p_module("p2p_wlm_scenarios", "scenario_wlm")),
         "p2p_msnp12.pcap": lambda f: capture(f, _p2p_module("p2p_dc_scenarios", "scenario_msnp12")),
+        "fidelity.pcap": lambda f: capture(f, _p2p_module("fidelity_scenarios",
+                                                          "scenario_fidelity")),
     }
     # the tests pin the committed files' ports and times: remake only what you name
-    wanted = sys.argv[2:] or list(jobs) + ["derived"]
+    wanted = sys.argv[2:] or list(jobs) + ["derived", "fidelity-derived"]
     for name in wanted:
         if name == "derived":
             derive(outdir)
+        elif name == "fidelity-derived":
+            _p2p_module("fidelity_scenarios", "derive_fidelity")(outdir)
         else:
             jobs[name](p(name))
 

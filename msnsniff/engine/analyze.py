@@ -204,6 +204,8 @@ class Rows:
         out = dict(zip(names, map(row.get, names)))
         if "_data" in row:            # transfers: the bytes, for files --extract
             out.update((k, v) for k, v in row.items() if k.startswith("_"))
+        elif "_seq" in row:           # the order rows were made in (transcripts)
+            out["_seq"] = row["_seq"]
         self.summary.add(table, out)
         if self.emit is not None:
             self.emit(table, out)

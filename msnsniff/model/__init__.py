@@ -51,6 +51,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         self.sessions: dict[int, Session] = {}       # open connections
         self.session_rows: dict[int, dict] = {}      # finished connections
         self.out = {t: [] for t in TABLES}
+        self.seq = 0
         self.sink = sink or self._collect
         self.grants: OrderedDict = OrderedDict()     # XFR SB cookie -> NS session id
         self.rings: OrderedDict = OrderedDict()      # RNG cookie -> (NS id, SB session id)
@@ -91,6 +92,11 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
 
     def _add(self, conn, table, row):
         s = self._s_id(conn)
+        # the order rows were made in, across tables: a JOI and the message that came
+        # with it in one packet share a timestamp, and views that merge tables (the
+        # transcript) must keep them in order (never exported: a "_" key)
+        row["_seq"] = self.seq
+        self.seq += 1
         if s.settled and table in SETTLE_EARLY:
             self._settle(s, table, row)
             return

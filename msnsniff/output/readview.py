@@ -146,8 +146,8 @@ def read_sections(doc, account=None, brief=False):
 def _ns_sections(doc, account=None):
     by_session = {}
     for t in ("contacts", "groups", "presence", "challenges", "errors", "list_changes",
-              "personal_messages"):
-        for r in doc[t]:
+              "personal_messages", "messages"):
+        for r in doc.get(t, ()):
             by_session.setdefault((t, r["session"]), []).append(r)
     for s in doc["sessions"]:
         if account and (s["passport"] or "").lower() != account.lower():
@@ -176,8 +176,11 @@ def _ns_sections(doc, account=None):
             yield "groups", ["group_id", "name"], groups
         changes = by_session.get(("list_changes", s["id"]), [])
         if changes:
-            yield "list changes", ["time", "op", "list", "passport", "friendly_name",
-                                   "group_id", "version", "by_server"], changes
+            cols = ["time", "op", "list", "passport", "friendly_name", "group_id", "version",
+                    "by_server"]
+            if any(c.get("refused") for c in changes):
+                cols.append("refused")      # the server said no: the lists are unchanged
+            yield "list changes", cols, changes
         pres = by_session.get(("presence", s["id"]), [])
         if pres:
             cols = ["time", "command", "passport", "status", "status_name", "friendly_name",
@@ -188,7 +191,17 @@ def _ns_sections(doc, account=None):
                 # display-picture changes beside presence (the MSNObject sent with it)
                 pres = [dict(p, display_picture=_picture(p.get("msnobj"))) for p in pres]
                 cols.append("display_picture")
+            if any(p.get("confirmed_client_id") not in (None, p.get("client_id"))
+                   or p.get("confirmed_status") not in (None, p.get("status")) for p in pres):
+                # the server's echo of CHG differs from the request (revival developers
+                # compare exactly this with Microsoft's servers)
+                cols += ["confirmed_status", "confirmed_client_id", "capabilities_added"]
             yield "presence", cols, pres
+        msgs = [m for m in by_session.get(("messages", s["id"]), []) if m["kind"] == "text"]
+        if msgs:
+            # UUM/UBM (MSNP14+): to and from Yahoo contacts, offline messages
+            yield "messages (through the notification server)", [
+                "time", "direction", "sender", "recipients", "network", "offline", "text"], msgs
         pms = by_session.get(("personal_messages", s["id"]), [])
         if pms:
             yield "personal messages", ["time", "command", "passport", "personal_message",
@@ -300,10 +313,11 @@ class StreamingReport:
                      "group_names", "phones"),
         "groups": ("session", "group_id", "name"),
         "list_changes": ("session", "time", "op", "list", "passport", "friendly_name",
-                         "group_id", "version", "by_server"),
+                         "group_id", "version", "by_server", "refused"),
         "presence": ("session", "time", "command", "passport", "status", "status_name",
                      "friendly_name", "client_id", "msnc_version", "capabilities",
-                     "network", "msnobj"),
+                     "network", "msnobj", "confirmed_status", "confirmed_client_id",
+                     "capabilities_added"),
         "personal_messages": ("session", "time", "command", "passport", "personal_message",
                               "current_media"),
         "challenges": ("session", "time", "challenge", "product_id", "response", "valid",
@@ -316,8 +330,9 @@ class StreamingReport:
     TABLES = frozenset({"sessions", *KEEP})
     # with conversations and transfers (the default; --brief leaves them out)
     CONVERSATION_KEEP = {
-        "messages": ("session", "time", "direction", "sender", "content_type", "kind", "text"),
-        "participants": ("session", "time", "command", "passport", "event"),
+        "messages": ("session", "time", "direction", "sender", "content_type", "kind", "text",
+                     "recipients", "network", "offline", "_seq"),
+        "participants": ("session", "time", "command", "passport", "event", "_seq"),
     }
     TABLES_FULL = frozenset({*TABLES, *CONVERSATION_KEEP, "transfers"})
 
@@ -353,6 +368,7 @@ class StreamingReport:
             return
         doc = {"sessions": [s], **{t: [dict(zip(keep, v)) for v in rows.get(t, ())]
                                    for t, keep in self.keep.items()}}
+        doc.setdefault("messages", [])     # (UUM/UBM: messages on a notification server)
         for section in _ns_sections(doc, self.account):
             if section[1] is None:
                 self.shown += 1

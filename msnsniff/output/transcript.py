@@ -32,7 +32,8 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
             continue        # a conversation is kept whole when any of its connections is named
         merged = len(group) > 1
         pool = sorted((m for s in group for m in items.get(s["id"], ())),
-                      key=lambda m: (m["time"], m.get("direction") != "out"))
+                      key=lambda m: (m["time"], m.get("direction") != "out",
+                                     m.get("_seq", 0)))
         rows, seen, last_typing = [], {}, None
         for m in pool:
             kind = m["kind"]

@@ -85,11 +85,11 @@ def raw_bytes(text: str | None) -> str | None:
 ERROR_NAMES = {
     200: "Syntax error", 201: "Invalid parameter", 205: "Invalid user",
     206: "Domain name missing", 207: "Already logged in", 208: "Invalid username",
-    209: "Invalid friendly name", 210: "List full", 215: "Already there",
+    204: "Invalid network id", 209: "Invalid friendly name", 210: "List full", 215: "Already there",
     216: "Not on list", 217: "User not online", 218: "Already in mode",
     219: "User is in the opposite list", 223: "Too many groups", 224: "Invalid group",
     225: "User not in group", 229: "Group name too long", 230: "Cannot remove group 0",
-    231: "Invalid group", 280: "Switchboard failed", 281: "Transfer to switchboard failed",
+    231: "Invalid group", 241: "Invalid list payload (ADL/RML)", 280: "Switchboard failed", 281: "Transfer to switchboard failed",
     282: "Malformed MSG D", 300: "Required field missing", 301: "Too many FND results",
     302: "Not logged in", 500: "Internal server error", 501: "Database server error",
     502: "Command disabled", 510: "File operation failed", 520: "Memory allocation failed",
