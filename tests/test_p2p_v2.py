@@ -156,3 +156,16 @@ def test_a_direct_connection_that_never_handshakes_is_reported_and_still_decoded
         ("the connecting side sent 1 P2P frame(s) without a nonce handshake, the first at "
          "offset 8 (decoded anyway; a real client drops them)", 8)]
     # found by its content alone: the file filter passes the preamble's first word
+
+
+def test_an_emoticon_never_fetched_is_said_where_a_person_reads():
+    """:soleil: is announced with :fleur: and never fetched: the transcript's
+    announcement says so, and the timeline names no receiver it never had."""
+    run = lambda *a: subprocess.run([sys.executable, "-m", "msnsniff", *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=120).stdout
+    chats = run("chats", cap("p2p_wlm.pcap"))
+    assert ("* alice18@example.com uses custom emoticons: :fleur: :soleil: "
+            "(:soleil: announced, never fetched)") in chats
+    assert "uses custom emoticons: :danse:\n" in chats     # fetched: nothing added
+    tl = run("timeline", cap("p2p_wlm.pcap"))
+    assert "emoticon :soleil: alice18@example.com: 0 of 670 bytes, not fetched" in tl

@@ -79,7 +79,8 @@ def entries(table: str, r: dict):
                + (f": {r['file_name']}" if r.get("file_name") else "") + f" ({_s(r['status'])})")
     elif table == "transfers":
         yield (r.get("finished") or r.get("started"), r["session"], r.get("sender"), "transfer",
-               f"{_s(r.get('kind'))} {_s(r['name'])} {_s(r['sender'])} → {_s(r['receiver'])}: "
+               f"{_s(r.get('kind'))} {_s(r['name'])} {_s(r['sender'])}"
+               + (f" → {r['receiver']}" if r.get("receiver") else "") + ": "
                f"{r['received']} of {_s(r['size'])} bytes, {r['status']}"
                + (f", sha256 {r['sha256']}" if r.get("sha256") else ""))
     elif table == "challenges":

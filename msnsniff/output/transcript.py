@@ -18,6 +18,11 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
     items: dict[int, list] = {}
     for m in doc["messages"]:
         items.setdefault(m["session"], []).append(m)
+    # custom emoticons announced and never fetched (P2P rows "not fetched"): said on
+    # the announcement's line (a document that holds the transfers: chats, the report)
+    unfetched = {(t["session"], (t["sender"] or "").lower(), t["name"])
+                 for t in doc.get("transfers", ()) if t.get("status") == "not fetched"
+                 and t.get("kind") == "emoticon"}
     for e in doc["participants"]:
         items.setdefault(e["session"], []).append(dict(e, kind="event", sender=e["passport"],
                                                        text=e["event"]))
@@ -67,6 +72,12 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
                     text = m["text"] or ""
                     if text.startswith(kind + ": "):
                         text = text[len(kind) + 2:]
+                    if kind == "emoticon" and unfetched:
+                        ids = {x["id"] for x in group}
+                        nf = [n for n in text.split() if any(
+                            (i, (m["sender"] or "").lower(), n) in unfetched for i in ids)]
+                        if nf:
+                            text += f" ({', '.join(nf)} announced, never fetched)"
                     line = f"* {m['sender'] or 'unknown'} {_SHOWN_AS[kind]}" + (
                         f": {text}" if kind != "nudge" and text else "")
                 else:
