@@ -552,6 +552,9 @@ def _p2p_module(module, name):
     return getattr(importlib.import_module(module), name)
 
 
+GZIPPED = {"p2p_transfers.pcap", "p2p_wlm.pcap", "p2p_msnp12.pcap"}
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else HERE
     if os.geteuid() != 0:
@@ -589,6 +592,10 @@ def main():
             _p2p_module("fidelity_scenarios", "derive_fidelity")(outdir)
         else:
             jobs[name](p(name))
+            if name in GZIPPED:
+                # the P2P captures carry kilobytes of objects in many small packets:
+                # committed gzipped (msnsniff, tshark and tcpdump read them as they are)
+                subprocess.run(["gzip", "-9", "-n", "-f", p(name)], check=True)
 
 
 if __name__ == "__main__":

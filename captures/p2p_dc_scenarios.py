@@ -1,5 +1,5 @@
 """MSN Messenger 7.5 (MSNP12) P2P v1 on a switchboard, and a file over a DIRECT
-CONNECTION: captures/p2p_msnp12.pcap, played over real loopback sockets by
+CONNECTION: captures/p2p_msnp12.pcap.gz, played over real loopback sockets by
 make_captures.py and captured by tcpdump.  The switchboard relays each MSG to the other
 participant as msnp_sb.py does (``MSG email friendly len``); the v1 layout is
 p2p_scenarios.py's (48-byte little-endian header, 4-byte big-endian AppID footer).

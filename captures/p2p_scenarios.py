@@ -1,4 +1,4 @@
-"""P2P (MSNSLP) over the switchboard: captures/p2p_transfers.pcap and p2p_hostile.pcap,
+"""P2P (MSNSLP) over the switchboard: captures/p2p_transfers.pcap.gz and p2p_hostile.pcap,
 played over real loopback sockets by make_captures.py and captured by tcpdump.
 
 The switchboard relays each P2P MSG from one client to the other, as a real server

@@ -1,5 +1,5 @@
 """P2P as Windows Live Messenger 2009 sends it (MSNP18, P2P v2) over a switchboard that
-relays as subpurple/escargot's front/msn/msnp_sb.py does: captures/p2p_wlm.pcap, played
+relays as subpurple/escargot's front/msn/msnp_sb.py does: captures/p2p_wlm.pcap.gz, played
 over real loopback sockets by make_captures.py and captured by tcpdump.
 
 Server behaviour followed (msnp_sb.py, read from the snapshot): a MSG is relayed to every
@@ -35,7 +35,7 @@ Where they disagree, and what is followed here:
 - AppID footer: 12 for a v2 display picture, 11 for emoticons/winks/voice clips, 2 for
   files, 0 for MSNSLP (MSNPSharp P2PConst; libpurple MSN_APPID_*).
 - text/x-mms-emoticon: shortcut TAB raw MSNObject XML TAB (MSNPSharp EmoticonMessage,
-  libpurple msn_send_emoticons); the older p2p_transfers.pcap URL-encodes the object.
+  libpurple msn_send_emoticons); the older p2p_transfers.pcap.gz URL-encodes the object.
 captures/README.md and tests/p2p_expected.py list what a decoder must find.
 """
 

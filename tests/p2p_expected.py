@@ -1,4 +1,4 @@
-"""What a correct decoder must find in captures/p2p_wlm.pcap and captures/p2p_msnp12.pcap,
+"""What a correct decoder must find in captures/p2p_wlm.pcap.gz and captures/p2p_msnp12.pcap.gz,
 computed from the scenario constants that made them (captures/p2p_wlm_scenarios.py,
 p2p_dc_scenarios.py), never from decoder output.  ``EXPECTED[capture]`` is a plain dict:
 ``transfers`` (one per MSNSLP call, however many endpoints saw copies), ``emoticons``
@@ -119,4 +119,4 @@ P12 = {
     "texts": ["Mes émoticônes :chat: :saut:"],
 }
 
-EXPECTED = {"p2p_wlm.pcap": WLM, "p2p_msnp12.pcap": P12}
+EXPECTED = {"p2p_wlm.pcap.gz": WLM, "p2p_msnp12.pcap.gz": P12}

@@ -291,3 +291,30 @@ def test_a_second_pcapng_section_in_the_other_byte_order_is_read_by_both_readers
         assert (c["tcp_segments"], c["notices"]) == (58, []), (env, c)
         assert len(d["sessions"]) == 2 * len(one["sessions"])
         assert [m["text"] for m in d["messages"]] == 2 * [m["text"] for m in one["messages"]]
+
+
+def test_a_gzip_whose_deflate_data_is_damaged_is_reported_not_a_crash(tmp_path):
+    """Found by the capture fuzzer: a flipped byte inside the deflate data raises
+    zlib.error (not an OSError), which ended read with an internal error."""
+    import gzip
+    import subprocess
+    import sys
+    import zlib
+    good = open(cap("p2p_transfers.pcap.gz"), "rb").read()
+    for off in range(200, 2000):
+        bad = bytearray(good)
+        bad[off] ^= 0xFF
+        try:
+            gzip.decompress(bytes(bad))
+        except zlib.error:
+            break
+        except (OSError, EOFError):     # a bad CRC or length: the other errors
+            continue
+    else:
+        raise AssertionError("no flipped byte gives a zlib error")
+    path = tmp_path / "damaged.pcap.gz"
+    path.write_bytes(bad)
+    r = subprocess.run([sys.executable, "-m", "msnsniff", "read", str(path)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "capture truncated: gzip stream broken: Error -3 while decompressing" in r.stdout

@@ -39,7 +39,7 @@ def _block(stream: bytes, needle: bytes) -> bytes:
 ALICE_SB = _stream("msnp8_session.pcap", "127.0.0.10", 1864)      # alice -> switchboard
 HI = _block(ALICE_SB, b"Hi Bob, are you there?")
 TYPING = _block(ALICE_SB, b"TypingUser")
-P2P = _stream("p2p_transfers.pcap", "127.0.0.30", 1864)
+P2P = _stream("p2p_transfers.pcap.gz", "127.0.0.30", 1864)
 INVITE = _block(P2P, b"INVITE MSNMSGR:")
 
 

@@ -254,7 +254,7 @@ def test_export_usage_errors(args, message):
 
 
 @pytest.mark.parametrize("name", ["msnp8_session.pcap", "msnp_dialects.pcap",
-                                  "p2p_transfers.pcap", "http_gateway.pcap"])
+                                  "p2p_transfers.pcap.gz", "http_gateway.pcap"])
 def test_streamed_exports_equal_the_document(tmp_path, name):
     """json, csv and sqlite are written from rows spooled to disk (flat memory); what they
     hold is exactly the analysis document."""

@@ -146,7 +146,7 @@ def test_no_msnp_gives_a_hint(tmp_path):
 def test_tcpdump_habits_and_shared_filters():
     r = run("commands", "-r", MAIN, "-c", "5", "--format", "csv", "--columns", "verb")
     assert r.stdout.split() == ["verb", "VER"] and "5 reached msnsniff" in r.stdout + r.stderr
-    files = run("files", cap("p2p_transfers.pcap"), "--account", "BOB@example.com", "--since",
+    files = run("files", cap("p2p_transfers.pcap.gz"), "--account", "BOB@example.com", "--since",
                 "2026-12-01T08:50:23.1Z", "--format", "csv", "--columns", "name,status").stdout
     assert files.splitlines()[1:] == ["TFR2C2.tmp,complete", "(cafe),complete",
                                           "Photo Noël.jpg,complete"]

@@ -136,7 +136,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(small)]).returncode:
         pytest.skip("tmpfs cannot be mounted here")
     try:
-        r = run("files", cap("p2p_transfers.pcap"), "--extract", str(small), "--no-progress")
+        r = run("files", cap("p2p_transfers.pcap.gz"), "--extract", str(small), "--no-progress")
         assert r.returncode == 2 and "no space left on the device for" in r.stderr
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
         for name in os.listdir(small):             # what is there is whole
@@ -281,7 +281,7 @@ def test_the_whole_path_fuzz_target_runs_briefly(tmp_path):
     pytest.importorskip("atheris")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    for name in ("msnp8_session.pcap", "p2p_transfers.pcap", "http_gateway.pcap"):
+    for name in ("msnp8_session.pcap", "p2p_transfers.pcap.gz", "http_gateway.pcap"):
         (corpus / name).write_bytes(open(cap(name), "rb").read())
     res = subprocess.run([sys.executable, os.path.join(os.path.dirname(cap("")), "..", "fuzz",
                                                        "fuzz_capture.py"), "-runs=150",

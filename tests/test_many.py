@@ -11,7 +11,7 @@ import pytest
 
 from conftest import cap
 
-CAPS = [cap(n) for n in ("msnp8_session.pcap", "compat_failures.pcap", "p2p_transfers.pcap",
+CAPS = [cap(n) for n in ("msnp8_session.pcap", "compat_failures.pcap", "p2p_transfers.pcap.gz",
                          "http_gateway.pcap")]
 
 

@@ -1,4 +1,4 @@
-"""MSN P2P / MSNSLP over the switchboard (captures/p2p_transfers.pcap, p2p_hostile.pcap:
+"""MSN P2P / MSNSLP over the switchboard (captures/p2p_transfers.pcap.gz, p2p_hostile.pcap:
 real sockets, a relaying switchboard, tcpdump; p2p_scenarios.py writes the layout
 libpurple puts on the wire).  Exact values: kinds, names, sizes, statuses, sha256 of the
 extracted bytes equal to the bytes sent, the split INVITE, a cut capture, hostile parts."""
@@ -15,7 +15,7 @@ import pytest
 from conftest import by, cap, cut_after, one
 from msnsniff.protocol import p2p as P
 
-TRANSFERS = "p2p_transfers.pcap"
+TRANSFERS = "p2p_transfers.pcap.gz"
 HOSTILE = "p2p_hostile.pcap"
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "captures"))

@@ -1,7 +1,7 @@
 """P2P as WLM 2009 (MSNP18, P2P v2) and MSN 7.5 (MSNP12, P2P v1) send it: split SLP by
 sequence number, data placed by bytes-remaining, the data-preparation message, kinds by
 MSNObject Type, MPOP endpoints, and files over direct connections (v1 and v2 handshakes).
-captures/p2p_wlm.pcap and p2p_msnp12.pcap: real sockets, tcpdump; the expected values
+captures/p2p_wlm.pcap.gz and p2p_msnp12.pcap.gz: real sockets, tcpdump; the expected values
 come from the scenarios' constants (tests/p2p_expected.py), not from decoder output."""
 
 import hashlib
@@ -20,7 +20,7 @@ COLS = ("kind", "sender", "receiver", "size", "received", "status", "transport",
         "closed_by", "sender_endpoint", "receiver_endpoint")
 
 
-@pytest.mark.parametrize("name", ["p2p_wlm.pcap", "p2p_msnp12.pcap"])
+@pytest.mark.parametrize("name", ["p2p_wlm.pcap.gz", "p2p_msnp12.pcap.gz"])
 def test_every_call_with_kind_endpoints_status_transport(doc, name):
     d = doc(name)
     exp = EXPECTED[name]
@@ -44,7 +44,7 @@ def test_every_call_with_kind_endpoints_status_transport(doc, name):
     assert not d["anomalies"]
 
 
-@pytest.mark.parametrize("name", ["p2p_wlm.pcap", "p2p_msnp12.pcap"])
+@pytest.mark.parametrize("name", ["p2p_wlm.pcap.gz", "p2p_msnp12.pcap.gz"])
 def test_direct_connection_is_followed_and_its_nonce_checked(doc, name):
     d = doc(name)
     dc = EXPECTED[name]["direct"]
@@ -57,13 +57,13 @@ def test_direct_connection_is_followed_and_its_nonce_checked(doc, name):
 
 
 def test_extract_writes_every_object_byte_exact(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "msnsniff", "files", cap("p2p_wlm.pcap"),
+    r = subprocess.run([sys.executable, "-m", "msnsniff", "files", cap("p2p_wlm.pcap.gz"),
                         "--extract", str(tmp_path), "--no-progress"], capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
     written = {hashlib.sha256(open(os.path.join(tmp_path, f), "rb").read()).hexdigest()
                for f in os.listdir(tmp_path) if not f.startswith("SHA256SUMS")}
-    for e in EXPECTED["p2p_wlm.pcap"]["transfers"]:
+    for e in EXPECTED["p2p_wlm.pcap.gz"]["transfers"]:
         if e["status"] == "complete":
             assert e["sha256"] in written, e["name"]
     # each object under its kind and an extension its bytes call for (PNG, GIF, the
@@ -78,7 +78,7 @@ def test_extract_writes_every_object_byte_exact(tmp_path):
 def test_hashed_nonce_matches_msnpsharps_vector():
     assert p2pdc.hashed_nonce("{122d2937-5c86-4c7b-81f5-0e05017880c2}") == \
         "{2B95F56D-9CA0-9A64-82CE-ADC1F3C55845}"
-    dc = EXPECTED["p2p_wlm.pcap"]["direct"]
+    dc = EXPECTED["p2p_wlm.pcap.gz"]["direct"]
     assert p2pdc.same_guid(p2pdc.hashed_nonce(dc["nonce"]), dc["hashed_nonce"])
 
 
@@ -94,7 +94,7 @@ def test_v2_tlv_overrun_and_remaining_lies_are_errors_with_offsets():
         parse_v2(body)
 
 
-@pytest.mark.parametrize("name", ["p2p_wlm.pcap", "p2p_msnp12.pcap"])
+@pytest.mark.parametrize("name", ["p2p_wlm.pcap.gz", "p2p_msnp12.pcap.gz"])
 def test_announced_emoticons_fetched_or_listed_as_not_fetched(doc, name):
     d = doc(name)
     rows = {t["name"]: t for t in d["transfers"] if t["kind"] == "emoticon"}
@@ -105,7 +105,7 @@ def test_announced_emoticons_fetched_or_listed_as_not_fetched(doc, name):
     assert len(rows) == len(EXPECTED[name]["emoticons"])
 
 
-@pytest.mark.parametrize("name", ["p2p_wlm.pcap", "p2p_msnp12.pcap"])
+@pytest.mark.parametrize("name", ["p2p_wlm.pcap.gz", "p2p_msnp12.pcap.gz"])
 def test_chunked_messages_are_joined_before_their_type_is_read(doc, name):
     d = doc(name)
     exp = EXPECTED[name]
@@ -123,7 +123,7 @@ def test_chunked_messages_are_joined_before_their_type_is_read(doc, name):
 
 
 def test_chats_tell_what_happened_as_a_person_would():
-    r = subprocess.run([sys.executable, "-m", "msnsniff", "chats", cap("p2p_wlm.pcap"),
+    r = subprocess.run([sys.executable, "-m", "msnsniff", "chats", cap("p2p_wlm.pcap.gz"),
                         "--no-progress", "--wide"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     for line in ["* alice18@example.com sent a wink: Bisou",
@@ -163,9 +163,9 @@ def test_an_emoticon_never_fetched_is_said_where_a_person_reads():
     announcement says so, and the timeline names no receiver it never had."""
     run = lambda *a: subprocess.run([sys.executable, "-m", "msnsniff", *a],  # noqa: E731
                                     capture_output=True, text=True, timeout=120).stdout
-    chats = run("chats", cap("p2p_wlm.pcap"))
+    chats = run("chats", cap("p2p_wlm.pcap.gz"))
     assert ("* alice18@example.com uses custom emoticons: :fleur: :soleil: "
             "(:soleil: announced, never fetched)") in chats
     assert "uses custom emoticons: :danse:\n" in chats     # fetched: nothing added
-    tl = run("timeline", cap("p2p_wlm.pcap"))
+    tl = run("timeline", cap("p2p_wlm.pcap.gz"))
     assert "emoticon :soleil: alice18@example.com: 0 of 670 bytes, not fetched" in tl

@@ -64,7 +64,7 @@ def parse(dom):
 
 
 def test_the_page_in_a_browser(tmp_path):
-    page = report(tmp_path, cap("msnp8_session.pcap"), cap("p2p_transfers.pcap"))
+    page = report(tmp_path, cap("msnp8_session.pcap"), cap("p2p_transfers.pcap.gz"))
     dom = browser(tmp_path, page, tmp_path / "report.png")
     assert (tmp_path / "report.png").stat().st_size > 10_000
     # accounts with the corrected port
@@ -174,7 +174,7 @@ def _layout(tmp_path, page, width):
 
 
 def test_the_page_fits_a_phone_and_a_desktop(tmp_path):
-    page = report(tmp_path, cap("msnp8_session.pcap"), cap("p2p_transfers.pcap"))
+    page = report(tmp_path, cap("msnp8_session.pcap"), cap("p2p_transfers.pcap.gz"))
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in \
         page.read_text(encoding="utf-8")
     # (headless Chromium lays out no narrower than 500 px: a large phone)
@@ -189,7 +189,7 @@ def test_the_page_fits_a_phone_and_a_desktop(tmp_path):
 def test_the_timeline_has_an_axis_a_legend_and_cuts_out_idle_days(tmp_path):
     # two captures 6.2 days apart: the idle stretch is a narrow break, not 99.9% of the
     # width; the axis says the time of day (and the date where it changes)
-    page = report(tmp_path, cap("msnp8_session.pcap"), cap("p2p_transfers.pcap"))
+    page = report(tmp_path, cap("msnp8_session.pcap"), cap("p2p_transfers.pcap.gz"))
     html = page.read_text(encoding="utf-8")
     import re
     labels = re.findall(r'<text class="axis-label"[^>]*>([^<]*)</text>', html)

@@ -18,7 +18,7 @@ from msnsniff.cli.common import plan_jobs
 
 CAPS = ["msnp8_session.pcap", "compat_failures.pcap", "hostile.pcap", "reordered.pcap",
         "mid_session.pcap", "ipv6.pcapng", "sb_one_direction.pcap", "msnp_dialects.pcap",
-        "p2p_transfers.pcap", "http_gateway.pcap"]
+        "p2p_transfers.pcap.gz", "http_gateway.pcap"]
 
 
 def run(*args, input=None):

@@ -14,6 +14,9 @@ Invariants:
 
 from __future__ import annotations
 
+import lzma
+import zlib
+
 import struct
 import sys
 from typing import BinaryIO, Iterator
@@ -371,7 +374,7 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
         else:
             raise MsnsniffError(f"{name}: not a pcap or pcapng capture file "
                                 f"(starts with {magic.hex()})")
-    except (OSError, EOFError, ValueError) as e:
+    except STREAM_ERRORS as e:
         if not compression:
             raise
         # a damaged or cut compressed file: what was read is kept, the damage reported
@@ -384,6 +387,10 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
         if raw is not sys.stdin.buffer:
             raw.close()
 
+
+# what a damaged compressed stream raises (zlib.error and LZMAError are no OSError):
+# the capture is then decoded as far as it goes and the damage reported
+STREAM_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
 
 # gzip, bzip2 and xz captures are read as tshark reads them (by magic, stdin included)
 _COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))

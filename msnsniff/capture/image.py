@@ -8,7 +8,7 @@ import sys
 from typing import Iterator
 
 from ..errors import MsnsniffError
-from .files import _decompressing, _open, file_size
+from .files import STREAM_ERRORS, _decompressing, _open, file_size
 
 CHUNK = 8 << 20          # large reads: the carver's per-chunk cost is a few C passes
 
@@ -36,7 +36,7 @@ def read_chunks(path: str, stats: ImageStats | None = None,
         while True:
             try:
                 data = f.read(chunk)
-            except (OSError, EOFError, ValueError) as e:
+            except STREAM_ERRORS as e:
                 if stats.compression is None:
                     raise MsnsniffError(f"{path}: cannot read: {e}") from None
                 stats.broken = f"{stats.compression} stream broken: {e}"
