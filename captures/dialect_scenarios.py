@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 
-from make_captures import NS, SB, connect, listen, mime, msg, talk, text, typing
+from make_captures import NS, SB, connect, listen, mime, msg, talk, typing
 
 TS = "2000-01-01T00:00:00.0-00:00"          # the SYN timestamps revival servers send
 G_AMIS = "6a2b14c0-5b7e-4b2e-9a51-0d3f5e1a2b01"
@@ -53,7 +53,8 @@ def profile(c, s, passport, mpop=None):
     fields = [("LoginTime", "1062764229"), ("EmailEnabled", "0"), ("MemberIdHigh", "3"),
               ("MemberIdLow", "1234"), ("lang_preference", "1033"), ("preferredEmail", ""),
               ("country", ""), ("Kid", "0"), ("Flags", "536872513"), ("sid", "507"),
-              ("MSPAuth", "Y6+H31sTUOFkqjNTDYqAAFLr5Ote7BMrMnUIzpg860jh084QMgs5djRQLLQP0TVOFkKdWDwAJdEWcfsI9YL8otN9kSfhTaPHR1njHmG0H98O2NE$$"),
+              ("MSPAuth", "Y6+H31sTUOFkqjNTDYqAAFLr5Ote7BMrMnUIzpg860jh084QMgs5djRQLLQP0TVOFkKdWDwAJdE"
+                          "WcfsI9YL8otN9kSfhTaPHR1njHmG0H98O2NE$$"),
               ("ClientIP", c.s.getsockname()[0]), ("ClientPort", str(c.port)),
               ("ABCHMigrated", "1")]
     if mpop is not None:

@@ -27,7 +27,8 @@ captures/README.md lists what a decoder must find.
 
 from __future__ import annotations
 
-from dialect_scenarios import pay, profile as profile14, sso_login, twn_login
+from dialect_scenarios import pay, sso_login, twn_login
+from dialect_scenarios import profile as profile14
 from make_captures import NS, SB, connect, listen, mime, msg, talk, text, typing
 
 WM_IP, Y_IP, M_IP, S_IP, G_IP = "127.0.0.60", "127.0.0.61", "127.0.0.62", "127.0.0.63", \
@@ -194,7 +195,8 @@ def derive_fidelity(outdir):
     the switchboard alone, its outgoing typing notice alone (one packet), and the MSNP8
     session with right checksums but 64 segments' checksums broken (send offload)."""
     import os
-    from scapy.all import IP, TCP, rdpcap, wrpcap     # noqa: PLC0415
+
+    from scapy.all import IP, TCP, rdpcap, wrpcap  # noqa: PLC0415
 
     pkts = rdpcap(os.path.join(outdir, "fidelity.pcap"))
     sb = [p for p in pkts if TCP in p and S_IP in (p[IP].src, p[IP].dst)]

@@ -480,7 +480,7 @@ def capture(path, scenario, **kw):
 # ---------------------------------------------------------------- derived captures
 def derive(outdir):
     """Edge cases cut from the real captures with Scapy (the bytes stay real)."""
-    from scapy.all import Dot1Q, Ether, IP, TCP, rdpcap, wrpcap   # noqa: PLC0415
+    from scapy.all import IP, TCP, Dot1Q, Ether, rdpcap, wrpcap  # noqa: PLC0415
 
     src = os.path.join(outdir, "msnp8_session.pcap")
     pkts = rdpcap(src)

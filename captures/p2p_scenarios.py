@@ -197,7 +197,8 @@ def scenario_p2p():
     (sa, ssa), (sb_, ssb) = link.ends[A], link.ends[B]
     msg(sa, ssa, "MSG 3 N", mime("text/plain; charset=UTF-8", [("X-MMS-IM-Format", "FN=Arial; EF=; CO=0; CS=0; PF=0")],
                                  "Je t'envoie le relevé"))
-    msg(ssb, sb_, f"MSG {A} Alice", mime("text/plain; charset=UTF-8", [("X-MMS-IM-Format", "FN=Arial; EF=; CO=0; CS=0; PF=0")],
+    msg(ssb, sb_, f"MSG {A} Alice", mime("text/plain; charset=UTF-8",
+                                         [("X-MMS-IM-Format", "FN=Arial; EF=; CO=0; CS=0; PF=0")],
                                          "Je t'envoie le relevé"))
     # 1) a 9,000-byte file, complete: INVITE (1,204 bytes: 1,202 + 2), 200 OK, 8 parts,
     #    the receiver's ACK, the receiver's BYE

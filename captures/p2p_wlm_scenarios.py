@@ -295,6 +295,7 @@ def direct_file(bd):
     alice's HOME-PC connects: foo, the 16-byte nonce (u32 LE length 16 + bytes_le, as
     MSNPSharp's P2PDCHandshakeMessage writes for v2) echoed, then footer-less v2 frames."""
     import uuid
+
     from make_captures import connect as conn
     name, data = FILE_DC
     call, sid, branch = CALLS["file_dc"]

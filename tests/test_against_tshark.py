@@ -5,8 +5,8 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import cap
+
 from msnsniff.capture.files import read_segments
 from msnsniff.capture.packet import ACK, SYN
 from msnsniff.stream.reassembly import Data, Gap, Reassembler
@@ -30,13 +30,13 @@ def tshark_streams(path):
         lines = block.strip("\n").split("\n")
         if not lines or not lines[0].startswith("Follow"):
             continue
-        nodes = [l.split(": ", 1)[1] for l in lines if l.startswith("Node ")]
+        nodes = [ln.split(": ", 1)[1] for ln in lines if ln.startswith("Node ")]
         a, b = bytearray(), bytearray()
-        for l in lines:
-            if l.startswith("\t"):
-                b += bytes.fromhex(l.strip())
-            elif l and all(c in "0123456789abcdef" for c in l):
-                a += bytes.fromhex(l)
+        for ln in lines:
+            if ln.startswith("\t"):
+                b += bytes.fromhex(ln.strip())
+            elif ln and all(c in "0123456789abcdef" for c in ln):
+                a += bytes.fromhex(ln)
         streams[tuple(nodes)] = (bytes(a), bytes(b))
     return streams
 

@@ -10,7 +10,6 @@ import time
 import urllib.request
 
 import pytest
-
 from conftest import cap
 
 MAIN = cap("msnp8_session.pcap")

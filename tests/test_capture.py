@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import cap
-from msnsniff.engine.analyze import Run
+
 from msnsniff.capture.files import CaptureStats, read_segments
+from msnsniff.engine.analyze import Run
 from msnsniff.errors import MsnsniffError
-from msnsniff.stream.framing import RawCommand
 from msnsniff.events import Framed
+from msnsniff.stream.framing import RawCommand
 
 
 def commands(path, **kw):
@@ -164,7 +164,7 @@ def test_stdin_through_tcpdump():
     td.wait()
     assert res.returncode == 0, res.stderr
     import json
-    rows = [json.loads(l) for l in res.stdout.splitlines()]
+    rows = [json.loads(ln) for ln in res.stdout.splitlines()]
     assert [r["params"][:2] for r in rows if r["direction"] == "s2c" and r["params"][0] == "OK"] == [
         ["OK", "alice@hotmail.com"], ["OK", "bob@hotmail.com"], ["OK", "carol@hotmail.com"],
         ["OK", "alice@hotmail.com"]]
@@ -173,6 +173,7 @@ def test_stdin_through_tcpdump():
 def _rewrite(tmp_path, name, linktype, frame):
     """Re-frame the real packets of the main capture for another link type."""
     import struct
+
     from scapy.all import Ether, rdpcap
     out = tmp_path / name
     with open(out, "wb") as f:

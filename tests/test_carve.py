@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import cap, one, raw_segments
+
 from msnsniff.stream.carve import MIB, Carver, Grouper
 
 PAGE = 4096

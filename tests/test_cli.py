@@ -7,8 +7,8 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import cap, read_pty
+
 from msnsniff import __version__
 from msnsniff.cli import cli
 
@@ -44,7 +44,7 @@ def test_commands_json_keys_and_values():
 
 def test_commands_url_decodes_text_arguments_and_summarises_msg():
     r = run("commands", MAIN, "--format", "jsonl", "--connection", "5")
-    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    rows = [json.loads(ln) for ln in r.stdout.splitlines()]
     joi = [x for x in rows if x["verb"] == "JOI"]
     assert joi[1]["params"] == ["carol@hotmail.com", "Carol ♥"]
     msgs = [x["summary"] for x in rows if x["verb"] == "MSG"]
@@ -99,8 +99,8 @@ def test_read_account_filter_and_json():
 def test_chats_transcript():
     r = run("chats", MAIN, "--account", "alice@hotmail.com", "--no-typing")
     assert r.exit_code == 0
-    lines = [l.split(None, 1)[1].strip() for l in r.output.splitlines()
-             if l.startswith("2026-") or l[:2].isdigit()]
+    lines = [ln.split(None, 1)[1].strip() for ln in r.output.splitlines()
+             if ln.startswith("2026-") or ln[:2].isdigit()]
     assert lines[:6] == [
         "bob@hotmail.com    * bob@hotmail.com joined",
         "alice@hotmail.com  Hi Bob, are you there?",
@@ -117,7 +117,7 @@ def test_chats_filters_json():
     assert {x["session"] for x in rows} == {5, 6, 7}
     r = run("chats", MAIN, "--account", "carol@hotmail.com", "--format", "jsonl",
             "--since", "2026-11-25T02:59:09.570Z", "--until", "2026-11-25T02:59:09.600Z")
-    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    rows = [json.loads(ln) for ln in r.stdout.splitlines()]
     # one conversation, its three connections merged: each line once, from the copy
     # captured first (the sender's own connection for messages)
     assert [(x["session"], x["account"], x["sender"], x["text"]) for x in rows] == [
@@ -133,12 +133,12 @@ def test_chats_filters_json():
 
 def test_chats_merges_the_connections_of_one_conversation():
     r = run("chats", MAIN, "--no-typing")
-    titles = [l for l in r.output.splitlines() if l.startswith("=== ")]
+    titles = [ln for ln in r.output.splitlines() if ln.startswith("=== ")]
     assert titles == ["=== Conversation · SB session 11752013 at 127.0.0.3:1864 · "
                       "alice@hotmail.com, bob@hotmail.com, carol@hotmail.com · "
                       "2026-11-25T02:59:09.436015Z – 2026-11-25T02:59:09.702941Z · seen by "
                       "alice@hotmail.com (5), bob@hotmail.com (6), carol@hotmail.com (7)"]
-    texts = [l.split(None, 2)[2] for l in r.output.splitlines() if l.startswith("2026-")]
+    texts = [ln.split(None, 2)[2] for ln in r.output.splitlines() if ln.startswith("2026-")]
     assert texts.count("Hi Bob, are you there?") == 1       # on 2 connections, shown once
     assert texts.count("こんにちは 👋 everyone") == 1        # on 3 connections
     assert texts.count("* carol@hotmail.com joined") == 1
@@ -210,10 +210,12 @@ def test_fast_tables_are_exactly_tabulates(name, monkeypatch):
     """read's tables come from our own renderer for the default styles (speed): the
     output must be byte for byte what tabulate prints."""
     import io
+
+    from tabulate import tabulate
+
     import msnsniff.output.emit as emit_mod
     from msnsniff.engine.analyze import analyse
     from msnsniff.output.sections import write_report
-    from tabulate import tabulate
     d = analyse([cap(name)])
     for style in ("simple", "plain"):
         fast = io.StringIO()
@@ -268,6 +270,7 @@ def test_streamed_read_has_the_same_tables_as_the_whole_document(name):
     sections are those of the whole-document report, in finishing order.  Only the
     dispatch's forward link to a later connection cannot be printed yet."""
     import io
+
     from msnsniff.engine.analyze import analyse
     from msnsniff.output.sections import write_report
     streamed = run("read", cap(name)).output

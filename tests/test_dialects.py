@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import by, cap, one
+
 from msnsniff.protocol.challenge import expected_answer, msnp11_answer, verify
 from msnsniff.protocol.xmlpayload import decode_current_media, parse_msnobj
 

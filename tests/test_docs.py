@@ -5,6 +5,7 @@ import os
 import re
 
 from conftest import CAPTURES
+
 from msnsniff.cli import cli
 from msnsniff.model.schema import TABLE_NAMES
 

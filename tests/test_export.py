@@ -10,11 +10,11 @@ import sqlite3
 import jsonschema
 import pytest
 from click.testing import CliRunner
-
 from conftest import CAPTURES, cap
+
 from msnsniff.cli import cli
-from msnsniff.output.emit import split_list
 from msnsniff.model.schema import TABLES, json_schema, markdown
+from msnsniff.output.emit import split_list
 
 MAIN = cap("msnp8_session.pcap")
 ALL = sorted(glob.glob(os.path.join(CAPTURES, "*.pcap*")))
@@ -135,7 +135,7 @@ def test_jsonl_line_count_and_tables(tmp_path):
     d = export_json(MAIN)
     out = tmp_path / "a.jsonl"
     assert invoke("export", MAIN, "--format", "jsonl", "-o", str(out)).exit_code == 0
-    lines = [json.loads(l) for l in out.read_text(encoding="utf-8").splitlines()]
+    lines = [json.loads(ln) for ln in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == sum(len(d[t]) for t in TABLES) + 1
     assert lines[-1]["table"] == "summary" and lines[-1]["sessions"] == 9
     # streamed: rows leave as their connection finishes — the dispatch connection's
@@ -152,7 +152,7 @@ def test_jsonl_line_count_and_tables(tmp_path):
         key = lambda r: json.dumps(r, sort_keys=True)
         assert sorted(by_table.get(t, []), key=key) == sorted(d[t], key=key), t
     r = invoke("export", MAIN, "--format", "jsonl", "-o", "-", "--tables", "contacts,groups")
-    rows = [json.loads(l) for l in r.stdout.splitlines()]
+    rows = [json.loads(ln) for ln in r.stdout.splitlines()]
     assert {x["table"] for x in rows} == {"contacts", "groups", "summary"} and len(rows) == 11
 
 
@@ -274,9 +274,9 @@ def test_streamed_exports_equal_the_document(tmp_path, name):
 
 
 def test_spool_spills_and_merges_in_document_order(tmp_path):
+    import msnsniff.engine.spool as sp
     from msnsniff.engine.analyze import analyse
     from msnsniff.engine.spool import SpooledDocument, spool_analysis
-    import msnsniff.engine.spool as sp
     doc = analyse([MAIN])
     old = sp.RUN
     try:

@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-from conftest import cap, by, one
+from conftest import by, cap, one
 
 FID = "fidelity.pcap"
 

@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import cap, read_pty
 
 MAIN = cap("msnp8_session.pcap")
@@ -229,7 +228,7 @@ def test_connection_selects_the_same_ids_everywhere():
     assert files.splitlines() == ["name,received", "notes.txt,3000"]
     cmds = run("commands", MAIN, "--connection", "9", "--format", "csv", "--columns",
                "connection,verb").stdout.splitlines()
-    assert cmds[0] == "connection,verb" and {l.split(",")[0] for l in cmds[1:]} == {"9"}
+    assert cmds[0] == "connection,verb" and {ln.split(",")[0] for ln in cmds[1:]} == {"9"}
     bad = run("read", MAIN, "--connection", "0")
     assert bad.returncode == 2 and "--connection" in bad.stderr
     tl = run("timeline", MAIN, "--connection", "9", "--format", "csv", "--columns",

@@ -1,6 +1,7 @@
 """Framing: the same commands whatever the segmentation; byte accounting; resync."""
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from msnsniff.config import Limits
 from msnsniff.stream.framing import FileAbort, FileData, Framer, RawCommand, Undecodable

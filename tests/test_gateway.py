@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from conftest import by, cap, cut_after, one
+
 from msnsniff.stream.http import HttpDemux, HttpProblem, HttpRequest, HttpResponse
 
 GW = "http_gateway.pcap"

@@ -57,6 +57,7 @@ def test_two_gateways_handing_out_the_same_session_id_stay_two_sessions(tmp_path
     import json
     import subprocess
     import sys
+
     from conftest import write_pcap
     # interleaved: Amy's second request comes after Ben's gateway handed out the same id
     packets = (_exchange(("10.0.0.1", 40000), ("10.0.0.5", 80), b"amy@hotmail.com", 1.0)
@@ -73,15 +74,17 @@ def test_two_gateways_handing_out_the_same_session_id_stay_two_sessions(tmp_path
 
 def test_an_evicted_gateway_session_is_an_anomaly():
     import dataclasses
-    from msnsniff import events as E
-    from msnsniff.config import DEFAULT_LIMITS
-    from msnsniff.engine.pipeline import Pipeline
-    from msnsniff.capture.files import read_segments
     import os
     import sys
+
+    from msnsniff import events as E
+    from msnsniff.capture.files import read_segments
+    from msnsniff.config import DEFAULT_LIMITS
+    from msnsniff.engine.pipeline import Pipeline
     sys.path.insert(0, os.path.dirname(__file__))
-    from conftest import write_pcap
     import tempfile
+
+    from conftest import write_pcap
     with tempfile.TemporaryDirectory() as tmp:
         packets = []
         for i, who in enumerate((b"amy@hotmail.com", b"ben@hotmail.com", b"cy@hotmail.com")):

@@ -113,9 +113,11 @@ def test_a_network_integer_of_2_64_fits_the_sqlite_export(tmp_path):
     """P2P headers carry uint64 sizes and offsets: SQLite's INTEGER is signed 64-bit
     (it stores a larger one as REAL; before, the export ended with an OverflowError)."""
     import sqlite3
-    from msnsniff.output.export import write_sqlite
-    from msnsniff.engine.analyze import analyse
+
     from conftest import cap
+
+    from msnsniff.engine.analyze import analyse
+    from msnsniff.output.export import write_sqlite
     doc = analyse([cap("msnp8_session.pcap")])
     doc["sessions"][0].update(bytes_c2s=2 ** 64 - 1, bytes_s2c=2 ** 63)
     write_sqlite(doc, str(tmp_path / "x.sqlite"), False)
@@ -182,6 +184,7 @@ def gen_xz_huge_dictionary(tmp_path):
     import lzma
     import struct
     import zlib
+
     from conftest import cap
     raw = bytearray(lzma.compress(open(cap("msnp8_session.pcap"), "rb").read(),
                                   format=lzma.FORMAT_XZ))
@@ -360,6 +363,7 @@ def _many_contacts(tmp_path, n=25000):
 
 def test_full_disks_are_one_line_and_leave_nothing(tmp_path):
     import os
+
     import pytest
     from conftest import cap
     with open("/dev/full", "w") as full:
@@ -399,6 +403,7 @@ def test_full_disks_are_one_line_and_leave_nothing(tmp_path):
 def test_per_capture_exports_every_good_capture_and_reports_every_bad_one(tmp_path):
     import os
     import shutil
+
     from conftest import cap
     paths = []
     for name in ("a", "bad1", "b", "bad2", "c"):
@@ -430,6 +435,7 @@ def test_sigint_stops_per_capture_workers_within_a_second(tmp_path):
     import shutil
     import signal
     import time
+
     from conftest import cap
     big = tmp_path / "big1.pcap"
     gen = subprocess.run([sys.executable, os.path.join(os.path.dirname(cap("")), "..", "bench",
@@ -468,8 +474,9 @@ def test_sigint_stops_per_capture_workers_within_a_second(tmp_path):
 
 def test_a_long_timeline_table_is_printed_in_blocks_and_json_streams(monkeypatch):
     from click.testing import CliRunner
-    import msnsniff.cli.timeline as T
     from conftest import cap
+
+    import msnsniff.cli.timeline as T
     main = cap("msnp8_session.pcap")
     whole = CliRunner().invoke(T.timeline, [main, "--no-progress", "--format", "csv"]).output
     monkeypatch.setattr(T, "TABLE_BLOCK", 10)
@@ -500,6 +507,7 @@ def test_markup_table_formats_keep_html_from_the_network_as_text(tmp_path):
 def test_json_to_a_terminal_escapes_c1_and_bidi_controls(tmp_path):
     import os
     import pty
+
     from conftest import read_pty
     path = sb_capture(tmp_path, [b"MSG 2 N 5\r\nhello"], s2c=[
         "JOI evil\u202e\u009b@hotmail.com Evil\u202e 0\r\n".encode()])
@@ -518,6 +526,7 @@ def test_json_to_a_terminal_escapes_c1_and_bidi_controls(tmp_path):
 
 def test_records_shorter_than_their_link_header_are_damage_in_both_readers(tmp_path):
     import struct
+
     from msnsniff.capture.files import read_segments
     from msnsniff.capture.follow import Follow
     from msnsniff.capture.packet import CaptureStats
@@ -536,10 +545,12 @@ def test_records_shorter_than_their_link_header_are_damage_in_both_readers(tmp_p
 
 def test_both_readers_agree_on_tsoffset_and_blocks_over_1_mib(tmp_path):
     import struct
+
+    from conftest import write_pcap
+
     from msnsniff.capture.files import read_segments
     from msnsniff.capture.follow import Follow
     from msnsniff.capture.packet import CaptureStats
-    from conftest import write_pcap
 
     def block(btype, body):
         body += b"\x00" * (-len(body) % 4)

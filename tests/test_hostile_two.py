@@ -2,7 +2,6 @@
 terminal, an exception ending the analysis, a file destroyed or left half written, a
 cost that grew faster than the input); each test failed before its fix."""
 
-import errno
 import json
 import os
 import signal
@@ -12,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import cap, conversation, write_pcap
 
 MAIN = cap("msnp8_session.pcap")

@@ -122,3 +122,19 @@ def test_small_modules_and_few_loose_ones():
     folders = {d for d in os.listdir(PKG) if os.path.isdir(os.path.join(PKG, d))
                and not d.startswith("__")}
     assert STAGE_FOLDERS <= folders
+
+
+def test_the_linter_finds_nothing():
+    """ruff with the project's rules ([tool.ruff] in pyproject.toml: pycodestyle errors,
+    pyflakes, import order) over the package, the tests, the capture scripts, the
+    fuzzers and the benchmarks: unused imports and undefined names fail the suite."""
+    import shutil
+    import subprocess
+    import sys
+    ruff = shutil.which("ruff", path=os.path.dirname(sys.executable)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed (pip install -e '.[test]' installs it)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([ruff, "check", "msnsniff", "tests", "captures", "fuzz", "bench"],
+                       cwd=root, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:]

@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import CAPTURES, private_network
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or sys.platform != "linux",
@@ -44,7 +43,7 @@ def test_live_events_and_write_then_read_gives_the_same_analysis(tmp_path):
     scenario().scenario_session()
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
-    recs = [json.loads(l) for l in out.splitlines()]
+    recs = [json.loads(ln) for ln in out.splitlines()]
     signins = [r for r in recs if r["event"] == "sign-in"]
     assert [r["account"] for r in signins] == ["alice@hotmail.com", "bob@hotmail.com",
                                                "carol@hotmail.com"]
@@ -91,12 +90,12 @@ def test_count_stops_and_text_lines_are_readable(tmp_path):
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     lines = out.splitlines()
-    assert any("error     mallory@hotmail.com: 911 Authentication failed (answers USR 4)" in l
-               for l in lines)
+    assert any("error     mallory@hotmail.com: 911 Authentication failed (answers USR 4)" in ln
+               for ln in lines)
     # the date (and zone) once, then HH:MM:SS.ffffff  text
     import re
     assert re.fullmatch(r"-- \d{4}-\d\d-\d\d UTC", lines[0]), lines[0]
-    assert all(re.match(r"\d\d:\d\d:\d\d\.\d{6}  ", l) for l in lines[1:])
+    assert all(re.match(r"\d\d:\d\d:\d\d\.\d{6}  ", ln) for ln in lines[1:])
     tokyo = start_live("--count", "30", "--no-summary", "--tz", "Asia/Tokyo")
     scenario().scenario_compat_failures()
     out, err = tokyo.communicate(timeout=30)
@@ -158,9 +157,9 @@ def test_sigterm_and_stats_line():
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
-    stats = [l for l in err.splitlines() if l.startswith("[stats]")]
+    stats = [ln for ln in err.splitlines() if ln.startswith("[stats]")]
     assert stats and "open connections" in stats[-1] and "peak RSS" in stats[-1]
-    recs = [json.loads(l) for l in out.splitlines()]
+    recs = [json.loads(ln) for ln in out.splitlines()]
     assert recs[-1]["event"] == "summary" and recs[-1]["sessions_by_kind"] == {"notification": 1}
 
 
@@ -169,6 +168,7 @@ def test_kernel_filter_compiled_by_libpcap_is_scapys_program():
     Scapy's compiler (also libpcap) gives, but for the capture length it accepts."""
     pytest.importorskip("pcapy")
     from scapy.arch.common import compile_filter
+
     from msnsniff.capture.follow import Follow
     from msnsniff.capture.live import _compile_insns
     f = Follow(ports=(1864,))
@@ -195,7 +195,7 @@ def test_scapy_backend_used_where_packet_sockets_are_missing(tmp_path):
     scenario().scenario_session()
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
-    recs = [json.loads(l) for l in out.splitlines()]
+    recs = [json.loads(ln) for ln in out.splitlines()]
     assert [r["account"] for r in recs if r["event"] == "sign-in"] == [
         "alice@hotmail.com", "bob@hotmail.com", "carol@hotmail.com"]
     chats = [(r["sender"], r["message"]) for r in recs if r["event"] == "message"]
@@ -225,7 +225,7 @@ def test_redact_masks_live_lines_the_summary_and_the_export(tmp_path):
     # the scenario is the one captures/msnp8_session.pcap was made from: same secrets
     for s in SECRETS + ["8f2f5a91b72102cd28355e9fc9000d6e"]:
         assert s not in out and s not in exported, s
-    recs = [json.loads(l) for l in out.splitlines()]
+    recs = [json.loads(ln) for ln in out.splitlines()]
     doc = json.loads(exported)
     assert doc["sessions"][1]["ticket"] == "[redacted]"
     assert recs[-1]["event"] == "summary" and recs[-1]["redacted"]["secrets_masked"] >= 5

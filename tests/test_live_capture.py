@@ -7,7 +7,6 @@ import shutil
 import sys
 
 import pytest
-
 from conftest import CAPTURES, private_network
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump"),

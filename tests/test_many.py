@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import cap
 
 CAPS = [cap(n) for n in ("msnp8_session.pcap", "compat_failures.pcap", "p2p_transfers.pcap.gz",

@@ -34,9 +34,10 @@ def test_login(doc):
 
 
 def test_friendly_name_at_login_is_utf8(doc):
+    from conftest import cap
+
     from msnsniff.engine.analyze import Run
     from msnsniff.events import LoginOk
-    from conftest import cap
     names = [e.friendly_name for e in Run([cap(MAIN)]).events() if isinstance(e, LoginOk)]
     assert names == ["Alice Liddell ✿", "Bob", "Carol ♥"]
 
@@ -188,6 +189,7 @@ def test_syn_shortfall_in_a_truncated_capture_is_reported(tmp_path):
     """Cut the real capture right after the packet holding the first half of the SYN
     reply: 4 contacts announced, 1 received (and the cut line reported)."""
     from conftest import cut_after
+
     from msnsniff.engine.analyze import analyse
     p = cut_after(tmp_path, b"SYN 8 42 4 3")
     d = analyse([str(p)])
@@ -203,8 +205,8 @@ def test_profile_port_readings_edge_cases():
     different address is NAT whatever the port (real servers sent ClientPort 0 over plain
     TCP); the same address with ClientPort 0 cannot tell."""
     from msnsniff import events as E
-    from msnsniff.model import Analysis
     from msnsniff.events import ConnectionOpened
+    from msnsniff.model import Analysis
 
     def profile(client, ip, port):
         a = Analysis()

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from conftest import cap, cut_after, one
 
-from conftest import by, cap, cut_after, one
 from msnsniff.protocol import p2p as P
 
 TRANSFERS = "p2p_transfers.pcap.gz"

@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import cap
 from p2p_expected import EXPECTED
+
 from msnsniff.protocol import p2pdc
 from msnsniff.protocol.p2p import P2PError, parse_v2
 
@@ -138,8 +138,9 @@ def test_chats_tell_what_happened_as_a_person_would():
 
 def test_a_direct_connection_that_never_handshakes_is_reported_and_still_decoded(tmp_path):
     # "foo", then a v1 data frame straight away: no 0x100 nonce frame from either side
-    from conftest import conversation, write_pcap
     import struct
+
+    from conftest import conversation, write_pcap
     header = struct.pack("<IIQQIIIIQ", 7, 1, 0, 5, 5, 1, 0x20, 0, 0)
     frame = header + b"hello"
     pkts = conversation(client=("10.0.0.1", 40000), server=("10.0.0.2", 51337),

@@ -1,8 +1,9 @@
 """TCP reassembly: order, duplicates, overlaps, wraparound, gaps, FIN/RST, reuse, caps."""
 
-from hypothesis import given, settings, strategies as st
-
 from conftest import raw_segments
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from msnsniff.capture.packet import ACK, FIN, RST, SYN, Segment
 from msnsniff.config import Limits
 from msnsniff.stream.reassembly import Data, End, Gap, Reassembler

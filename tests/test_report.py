@@ -7,7 +7,6 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
-
 from conftest import cap, conversation, write_pcap
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -131,7 +130,7 @@ def test_a_big_capture_gives_a_bounded_page(tmp_path):
     size = page.stat().st_size
     assert size < 4_000_000, size                    # the documented bound (README)
     html = page.read_text()
-    import re                                       # long lists are capped
+    import re  # long lists are capped
     assert re.search(r"\d+ more contact lists — see <code>msnsniff read</code>", html)
     # past 300 connections the lanes are aggregated: one per kind and one of messages,
     # with counts, so the drawing's height no longer grows with the capture

@@ -7,22 +7,22 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
 from conftest import CAPTURES, cap, conversation, write_pcap
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, os.path.join(os.path.dirname(CAPTURES), "fuzz"))
 from harness import run_chunks  # noqa: E402
 
+from msnsniff import config  # noqa: E402
 from msnsniff.capture.packet import ACK, FIN, PSH, RST, SYN, Segment  # noqa: E402
-from msnsniff.protocol.clientid import decode_client_id  # noqa: E402
 from msnsniff.config import Limits  # noqa: E402
 from msnsniff.decoder import ConnectionDecoder  # noqa: E402
-from msnsniff.stream.framing import Framer, RawCommand  # noqa: E402
+from msnsniff.protocol.clientid import decode_client_id  # noqa: E402
 from msnsniff.protocol.mime import decode_text, media_type, parse_fields, parse_format, split_payload  # noqa: E402
 from msnsniff.protocol.tables import KNOWN_VERBS, url_decode  # noqa: E402
+from msnsniff.stream.framing import Framer, RawCommand  # noqa: E402
 from msnsniff.stream.reassembly import Data, Gap, Reassembler  # noqa: E402
-from msnsniff import config  # noqa: E402
 
 
 class strict_mode:
@@ -389,8 +389,8 @@ def test_internal_error_points_to_debug(monkeypatch, capsys):
 def test_a_long_run_keeps_nothing_per_finished_connection():
     """What `live` runs: 3,000 switchboard conversations through the pipeline and a
     streaming model.  Afterwards nothing per connection is left but bounded caches."""
-    from msnsniff.model import Analysis
     from msnsniff.engine.pipeline import Pipeline
+    from msnsniff.model import Analysis
     emitted = []
     p = Pipeline()
     a = Analysis(sink=lambda t, r: emitted.append(t), stream_sessions=True)

@@ -113,8 +113,8 @@ def test_unknown_owner_is_not_guessed():
     """A switchboard whose USR/ANS was not captured and whose client address belongs to
     no known account: outgoing messages have sender None (shown as unknown)."""
     from msnsniff.capture.packet import ACK, Segment
-    from msnsniff.model import Analysis
     from msnsniff.engine.pipeline import Pipeline
+    from msnsniff.model import Analysis
     p, a = Pipeline(), Analysis()
     payload = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhello".encode()
     data = b"MSG 7 N %d\r\n" % len(payload) + payload
@@ -126,6 +126,7 @@ def test_unknown_owner_is_not_guessed():
 
 def test_extract_files_safely(tmp_path):
     from click.testing import CliRunner
+
     from msnsniff.cli import cli
     out = tmp_path / "files"
     out.mkdir()
@@ -161,6 +162,7 @@ def test_hostile_file_names():
 
 def test_transfer_cut_by_the_end_of_the_capture_is_incomplete(tmp_path):
     from conftest import cut_after
+
     from msnsniff.engine.analyze import analyse
     p = cut_after(tmp_path, b"\x00\xfd\x07")      # right after the first 2045-byte block
     t = one(analyse([str(p)])["transfers"])
@@ -170,8 +172,8 @@ def test_transfer_cut_by_the_end_of_the_capture_is_incomplete(tmp_path):
 
 
 def _pipeline_doc(segments, ports=()):
-    from msnsniff.model import Analysis
     from msnsniff.engine.pipeline import Pipeline
+    from msnsniff.model import Analysis
     p, a = Pipeline(ports), Analysis()
     for ev in p.run(segments):
         a.apply(ev)
@@ -219,6 +221,7 @@ def test_message_cut_by_the_capture_end_stays_in_its_session(tmp_path):
     payload' anomaly belong to that switchboard session (they used to come after the
     session was closed and open a phantom 'unknown ?:0' session)."""
     from scapy.all import IP, TCP, rdpcap, wrpcap
+
     from msnsniff.engine.analyze import analyse
     pkts = rdpcap(cap("msnp8_session.pcap"))
     i = next(i for i, p in enumerate(pkts) if TCP in p and p[TCP].sport == 1864

@@ -10,11 +10,11 @@ import time
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import cap
-from msnsniff.engine.analyze import analyse
+
 from msnsniff.cli import cli
 from msnsniff.cli.common import plan_jobs
+from msnsniff.engine.analyze import analyse
 
 CAPS = ["msnp8_session.pcap", "compat_failures.pcap", "hostile.pcap", "reordered.pcap",
         "mid_session.pcap", "ipv6.pcapng", "sb_one_direction.pcap", "msnp_dialects.pcap",

@@ -15,16 +15,15 @@ Invariants:
 from __future__ import annotations
 
 import lzma
-import zlib
-
 import struct
 import sys
+import zlib
 from typing import BinaryIO, Iterator
 
 from ..errors import MsnsniffError
+
 # Segment, CaptureStats and the flag bits are re-exported: they are the reader's output
-from .packet import (ACK, FIN, PSH, RST, SYN, CaptureStats, Segment, _irrelevant,  # noqa: F401
-                     parse_frame)
+from .packet import ACK, FIN, PSH, RST, SYN, CaptureStats, Segment, _irrelevant, parse_frame  # noqa: F401
 
 # A record longer than this is treated as a damaged length field (real link MTUs,
 # even with TSO/GRO on loopback, stay far below; tcpdump's default snaplen is 262144).
@@ -411,6 +410,7 @@ def _decompressing(f):
                 import bz2
                 return bz2.BZ2File(f, "rb"), name
             import io
+
             from ..config import DEFAULT_LIMITS
             from .xzbounded import BoundedXz
             return io.BufferedReader(BoundedXz(f, DEFAULT_LIMITS.max_xz_memory)), name

@@ -22,13 +22,13 @@ follow.MAX_PORTS_IN_BPF extra ports it falls back to all TCP, selected in proces
 from __future__ import annotations
 
 import os
-import sys
 import socket
 import struct
+import sys
 import time
 
-from .packet import CaptureStats, parse_frame
 from ..errors import MsnsniffError
+from .packet import CaptureStats, parse_frame
 
 ETH_P_ALL = 0x0003
 SO_TIMESTAMPNS = 35

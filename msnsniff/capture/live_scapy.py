@@ -36,10 +36,11 @@ class ScapySource(_Capturing):
         self.write_path = write_path
 
     def _open_socks(self):
+        import logging
+
         import scapy.arch  # noqa: F401  (sets conf.L2socket for this platform)
         from scapy.config import conf
         from scapy.error import Scapy_Exception
-        import logging
         # Scapy warns when it cannot name an interface's link layer (Linux `lo`): the
         # frames are still Ethernet-framed, which _linktype assumes; keep stderr ours
         logging.getLogger("scapy.runtime").setLevel(logging.ERROR)

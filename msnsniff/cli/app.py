@@ -13,9 +13,9 @@ import sys
 
 import click
 
-from ..version import __version__
-from ..output.emit import safe_text
 from ..errors import MsnsniffError
+from ..output.emit import safe_text
+from ..version import __version__
 from .carve import carve
 from .chats import chats
 from .commands import commands

@@ -9,8 +9,17 @@ from contextlib import contextmanager
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, check_paths, columns_option, grep_options, grep_regex,
-                     highlight, pick_columns, project, table_format_option)
+from .common import (
+    CONTEXT,
+    check_paths,
+    columns_option,
+    grep_options,
+    grep_regex,
+    highlight,
+    pick_columns,
+    project,
+    table_format_option,
+)
 
 
 @click.command(context_settings=CONTEXT)
@@ -108,6 +117,7 @@ def _target(output, force):
     if not output or output == "-":
         return sys.stdout
     import os
+
     from ..errors import MsnsniffError
     if os.path.exists(output) and not force and not os.path.samefile(output, os.devnull):
         raise MsnsniffError(f"{output}: exists (use --force to overwrite)")

@@ -5,13 +5,26 @@ from __future__ import annotations
 import io
 import sys
 
-
 import click
 
 from ..output.emit import FORMATS, emit, safe_text
-from .common import (CONTEXT, finish, analyse_captures, capture_args, columns_option, connection_option, grep_options,
-                     grep_regex, highlight, pick_columns, project, redact_options, redacted,
-                     table_format_option, time_arg)
+from .common import (
+    CONTEXT,
+    analyse_captures,
+    capture_args,
+    columns_option,
+    connection_option,
+    finish,
+    grep_options,
+    grep_regex,
+    highlight,
+    pick_columns,
+    project,
+    redact_options,
+    redacted,
+    table_format_option,
+    time_arg,
+)
 
 ROW_COLUMNS = ["time", "session", "account", "sender", "recipients", "kind", "text", "font",
                "effects", "color", "ack", "participants"]

@@ -5,14 +5,29 @@ from __future__ import annotations
 import io
 import sys
 
-
 import click
 
 from ..output.emit import FORMATS, StreamedTable, cell, emit, safe_text, terminal_width
-from .common import (CONTEXT, capture_args, check_paths, columns_option, connection_option, filter_options, finish, grep_options, strict_option, grep_regex,
-                     highlight, pick_columns, plan_jobs, progress_bar, project, redact_options,
-                     table_format_option, time_arg)
-
+from .common import (
+    CONTEXT,
+    capture_args,
+    check_paths,
+    columns_option,
+    connection_option,
+    filter_options,
+    finish,
+    grep_options,
+    grep_regex,
+    highlight,
+    pick_columns,
+    plan_jobs,
+    progress_bar,
+    project,
+    redact_options,
+    strict_option,
+    table_format_option,
+    time_arg,
+)
 
 # the trace's headers on a terminal
 SHORT = {"connection": "conn", "direction": "dir", "payload_length": "bytes"}
@@ -47,8 +62,17 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
       msnsniff commands capture.pcap --account alice@hotmail.com --with bob@hotmail.com
     """
     from ..engine.analyze import CaptureNotice, Run
-    from ..events import (Anomaly, AuthStart, ClientInfo, ConnectionClosed, ConnectionOpened,
-                          DialectKnown, Framed, Participant, SbJoinRequest)
+    from ..events import (
+        Anomaly,
+        AuthStart,
+        ClientInfo,
+        ConnectionClosed,
+        ConnectionOpened,
+        DialectKnown,
+        Framed,
+        Participant,
+        SbJoinRequest,
+    )
     from ..output.trace import TRACE_COLUMNS, Trace
 
     captures = check_paths(captures)

@@ -338,6 +338,7 @@ def analyse_captures(captures, ports, no_progress=True, jobs=None):
 def tool_info() -> dict:
     """Who made the document, for the chain of custody."""
     import shlex
+
     from ..version import __version__
     return {"name": "msnsniff", "version": __version__,
             "command_line": " ".join(shlex.quote(a) for a in ["msnsniff", *sys.argv[1:]])}

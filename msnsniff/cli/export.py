@@ -8,9 +8,20 @@ import sys
 
 import click
 
-from .common import (complete_file, CONTEXT, tool_info, capture_args, check_paths, plan_jobs, progress_bar,
-                     redact_options, filter_options, connection_option, time_arg)
 from ..output.emit import safe_text
+from .common import (
+    CONTEXT,
+    capture_args,
+    check_paths,
+    complete_file,
+    connection_option,
+    filter_options,
+    plan_jobs,
+    progress_bar,
+    redact_options,
+    time_arg,
+    tool_info,
+)
 
 
 @click.command(context_settings=CONTEXT)
@@ -47,8 +58,8 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
     Example:
       msnsniff export capture.pcap -o case.db
     """
-    from ..output import export as ex
     from ..model.schema import TABLE_NAMES
+    from ..output import export as ex
 
     wanted = None
     if tables:
@@ -159,7 +170,6 @@ def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
                  dask_address, redact, redact_qry):
     """Each capture's export in DIR under its own name: N at a time (--jobs) or on Dask
     workers; each streams, so memory is N × one capture's, never the sum."""
-    from ..engine.api import export_capture
     if fmt is None or not out_dir or out_dir == "-":
         raise click.UsageError("--per-capture writes into a folder: give --format and -o DIR")
     if redact_qry and not redact:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-
 import click
 
-from ..output.emit import FORMATS, emit
-from ..output.emit import safe_text
-from .common import (complete_dir, finish, CONTEXT, analyse_captures, capture_args, columns_option, connection_option, filter_options,
-                     pick_columns, project, redact_options, redacted, table_format_option,
-                     time_arg)
+from ..output.emit import FORMATS, emit, safe_text
+from .common import (
+    CONTEXT,
+    analyse_captures,
+    capture_args,
+    columns_option,
+    complete_dir,
+    connection_option,
+    filter_options,
+    finish,
+    pick_columns,
+    project,
+    redact_options,
+    redacted,
+    table_format_option,
+    time_arg,
+)
 
 
 @click.command(context_settings=CONTEXT)

@@ -15,6 +15,7 @@ from ..output.emit import safe_text, show_time, to_json
 from ..output.sections import write_report
 from .common import CONTEXT, check_ports, complete_file, redact_options, tz_option
 
+
 class _Stop:
     """First Ctrl-C / SIGTERM: stop cleanly and report.  Second: quit at once."""
 
@@ -62,12 +63,12 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     """
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
-    from ..engine.analyze import Rows
     from ..capture.follow import Follow
     from ..capture.live import LiveSource
-    from ..output.livefmt import LiveFormatter
-    from ..model import Analysis
+    from ..engine.analyze import Rows
     from ..engine.pipeline import Pipeline
+    from ..model import Analysis
+    from ..output.livefmt import LiveFormatter
 
     if export_dir and os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise MsnsniffError(f"{export_dir}: exists and is not a directory")

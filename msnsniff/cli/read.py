@@ -6,9 +6,20 @@ import sys
 
 import click
 
-from .common import (CONTEXT, finish, connection_option, table_format_option, analyse_captures, capture_args, check_paths, plan_jobs, progress_bar,
-                     redact_options, redacted)
 from ..output.sections import for_account, for_connections, write_report, write_section, write_tail
+from .common import (
+    CONTEXT,
+    analyse_captures,
+    capture_args,
+    check_paths,
+    connection_option,
+    finish,
+    plan_jobs,
+    progress_bar,
+    redact_options,
+    redacted,
+    table_format_option,
+)
 
 
 @click.command(context_settings=CONTEXT)

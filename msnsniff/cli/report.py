@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import click
 
-from .common import (complete_file, CONTEXT, analyse_captures, capture_args, connection_option, filter_options, redact_options,
-                     redacted, time_arg)
+from .common import (
+    CONTEXT,
+    analyse_captures,
+    capture_args,
+    complete_file,
+    connection_option,
+    filter_options,
+    redact_options,
+    redacted,
+    time_arg,
+)
 
 
 @click.command(context_settings=CONTEXT)
@@ -27,10 +36,10 @@ def report(captures, ports, no_progress, jobs, output, account, with_, since, un
     Example:
       msnsniff report capture.pcap -o report.html
     """
-    from ..version import __version__
     from ..output.export import _check_target, atomic_path
     from ..output.html import render
     from ..output.sections import for_account, for_connections
+    from ..version import __version__
 
     _check_target(output, force)
     doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)

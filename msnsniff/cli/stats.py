@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, capture_args, check_paths, finish, plan_jobs, progress_bar,
-                     table_format_option)
+from .common import CONTEXT, capture_args, check_paths, finish, plan_jobs, progress_bar, table_format_option
 
 
 @click.command(context_settings=CONTEXT)

@@ -8,9 +8,26 @@ import sys
 import click
 
 from ..output.emit import FORMATS, emit
-from .common import (CONTEXT, finish, strict_option, capture_args, check_paths, columns_option, connection_option, filter_options,
-                     grep_options, grep_regex, highlight, pick_columns, plan_jobs, progress_bar,
-                     project, redact_options, table_format_option, time_arg)
+from .common import (
+    CONTEXT,
+    capture_args,
+    check_paths,
+    columns_option,
+    connection_option,
+    filter_options,
+    finish,
+    grep_options,
+    grep_regex,
+    highlight,
+    pick_columns,
+    plan_jobs,
+    progress_bar,
+    project,
+    redact_options,
+    strict_option,
+    table_format_option,
+    time_arg,
+)
 
 
 @click.command(context_settings=CONTEXT)

@@ -17,11 +17,10 @@ from collections import OrderedDict
 from dataclasses import replace
 
 from .. import events as E
-from ..protocol.dialects import (Dialect, network_field, split_caps, split_endpoint,
-                                 split_network, version_of)
+from ..protocol.dialects import Dialect, network_field, split_caps, split_endpoint, split_network, version_of
 from ..protocol.mime import media_type, parse_fields, split_payload
-from ..protocol.tables import ERROR_NAMES, url_decode
 from ..protocol.numbers import is_num, net_int
+from ..protocol.tables import ERROR_NAMES, url_decode
 from .ns_extras import NsExtrasMixin
 from .ns_lists import NsListsMixin
 

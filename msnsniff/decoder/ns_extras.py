@@ -9,8 +9,8 @@ import re
 
 from .. import events as E
 from ..protocol.dialects import split_endpoint, split_network
-from ..protocol.xmlpayload import XmlError, parse_data
 from ..protocol.numbers import is_num
+from ..protocol.xmlpayload import XmlError, parse_data
 
 _POLICY_TYPES = re.compile(rb'<Policy type="([A-Za-z0-9_]{1,40})"')
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from .. import events as E
 from ..protocol.dialects import is_guid, is_syn_timestamp
+from ..protocol.numbers import is_num, net_int
 from ..protocol.tables import LIST_BIT, url_decode
 from ..protocol.xmlpayload import XmlError, parse_ml
-from ..protocol.numbers import is_num, net_int
 
 LISTS = ("FL", "AL", "BL", "RL", "PL")
 

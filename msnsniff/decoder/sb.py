@@ -16,10 +16,10 @@ from collections import OrderedDict
 from .. import events as E
 from ..protocol.dialects import split_caps, split_endpoint
 from ..protocol.mime import header, media_type, parse_fields, split_payload
-from ..protocol.p2p import P2PError, parse_v1, parse_v2
-from .chunks import ChunkJoin
-from ..protocol.tables import ERROR_NAMES, url_decode
 from ..protocol.numbers import is_num
+from ..protocol.p2p import P2PError, parse_v1, parse_v2
+from ..protocol.tables import ERROR_NAMES, url_decode
+from .chunks import ChunkJoin
 
 MAX_PENDING = 1024
 

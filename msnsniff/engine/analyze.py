@@ -13,9 +13,9 @@ from itertools import chain
 
 from ..capture.files import CaptureStats, file_provenance, file_size, read_segments
 from ..config import DEFAULT_LIMITS, Limits
-from .pipeline import Pipeline
-from ..model.schema import TABLES, TABLE_NAMES
+from ..model.schema import TABLE_NAMES, TABLES
 from ..model.timefmt import iso
+from .pipeline import Pipeline
 
 
 class Run:

@@ -13,7 +13,6 @@ streams go to the same framers and decoders as a TCP connection's, so everything
 from __future__ import annotations
 
 import re
-
 from collections import OrderedDict, deque
 from urllib.parse import parse_qs, urlsplit
 

@@ -16,18 +16,18 @@ import re
 from collections import OrderedDict
 
 from .. import events as E
+from ..capture.follow import Follow
 from ..capture.packet import ACK, SYN, Segment
 from ..config import DEFAULT_LIMITS, Limits
 from ..decoder import ConnectionDecoder
 from ..decoder.direct import DC_START, DirectDecoder
 from ..decoder.sb import invitation_endpoints
-from ..stream.directframing import DirectFramer
 from ..protocol.numbers import net_port
-from ..stream.http import HttpProblem, HttpRequest, HttpResponse
-from .gateway import Gateway
-from ..capture.follow import Follow
+from ..stream.directframing import DirectFramer
 from ..stream.framing import Framer
+from ..stream.http import HttpProblem, HttpRequest, HttpResponse
 from ..stream.reassembly import Data, End, Gap, Reassembler, flow_key, fmt_ep
+from .gateway import Gateway
 
 MSNP_PORT = 1863
 

@@ -21,15 +21,14 @@ from collections import OrderedDict
 from .. import config
 from .. import events as E
 from ..config import DEFAULT_LIMITS, Limits
-from ..protocol.tables import list_names
-from .schema import TABLE_NAMES as TABLES
-from ..protocol.tables import raw_bytes
+from ..protocol.numbers import is_num
+from ..protocol.tables import list_names, raw_bytes
 from .ftp import FtpFold
 from .ns import NsFold
 from .p2p import P2PFold
 from .sb import SbFold
+from .schema import TABLE_NAMES as TABLES
 from .session import Session, iso
-from ..protocol.numbers import is_num
 
 __all__ = ["Analysis", "TABLES", "iso"]
 

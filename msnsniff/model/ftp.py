@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from ..protocol.numbers import net_int
 from ..protocol.tables import FTP_BYE_CODES, FTP_SUCCESS
 from .session import iso
-from ..protocol.numbers import net_int
 
 
 class FtpFold:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from ..protocol.clientid import decode_client_id
 from ..protocol.dialects import NETWORKS
-
-CIRCLE_NETWORKS = (9, 13)
 from ..protocol.tables import LIST_BIT, STATUS_NAMES, list_names, raw_bytes
 from ..protocol.xmlpayload import parse_msnobj
 from .session import contact, iso
+
+CIRCLE_NETWORKS = (9, 13)
 
 
 class ListsFold:

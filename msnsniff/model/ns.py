@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ..protocol.challenge import verify
 from ..protocol.mime import header
+from ..protocol.numbers import net_int
 from ..protocol.tables import OUT_REASONS
 from .lists import ListsFold
 from .session import byteswap16, iso
-from ..protocol.numbers import net_int
 
 
 class NsFold(ListsFold):

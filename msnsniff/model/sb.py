@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from ..protocol.mime import (APPLICATIONS, decode_text, known_charset, file_name, header, media_type, parse_fields,
-                    parse_format)
-from ..protocol.xmlpayload import parse_msnobj
-from .session import iso
+from ..protocol.mime import (
+    APPLICATIONS,
+    decode_text,
+    file_name,
+    header,
+    known_charset,
+    media_type,
+    parse_fields,
+    parse_format,
+)
 from ..protocol.numbers import net_int
 from ..protocol.tables import raw_bytes
-
+from ..protocol.xmlpayload import parse_msnobj
+from .session import iso
 
 _KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
 # text/x-msnmsgr-datacast ID values (MSNP12+): what the client shows for each

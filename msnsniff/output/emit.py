@@ -15,7 +15,7 @@ import re
 import sys
 
 
-def wcswidth(s: str) -> int:
+def wcswidth(s: str) -> int:  # noqa: F811 - replaces itself with wcwidth's on first use
     """Display width of non-ASCII text, as tabulate measures it (with wcwidth when it
     is installed).  Imported on first use: tabulate and wcwidth take ~25 ms to import,
     which every run paid before reading a byte, and the default styles need neither."""

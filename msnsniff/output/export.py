@@ -13,10 +13,10 @@ import sqlite3
 import tempfile
 from contextlib import contextmanager
 
-from ..version import __version__
-from .emit import emit, is_terminal, json_for_terminal, to_json
 from ..errors import MsnsniffError
 from ..model.schema import TABLES
+from ..version import __version__
+from .emit import emit, is_terminal, json_for_terminal, to_json
 
 EXPORT_FORMATS = ("json", "jsonl", "csv", "sqlite")
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-from .reporttimeline import epoch as _epoch
 from .reporttimeline import timeline
 from .transcript import conversations
 

@@ -7,9 +7,9 @@ events not worth a line.  No I/O.
 from __future__ import annotations
 
 from .. import events as E
+from ..model.timefmt import iso
 from ..protocol.challenge import verify
 from ..protocol.clientid import decode_client_id
-from ..model.timefmt import iso
 from ..protocol.tables import FTP_BYE_CODES, STATUS_NAMES
 
 

@@ -8,11 +8,11 @@ import io
 import marshal
 import tempfile
 from array import array
-
 from collections import OrderedDict
 
-from .transcript import conversation_title, conversations
 from .emit import _width, cell, render_table, table_line
+from .transcript import conversation_title, conversations
+
 
 def session_title(s) -> str:
     who = s["passport"] or "unknown account"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from .emit import emit, safe_text
 
+
 def write_section(out, table_format, title, columns, rows):
     if columns is None:
         out.write(f"\n=== {safe_text(title)}\n")     # titles name passports: escaped

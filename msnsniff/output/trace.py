@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..stream.framing import FileAbort, FileData, RawCommand, Undecodable
-from ..protocol.mime import media_type, split_payload
 from ..model.timefmt import iso
+from ..protocol.mime import media_type, split_payload
 from ..protocol.tables import display_params
+from ..stream.framing import FileAbort, FileData, RawCommand, Undecodable
 
 TRACE_COLUMNS = ["time", "connection", "client", "server", "direction", "verb", "trid",
                  "params", "payload_length", "summary"]

@@ -46,7 +46,7 @@ def trid_of(verb: str, params: list[str]) -> int | None:
         return None
     if verb == "LSG" and len(params) in (2, 3):  # `LSG gid name 0` / MSNP10+ `LSG name guid`
         return None
-    if verb == "MSG" and len(params) == 3 and not params[1] in ("U", "N", "A", "D"):
+    if verb == "MSG" and len(params) == 3 and params[1] not in ("U", "N", "A", "D"):
         return None
     return int(params[0])
 
@@ -89,7 +89,8 @@ ERROR_NAMES = {
     216: "Not on list", 217: "User not online", 218: "Already in mode",
     219: "User is in the opposite list", 223: "Too many groups", 224: "Invalid group",
     225: "User not in group", 229: "Group name too long", 230: "Cannot remove group 0",
-    231: "Invalid group", 241: "Invalid list payload (ADL/RML)", 280: "Switchboard failed", 281: "Transfer to switchboard failed",
+    231: "Invalid group", 241: "Invalid list payload (ADL/RML)",
+    280: "Switchboard failed", 281: "Transfer to switchboard failed",
     282: "Malformed MSG D", 300: "Required field missing", 301: "Too many FND results",
     302: "Not logged in", 500: "Internal server error", 501: "Database server error",
     502: "Command disabled", 510: "File operation failed", 520: "Memory allocation failed",

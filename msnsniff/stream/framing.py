@@ -21,7 +21,6 @@ from ..config import DEFAULT_LIMITS, Limits
 from ..protocol.numbers import MAX_DIGITS, is_num
 from ..protocol.tables import KNOWN_VERBS, PAYLOAD_MIN_ARGS, trid_of
 
-
 # verb bytes -> str, for the verbs seen so far (3 upper-case letters or 3 digits: bounded)
 _VERBS: dict = {}
 
