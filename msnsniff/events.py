@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from .protocol.mime import media_type, split_payload
 from .protocol.p2p import Part
 
-# not frozen=True: a frozen dataclass's __init__ goes through object.__setattr__ for
-# every field, which made event creation the largest single cost of decoding a dense
-# capture (bench/RESULTS.md); events are treated as immutable by convention.
-_ev = dataclass(slots=True)
+# @dataclass(slots=True) on each class, written out (an alias for it hid every event
+# from mypy and pyright).  Not frozen=True: a frozen dataclass's __init__ goes through
+# object.__setattr__ for every field, which made event creation the largest single cost
+# of decoding a dense capture (bench/RESULTS.md); events are treated as immutable by
+# convention.
 
 
-@_ev
+@dataclass(slots=True)
 class Event:
     ts: float
     conn: int
@@ -27,14 +28,14 @@ class Event:
 
 
 # ---------------------------------------------------------------- connection level
-@_ev
+@dataclass(slots=True)
 class ConnectionOpened(Event):
     client: str
     server: str
     start: float
 
 
-@_ev
+@dataclass(slots=True)
 class ConnectionClosed(Event):
     kind: str
     reason: str
@@ -44,14 +45,14 @@ class ConnectionClosed(Event):
     dup_bytes: int
 
 
-@_ev
+@dataclass(slots=True)
 class Framed(Event):
     """Framer output for the protocol trace (only with ``trace=True``)."""
     item: object
     via: str | None = None      # HTTP gateway: the TCP connection and request carrying it
 
 
-@_ev
+@dataclass(slots=True)
 class GatewayExchange(Event):
     """A request (dir 0) or response (dir 1) of an HTTP gateway session (``conn`` is the
     gateway session, ``carrier`` the TCP connection that carried it)."""
@@ -61,13 +62,13 @@ class GatewayExchange(Event):
     poll: bool                 # an Action=poll request with an empty body
 
 
-@_ev
+@dataclass(slots=True)
 class RoleKnown(Event):
     """The connection's role became known (dispatch/notification/switchboard/file-transfer)."""
     role: str
 
 
-@_ev
+@dataclass(slots=True)
 class Anomaly(Event):
     """Damage or protocol oddity: gap, undecodable bytes, count mismatch, unknown command."""
     kind: str
@@ -77,17 +78,17 @@ class Anomaly(Event):
 
 
 # ---------------------------------------------------------------- login (§2.1)
-@_ev
+@dataclass(slots=True)
 class VersionOffer(Event):
     versions: tuple
 
 
-@_ev
+@dataclass(slots=True)
 class VersionChosen(Event):
     version: str          # "MSNP8", or "0" = no common version
 
 
-@_ev
+@dataclass(slots=True)
 class ClientInfo(Event):
     locale: str
     os_type: str
@@ -98,7 +99,7 @@ class ClientInfo(Event):
     passport: str
 
 
-@_ev
+@dataclass(slots=True)
 class ServerVersionInfo(Event):
     recommended: str
     minimum: str
@@ -106,7 +107,7 @@ class ServerVersionInfo(Event):
     info_url: str
 
 
-@_ev
+@dataclass(slots=True)
 class DialectKnown(Event):
     """The protocol version became known: from VER, or inferred from a command's shape
     (a lower bound) when the capture holds no VER (docs/dialects.md)."""
@@ -114,32 +115,32 @@ class DialectKnown(Event):
     source: str           # "VER", "offer" or "inferred"
 
 
-@_ev
+@dataclass(slots=True)
 class AuthStart(Event):
     method: str          # TWN, MD5 or SSO
     passport: str
 
 
-@_ev
+@dataclass(slots=True)
 class AuthPolicy(Event):
     policy: str          # TWN policy, MD5 salt, or the SSO policy name (MBI_KEY_OLD)
     nonce: str | None = None      # SSO: the nonce the client must sign
 
 
-@_ev
+@dataclass(slots=True)
 class AuthTicket(Event):
     ticket: str
     response: str | None = None       # SSO: the signed nonce (a credential)
     machine_guid: str | None = None   # MSNP16+: the endpoint's machine guid
 
 
-@_ev
+@dataclass(slots=True)
 class Redirect(Event):
     target: str           # host:port of the NS
     server_initiated: bool
 
 
-@_ev
+@dataclass(slots=True)
 class LoginOk(Event):
     passport: str
     friendly_name: str | None     # None: MSNP10+ sends no name here (PRP MFN does)
@@ -147,12 +148,12 @@ class LoginOk(Event):
     flag: str | None
 
 
-@_ev
+@dataclass(slots=True)
 class Logout(Event):
     reason: str | None     # OUT argument, None for a plain client OUT
 
 
-@_ev
+@dataclass(slots=True)
 class ErrorReply(Event):
     code: int
     name: str
@@ -161,19 +162,19 @@ class ErrorReply(Event):
 
 
 # ---------------------------------------------------------------- NS messages (§2.9)
-@_ev
+@dataclass(slots=True)
 class Profile(Event):
     headers: dict
 
 
-@_ev
+@dataclass(slots=True)
 class HotmailMessage(Event):
     content_type: str
     fields: dict
 
 
 # ---------------------------------------------------------------- lists (§2.2, §2.3)
-@_ev
+@dataclass(slots=True)
 class ListSync(Event):
     client_version: int | None   # the version the client had (its SYN request)
     version: int | None
@@ -182,27 +183,27 @@ class ListSync(Event):
     timestamps: tuple | None = None   # MSNP10-12: two timestamps instead of a version
 
 
-@_ev
+@dataclass(slots=True)
 class Setting(Event):
     name: str            # GTC / BLP
     value: str
     version: int | None
 
 
-@_ev
+@dataclass(slots=True)
 class Phone(Event):
     passport: str | None   # None: own phone (PRP); else the contact (BPR)
     key: str
     value: str
 
 
-@_ev
+@dataclass(slots=True)
 class Group(Event):
     group_id: str         # decimal (MSNP2-9) or a GUID (MSNP10+)
     name: str
 
 
-@_ev
+@dataclass(slots=True)
 class Contact(Event):
     passport: str
     friendly_name: str | None
@@ -213,7 +214,7 @@ class Contact(Event):
     source: str = "SYN"             # SYN (LST lines) or ADL (MSNP13+)
 
 
-@_ev
+@dataclass(slots=True)
 class ListChange(Event):
     op: str              # ADD / REM / REA / ADC / ADL / RML
     list: str | None
@@ -228,7 +229,7 @@ class ListChange(Event):
     refused: str | None = None      # the server's error ("241 …"): the change did not happen
 
 
-@_ev
+@dataclass(slots=True)
 class GroupChange(Event):
     op: str              # ADG / RMG / REG
     group_id: str | None
@@ -236,7 +237,7 @@ class GroupChange(Event):
     version: int | None
 
 
-@_ev
+@dataclass(slots=True)
 class OwnName(Event):
     """The account's own friendly name from PRP MFN (MSNP10+): in the SYN reply or at
     login (``at_login``), or a rename confirmed by the server."""
@@ -244,14 +245,14 @@ class OwnName(Event):
     at_login: bool
 
 
-@_ev
+@dataclass(slots=True)
 class ContactName(Event):
     """SBP trid contact-guid MFN name (MSNP10+): a contact renamed in the list."""
     contact_id: str
     name: str
 
 
-@_ev
+@dataclass(slots=True)
 class PersonalMessage(Event):
     """UUX (own, client) or UBX (a contact's, server): MSNP11+ personal message."""
     command: str
@@ -260,7 +261,7 @@ class PersonalMessage(Event):
     data: dict                 # protocol.xmlpayload.parse_data's result
 
 
-@_ev
+@dataclass(slots=True)
 class Notice(Event):
     """A command kept as a notification row with its meaning (GCF policies, SBS, NOT,
     UUN/UBN, FQY, ADL/RML acknowledgements)."""
@@ -271,7 +272,7 @@ class Notice(Event):
 
 
 # ---------------------------------------------------------------- presence (§2.4, §5)
-@_ev
+@dataclass(slots=True)
 class Presence(Event):
     command: str         # CHG / ILN / NLN / FLN
     passport: str | None # None: own status (CHG)
@@ -289,33 +290,33 @@ class Presence(Event):
 
 
 # ---------------------------------------------------------------- challenge (§6)
-@_ev
+@dataclass(slots=True)
 class Challenge(Event):
     challenge: str
 
 
-@_ev
+@dataclass(slots=True)
 class ChallengeAnswer(Event):
     trid: int | None
     product_id: str
     response: str
 
 
-@_ev
+@dataclass(slots=True)
 class ChallengeResult(Event):
     trid: int | None
     accepted: bool
 
 
 # ---------------------------------------------------------------- switchboard hand-off (§2.6)
-@_ev
+@dataclass(slots=True)
 class SwitchboardGranted(Event):
     """XFR trid SB host:port CKI cookie (on the NS)."""
     address: str
     cookie: str
 
 
-@_ev
+@dataclass(slots=True)
 class Ring(Event):
     """RNG session host:port CKI cookie inviter friendly (on the NS)."""
     session_id: str
@@ -325,7 +326,7 @@ class Ring(Event):
     inviter_name: str
 
 
-@_ev
+@dataclass(slots=True)
 class NsOther(Event):
     """URL, SDC, PNG/QNG and other NS commands kept for the record."""
     verb: str
@@ -333,7 +334,7 @@ class NsOther(Event):
 
 
 # ---------------------------------------------------------------- switchboard (§3, §4)
-@_ev
+@dataclass(slots=True)
 class SbJoinRequest(Event):
     """Client USR (caller) or ANS (invitee) on a switchboard."""
     how: str              # "caller" / "invitee"
@@ -343,14 +344,14 @@ class SbJoinRequest(Event):
     endpoint: str | None = None     # MSNP16+ MPOP: passport;{machine-guid}
 
 
-@_ev
+@dataclass(slots=True)
 class SbJoined(Event):
     """USR … OK / ANS … OK: the local account is in."""
     passport: str | None
     friendly_name: str | None
 
 
-@_ev
+@dataclass(slots=True)
 class Participant(Event):
     """IRO (already there), JOI (entered), BYE (left)."""
     command: str
@@ -362,19 +363,19 @@ class Participant(Event):
     caps_ex: int | None = None
 
 
-@_ev
+@dataclass(slots=True)
 class Calling(Event):
     passport: str
     trid: int | None
 
 
-@_ev
+@dataclass(slots=True)
 class Ringing(Event):
     session_id: str
     trid: int | None
 
 
-@_ev
+@dataclass(slots=True)
 class Message(Event):
     """MSG on a switchboard (or a non-Hotmail MSG anywhere).
 
@@ -414,7 +415,7 @@ class Message(Event):
         return self._parsed()[2]
 
 
-@_ev
+@dataclass(slots=True)
 class P2PPart(Event):
     """One MSN P2P message (MSG … D, application/x-msnmsgrp2p, or one frame of a direct
     connection), its binary header decoded (protocol/p2p.py ``Part``).  ``error`` names
@@ -430,48 +431,48 @@ class P2PPart(Event):
     length: int = 0           # bytes of the P2P body (for the anomaly)
 
 
-@_ev
+@dataclass(slots=True)
 class DirectHandshake(Event):
     """A direct connection's preamble (``foo\0``, dir 0) or nonce handshake."""
     version: int | None       # 1 or 2; None for the preamble
     nonce: str | None         # {GUID} as sent (v2: the unhashed nonce)
 
 
-@_ev
+@dataclass(slots=True)
 class Acknowledgement(Event):
     verb: str               # ACK / NAK
     trid: int | None
 
 
 # ---------------------------------------------------------------- MSNFTP (§8)
-@_ev
+@dataclass(slots=True)
 class FtpUser(Event):
     passport: str
     auth_cookie: str
 
 
-@_ev
+@dataclass(slots=True)
 class FtpFile(Event):
     size: int
 
 
-@_ev
+@dataclass(slots=True)
 class FtpStart(Event):
     pass
 
 
-@_ev
+@dataclass(slots=True)
 class FtpData(Event):
     data: bytes
 
 
-@_ev
+@dataclass(slots=True)
 class FtpEnd(Event):
     how: str               # BYE / CCL / abort-block
     code: int | None
 
 
-@_ev
+@dataclass(slots=True)
 class Unknown(Event):
     """A well-formed command the decoder does not know for this role."""
     verb: str
