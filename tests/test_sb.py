@@ -244,3 +244,17 @@ def test_message_cut_by_the_capture_end_stays_in_its_session(tmp_path):
     assert f"{missing} missing" in trunc["detail"]
     last = [m for m in doc["messages"] if m["session"] == trunc["session"]][-1]
     assert last["missing_bytes"] == missing and last["direction"] == "in"
+
+
+def test_each_message_is_counted_once_however_many_connections_saw_it(doc):
+    """The switchboard relays every message to each participant's connection: the
+    sample holds 7 rows of 3 messages; the copies name the row that counts."""
+    d = doc("msnp8_session.pcap")
+    texts = [(m["session"], m["sender"], m["text"], m["copy_of_session"])
+             for m in d["messages"] if m["kind"] == "text"]
+    assert len(texts) == 7 and d["summary"]["messages"] == 3
+    counted = sorted((s, who) for s, who, _, copy in texts if copy is None)
+    assert counted == [(5, "alice@hotmail.com"), (6, "bob@hotmail.com"), (7, "carol@hotmail.com")]
+    for s, who, text, copy in texts:
+        if copy is not None:        # the copy points at the row that is counted
+            assert (copy, who, text) in {(s2, w2, t2) for s2, w2, t2, c2 in texts if c2 is None}

@@ -136,7 +136,8 @@ class Summary:
                 self.first = r["start"]
             if r["end"] and (self.last is None or r["end"] > self.last):
                 self.last = r["end"]
-        elif table == "messages" and r["kind"] == "text":
+        elif table == "messages" and r["kind"] == "text" and not r.get("copy_of_session"):
+            # each message once, not once per connection that saw it
             self.messages += 1
         elif table == "transfers":
             self.transfers += 1

@@ -36,6 +36,7 @@ __all__ = ["Analysis", "TABLES", "iso"]
 # is known, so a long-lived connection (a notification session of a live run lasts for
 # hours) holds no rows; challenges and invitations are completed by later commands and
 # wait for the close.  Before the owner is known at most Limits.max_waiting_rows wait.
+COPY_WINDOW = 5.0     # seconds between a message's copies (the server relays at once)
 SETTLE_EARLY = frozenset({"presence", "list_changes", "notifications", "messages",
                           "participants", "errors", "personal_messages"})
 
@@ -51,6 +52,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         self.session_rows: dict[int, dict] = {}      # finished connections
         self.out = {t: [] for t in TABLES}
         self.seq = 0
+        self.recent_messages: OrderedDict = OrderedDict()   # for copy_of_session
         self.sink = sink or self._collect
         self.grants: OrderedDict = OrderedDict()     # XFR SB cookie -> NS session id
         self.rings: OrderedDict = OrderedDict()      # RNG cookie -> (NS id, SB session id)
@@ -117,6 +119,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             r["passport"] = me                 # UUX: the account's own
         if table == "messages":
             self._settle_message(r, me)
+            self._copy_of(s, r)
         self.sink(table, r)
 
     def _settle_early(self, s):
@@ -278,6 +281,27 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             self.sink("sessions", row)
         else:
             self.session_rows[s.id] = row
+
+    def _copy_of(self, s, r):
+        """The switchboard relays one message to every participant's connection: a row
+        that another connection of the same switchboard session already holds (same
+        sender, type and text, within COPY_WINDOW) names it in ``copy_of_session`` and
+        is counted once (summary, report)."""
+        ts = r.pop("_ts", None)
+        if ts is not None:
+            r["copy_of_session"] = self._seen_before(s, r["sender"], r["content_type"],
+                                                     r["text"], ts)
+
+    def _seen_before(self, s, sender, ctype, content, ts):
+        """The connection that already holds this message, or None (then it is this one)."""
+        if s.kind != "switchboard" or not s.sb_session_id:
+            return None
+        key = (s.server, s.sb_session_id, sender, ctype, content)
+        seen = self.recent_messages.get(key)
+        if seen is not None and seen[0] != s.id and abs(ts - seen[1]) < COPY_WINDOW:
+            return seen[0]
+        self._remember(self.recent_messages, key, (s.id, ts))
+        return None
 
     @staticmethod
     def _settle_message(r, me):

@@ -95,7 +95,11 @@ class SbFold:
         ctype = ev.content_type
         if self.brief_messages and ctype != "text/x-msmsgsinvite":
             # invitations still go the full way: they make the transfers' links
-            self.sink("messages", {"kind": _KINDS.get(ctype, "other")})
+            row = {"kind": _KINDS.get(ctype, "other")}
+            if ctype == "text/plain":       # counted once, as the full rows are
+                row["copy_of_session"] = self._seen_before(
+                    s, ev.sender or (s.passport if ev.dir == 0 else None), ctype, ev.body, ev.ts)
+            self.sink("messages", row)
             return
         sender = ev.sender
         row = self._msg_row(ev, s, sender=sender, recipients=None, ctype=ctype, kind="other",
@@ -185,7 +189,7 @@ class SbFold:
                 "_present": sorted(s.present), "_called": sorted(s.called),
                 "content_type": ctype, "kind": kind,
                 "text": text, "font": None, "effects": None, "color": None, "charset": None,
-                "pitch_family": None, "ack": ack}
+                "pitch_family": None, "ack": ack, "_ts": ev.ts}
 
     def _invitation(self, ev, s, row) -> str:
         f = parse_fields(ev.body)

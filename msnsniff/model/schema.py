@@ -167,6 +167,7 @@ TABLES: dict[str, list] = {
         C(("p4_context", "text", False, "P4-Context: the name the sender chose to show for this message (MSNP12+)", "Alice")),
         C(("msnobj", "object", False, "MSNObjects the message names: custom emoticons by shortcut, or a wink's / voice clip's object", '{"(cafe)": {"sha1d": "…"}}')),
         C(("network", "integer", False, "MSNP14+ UUM/UBM (a message through the notification server): the other party's network, 32 Yahoo", "32")),
+        C(("copy_of_session", "integer", False, "the connection whose row of this same message is counted (a switchboard relays each message to every participant's connection; this row is a copy)", "5")),
         C(("offline", "boolean", False, "UUM: left as an offline message (MSNP18, Windows Live contact, Dest-Agent: client)", "false")),
     ],
     "participants": [_T] + _SO + [
