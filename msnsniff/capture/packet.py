@@ -229,17 +229,15 @@ def parse_frame(linktype: int, buf: bytes, ts: float, stats: CaptureStats, frame
 def checksum_ok(buf, ipoff: int, t: int, end: int, v6: bool) -> bool:
     """The TCP checksum of the segment at ``t:end`` (IP header at ``ipoff``) is right.
     The ones' complement sum of 16-bit words is the big number they spell modulo 0xFFFF
-    (2^16 = 1 mod 0xFFFF), which int.from_bytes computes in C; a right checksum makes
-    the whole sum 0xFFFF, that is 0."""
+    (2^16 = 1 mod 0xFFFF), which int.from_bytes computes in C; the pseudo-header's
+    addresses, protocol (6) and length are added the same way, an odd segment is padded
+    by a shift, and a right checksum makes the whole sum 0xFFFF, that is 0."""
     n = end - t
-    if v6:
-        pseudo = bytes(buf[ipoff + 8:ipoff + 40]) + n.to_bytes(4, "big") + b"\0\0\0\x06"
-    else:
-        pseudo = bytes(buf[ipoff + 12:ipoff + 20]) + b"\0\x06" + n.to_bytes(2, "big")
-    data = pseudo + bytes(buf[t:end])
+    addrs = buf[ipoff + 8:ipoff + 40] if v6 else buf[ipoff + 12:ipoff + 20]
+    seg = int.from_bytes(buf[t:end], "big")
     if n & 1:
-        data += b"\0"
-    return int.from_bytes(data, "big") % 0xFFFF == 0
+        seg <<= 8
+    return (int.from_bytes(addrs, "big") + 6 + n + seg) % 0xFFFF == 0
 
 
 def _tcp(buf, t, end, ts, src, dst, stats, frame, ipoff, v6):
