@@ -296,7 +296,8 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         """The connection that already holds this message, or None (then it is this one)."""
         if s.kind != "switchboard" or not s.sb_session_id:
             return None
-        key = (s.server, s.sb_session_id, sender, ctype, content)
+        # (the text's hash, not the text: the table holds up to max_links entries)
+        key = (s.server, s.sb_session_id, sender, ctype, hash(content))
         seen = self.recent_messages.get(key)
         if seen is not None and seen[0] != s.id and abs(ts - seen[1]) < COPY_WINDOW:
             return seen[0]

@@ -343,6 +343,10 @@ class StreamingReport:
             return
         keep = self.keep.get(table)
         if keep is not None and r.get("session") is not None:
+            if table == "messages" and r.get("offline") is None:
+                # a switchboard message: its recipients are the conversation's (a list per
+                # row held until the connection closes is most of a dense capture's memory)
+                r = dict(r, recipients=None)
             self.pending.setdefault(r["session"], {}).setdefault(table, []).append(
                 tuple(map(r.get, keep)))
 
