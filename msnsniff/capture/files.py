@@ -391,8 +391,9 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
 # the capture is then decoded as far as it goes and the damage reported
 STREAM_ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError)
 
-# gzip, bzip2 and xz captures are read as tshark reads them (by magic, stdin included)
-_COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+# gzip, bzip2, xz, zstd and lz4 captures are read as tshark reads them (by magic, stdin included)
+_COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
+               (b"\x28\xb5\x2f\xfd", "zstd"), (b"\x04\x22\x4d\x18", "lz4"))
 
 
 def _decompressing(f):
@@ -412,6 +413,10 @@ def _decompressing(f):
             import io
 
             from ..config import DEFAULT_LIMITS
+            if name in ("zstd", "lz4"):
+                from .decompress import open_lz4, open_zstd
+                return (open_zstd(f, DEFAULT_LIMITS.max_xz_memory) if name == "zstd"
+                        else open_lz4(f)), name
             from .xzbounded import BoundedXz
             return io.BufferedReader(BoundedXz(f, DEFAULT_LIMITS.max_xz_memory)), name
     return f, None
