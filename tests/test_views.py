@@ -347,3 +347,20 @@ def test_read_of_an_account_not_in_the_capture_is_nothing_matched():
         assert r.returncode == 1
         assert r.stderr.splitlines()[-1] == "msnsniff: nothing matched (no session of nobody@x.com)"
     assert run("read", MAIN, "--no-progress", "--account", "BOB@hotmail.com").returncode == 0
+
+
+def test_a_filtered_read_says_what_it_showed_of_what():
+    import subprocess
+    import sys
+
+    from conftest import cap
+
+    def summary(*args):
+        out = subprocess.run([sys.executable, "-m", "msnsniff", "read", cap("msnp8_session.pcap"),
+                              *args], capture_output=True, text=True, timeout=60).stdout
+        return out.split("=== Capture summary\n", 1)[1]
+    assert "shown " not in summary()
+    assert "shown                        1 of 9 connections (the counts below are the whole " \
+           "capture's)" in summary("--connection", "2")
+    # bob's notification session, his switchboard and the two MSNFTP transfers
+    assert "4 of 9 connections" in summary("--account", "bob@hotmail.com")

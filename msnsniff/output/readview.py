@@ -419,7 +419,10 @@ def _accounts(accounts) -> str:
 
 def summary_rows(doc) -> list[dict]:
     sm = doc["summary"]
-    rows = [{"field": "sessions", "value": ", ".join(f"{k} {v}" for k, v in
+    shown = sm.get("shown")
+    rows = [{"field": "shown", "value": f"{shown['sessions']:,} of {shown['of']:,} connections "
+             "(the counts below are the whole capture's)"}] if shown else []
+    rows += [{"field": "sessions", "value": ", ".join(f"{k} {v}" for k, v in
                                                       sm["sessions_by_kind"].items()) or "0"},
             {"field": "accounts", "value": _accounts(sm["accounts"])},
             {"field": "MSNP commands", "value": sm.get("commands")},

@@ -30,6 +30,9 @@ def write_tail(out, conns, doc, account, shown, table_format):
         else:                       # a streamed read's ConnectionSpool
             conns.write(out, table_format)
     out.write("\n=== Capture summary\n")
+    if account and "shown" not in doc["summary"]:       # a streamed read of one account
+        doc = {**doc, "summary": dict(doc["summary"], shown={
+            "sessions": len(conns) if conns else 0, "of": doc["summary"].get("sessions")})}
     emit(summary_rows(doc), ["field", "value"], "table", out, tablefmt=table_format)
 
 
@@ -64,4 +67,8 @@ def for_sessions(doc, keep):
     for k, v in doc.items():
         if isinstance(v, list):
             out[k] = [r for r in v if r.get("session", r.get("id")) in keep]
+    if "summary" in doc and "sessions" in doc:
+        # the summary still counts the whole capture: it says what was shown of it
+        out["summary"] = dict(doc["summary"], shown={"sessions": len(out["sessions"]),
+                                                     "of": len(doc["sessions"])})
     return out
