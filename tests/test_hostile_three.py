@@ -305,7 +305,7 @@ def test_hostile_generators_finish_under_a_memory_limit(tmp_path):
 def _cost(fn, n):
     import time
     best = float("inf")
-    for _ in range(3):                   # best of three: the machine is shared
+    for _ in range(5):                   # best of five: the machine is shared
         t = time.perf_counter()
         fn(n)
         best = min(best, time.perf_counter() - t)
@@ -344,13 +344,14 @@ def _digit_fields(n):
 
 
 def test_adversarial_inputs_cost_linear_time():
-    for fn, n in ((_one_sided_gateway, 600), (_unicode_lengths, 1500), (_bounded_xml, 5000),
-                  (_digit_fields, 200000)):
-        # the best of three of each size: a busy machine makes single runs noisy, and
-        # what is checked is growth (quadratic doubles to 4x), not speed
-        one = min(_cost(fn, n) for _ in range(3))
-        two = min(_cost(fn, 2 * n) for _ in range(3))
-        assert two <= 2.5 * one + 0.02, (fn.__name__, one, two)
+    for fn, n in ((_one_sided_gateway, 300), (_unicode_lengths, 800), (_bounded_xml, 2500),
+                  (_digit_fields, 100000)):
+        # growth, not speed: four times the input costs 4x when linear, 16x when
+        # quadratic.  The bound sits at 8x, halfway in ratio, so a busy machine's noise
+        # (a 2x input once measured 2.8x on CI while linear here) cannot fail it.
+        one = _cost(fn, n)
+        four = _cost(fn, 4 * n)
+        assert four <= 8 * one + 0.02, (fn.__name__, one, four)
 
 
 # ------------------------------------------------------------ full disks
