@@ -276,3 +276,22 @@ def test_msnp18_ddp_msnobject_in_personal_data():
                    b'SHA1D="abc="/&gt;</DDP></Data>')
     assert (d["msnobj"]["ddp"]["type_name"], d["msnobj"]["ddp"]["creator"],
             d["msnobj"]["ddp"]["size"]) == ("dynamic picture", "a@b.c", 10)
+
+
+def test_name_positions_of_group_and_contact_commands_in_every_dialect():
+    """Where `commands`, `follow` and `anonymise` find a name (they were off for MSNP10+
+    LSG/ADG/REG, the client's ADD and a BPR with no value: a GUID was taken for a name)."""
+    from msnsniff.protocol.tables import display_params, text_arg_indexes
+    guid = "6a2b14c0-5b7e-4b2e-9a51-0d3f5e1a2b03"
+    cases = [("LSG", ["Amis%20Été", guid], (0,)), ("LSG", ["0", "Work", "0"], (1,)),
+             ("ADG", ["11", "Famille", guid, "0"], (1,)), ("ADG", ["11", "Famille", "0"], (1,)),
+             ("ADG", ["11", "5", "Famille", "12", "0"], (2,)),
+             ("REG", ["12", "1", "Famille%20Proche", guid, "0"], (2,)),
+             ("REG", ["12", "5", "3", "New%20Name", "0"], (3,)),
+             ("ADD", ["10", "FL", "nobody@hotmail.com", "nobody", "0"], (3,)),
+             ("ADD", ["10", "FL", "12", "bob@hotmail.com", "Bob"], (4,)),
+             ("BPR", ["dave@example.com", "PHH"], ()),
+             ("BPR", ["dave@example.com", "PHH", "555%201234"], (2,)), ("BPR", ["PHH", "5"], (1,))]
+    for verb, params, want in cases:
+        assert text_arg_indexes(verb, params, 13) == want, (verb, params)
+    assert display_params("LSG", ["Amis%20Été", guid]) == ["Amis Été", guid]

@@ -14,8 +14,10 @@ PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 # engine sits above output: it drives every stage and writes (the Python API, exports
 # per capture), while output only renders rows
 LAYERS = ["version", "errors", "config", "protocol", "events", "capture", "stream", "decoder",
+          "anonymise",
           "model", "output", "engine", "cli"]
-STAGE_FOLDERS = {"capture", "stream", "decoder", "model", "engine", "output", "cli", "protocol"}
+STAGE_FOLDERS = {"capture", "stream", "decoder", "anonymise", "model", "engine", "output", "cli",
+                 "protocol"}
 
 
 def _modules() -> dict[str, str]:

@@ -16,6 +16,7 @@ import click
 from ..errors import MsnsniffError
 from ..output.emit import safe_text
 from ..version import __version__
+from .anonymise import anonymise
 from .carve import carve
 from .chats import chats
 from .commands import commands
@@ -73,7 +74,7 @@ def cli(ctx, debug):
 
 # the order people meet them in `msnsniff -h` is click's (alphabetical)
 for _command in (commands, read, chats, files, export, live, interfaces, timeline, follow,
-                 report, stats, carve):
+                 report, stats, carve, anonymise):
     cli.add_command(_command)
 
 

@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
-from .dialects import network_field
+from .dialects import is_guid, network_field
 from .numbers import is_num
 
 # §1.2: payload commands (MSNP8 set + later versions, so newer traffic never
@@ -155,16 +155,16 @@ def text_arg_indexes(verb: str, params: list[str],
         return (3,)
     if verb == "LST":
         return (1,) if n >= 1 and "@" in params[0] else (6,)
-    if verb == "LSG":
-        return (1,) if n == 3 else (5,)
-    if verb == "ADD":
-        return (4,)
+    if verb == "LSG":           # LSG name guid (MSNP10+), LSG gid name 0 (SYN), LSG trid …
+        return (0,) if n == 2 else ((1,) if n == 3 else (5,))
+    if verb == "ADD":           # ADD trid FL passport name (client), ADD trid FL ver passport name
+        return (3,) if n >= 4 and "@" in params[2] else (4,)
     if verb in ("REA",):
         return (3,) if n >= 4 and is_num(params[1]) and "@" in params[2] else (2,)
-    if verb == "ADG":
-        return (2,) if n >= 4 else (1,)
-    if verb == "REG":
-        return (3,) if n >= 5 else (2,)
+    if verb == "ADG":           # ADG trid name guid 0 (MSNP10+ reply), ADG trid ver name gid 0
+        return (1,) if n < 4 or is_guid(params[2]) else (2,)
+    if verb == "REG":           # REG trid ver gid name 0, REG trid ver name guid 0 (MSNP10+)
+        return ((2,) if is_guid(params[3]) else (3,)) if n >= 5 else (2,)
     if verb == "RNG":
         return (5,)
     if verb == "IRO":
@@ -175,7 +175,9 @@ def text_arg_indexes(verb: str, params: list[str],
         return (1,)
     if verb == "PRP":           # PRP MFN name (SYN), PRP trid MFN name, PRP trid ver PHH v
         return (1,) if n == 2 else ((2,) if n == 3 and not is_num(params[1]) else (3,))
-    if verb == "BPR":
+    if verb == "BPR":           # BPR PHH v (SYN), BPR ver passport PHH v, BPR passport PHH [v]
+        if n >= 1 and "@" in params[0]:
+            return (2,) if n >= 3 else ()
         return (1,) if n == 2 else (3,)
     if verb == "SDC":
         return (7,)
