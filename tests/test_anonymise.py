@@ -20,7 +20,8 @@ from msnsniff.engine.api import analyse
 KEY = bytes(range(32))
 CAPTURES = ["msnp8_session.pcap", "msnp_dialects.pcap", "http_gateway.pcap", "p2p_wlm.pcap.gz",
             "p2p_msnp12.pcap.gz", "p2p_transfers.pcap.gz", "ipv6.pcapng", "fidelity.pcap",
-            "p2p_hostile.pcap", "mid_session.pcap", "bad_checksums.pcap"]
+            "p2p_hostile.pcap", "mid_session.pcap", "bad_checksums.pcap", "escargot_msnp8.pcap",
+            "escargot_msnp18_p2p.pcap.gz"]
 # fields that are about the file, not the traffic
 FILE_FIELDS = {"capture", "file", "command_line", "sha256_file", "size_bytes", "format",
                "extracted_to", "captures", "tool"}
@@ -94,8 +95,15 @@ def test_the_anonymised_capture_reads_as_the_same_traffic(pairs, name):
     problems: list[str] = []
     same_shape(orig, anon, "", problems)
     assert problems == []
-    # every packet kept (these samples hold nothing but MSN traffic)
-    assert res.written == res.packets and res.left_out == 0 and res.packets >= 29
+    # every MSN packet kept; the Escargot captures' HTTP logins (port 8081: a password,
+    # the tickets' issuer) are not MSN traffic and are left out
+    from msnsniff.capture.files import read_segments
+    ports = lambda p: {port for s in read_segments(p) for port in (s.sport, s.dport)}
+    assert res.written + res.left_out == res.packets >= 29
+    if name.startswith("escargot"):
+        assert res.left_out > 0 and 8081 in ports(cap(name)) and 8081 not in ports(target)
+    else:
+        assert res.left_out == 0
 
 
 @pytest.mark.parametrize("name", CAPTURES)

@@ -34,6 +34,9 @@ ipv4external-addrs ipv6-addrs srdda-lanretni4vpi srdda-lanretxe4vpi""".split())
 NAMES = frozenset(("application-file", "subject", "from", "name", "x-friendly-name"))
 # numbers, GUIDs, booleans: kept when a header is not known
 _NUMBERS = re.compile(rb"[0-9.,:;{}\-]*|\{?[0-9A-Fa-f\-]{8,}\}?|true|false|[YN]", re.I)
+# a body of ``Name: value`` lines (notices, invitations) rather than text
+_FIELDS = re.compile(rb"(?:[A-Za-z][\w\-]*: ?[^\r\n]*\r?\n)+(?:\r?\n)*")
+_ELEMENT = re.compile(rb"\s*<[A-Za-z]\w*[ />]")
 _ATTR = re.compile(rb'([A-Za-z_][\w:.\-]*)="([^"]*)"')
 
 
@@ -47,6 +50,8 @@ def header_value(ps: Pseudonyms, name: bytes, value: bytes) -> bytes:
         return ps.token(value.strip(), key).join(_edges(value)) if value.strip() else value
     if key == "data" and value.lstrip()[:7] == b"<msnobj":
         return msnobj(value, ps)
+    if _ELEMENT.match(value) and (b"</" in value or b"/>" in value):
+        return xml(ps, value)                    # Mail-Data: <MD>…</MD> (not <msnmsgr:…>)
     if key in KEEP or (b"@" in value and EMAIL.search(value)):
         if b"@" in value:
             value = EMAIL.sub(lambda m: ps.passport(m.group()), value)
@@ -92,7 +97,8 @@ def mime(ps: Pseudonyms, payload: bytes) -> tuple[bytes, str]:
     if media == "application/x-msnmsgrp2p":
         return new_head + sep + body, media
     if media in ("text/x-msmsgsinvite", "text/x-msmsgsprofile", "text/x-msnmsgr-datacast") \
-            or "emailnotification" in media or media.startswith("text/x-msmsgsactivemail"):
+            or "notification" in media or media.startswith("text/x-msmsgsactivemail") \
+            or (media != "text/plain" and _FIELDS.fullmatch(body)):
         new_body = header_block(ps, body)
     elif media in ("text/x-mms-emoticon", "text/x-mms-animemoticon"):
         new_body = emoticons(ps, body)

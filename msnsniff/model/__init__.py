@@ -21,6 +21,7 @@ from collections import OrderedDict
 from .. import config
 from .. import events as E
 from ..config import DEFAULT_LIMITS, Limits
+from ..protocol.dialects import version_of
 from ..protocol.numbers import is_num
 from ..protocol.tables import list_names, raw_bytes
 from .ftp import FtpFold
@@ -239,6 +240,22 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
                 s.owner_from = "client address"
         return s.passport
 
+    def _dialect_from_ns(self, s: Session):
+        """A switchboard has no VER: its dialect is the one its notification session
+        negotiated (the cookie links them), when that is known and not below what the
+        switchboard's own commands show (Escargot's MSNP18 switchboards read as MSNP16+)."""
+        if s.linked_ns is None or s.protocol_source not in (None, "inferred"):
+            return
+        ns = self.sessions.get(s.linked_ns)
+        proto, source = ((ns.protocol, ns.protocol_source) if ns is not None else
+                         ((self.session_rows.get(s.linked_ns) or {}).get("protocol"),
+                          (self.session_rows.get(s.linked_ns) or {}).get("protocol_source")))
+        if source != "VER" or not proto:
+            return
+        have = version_of(s.protocol) if s.protocol else 0
+        if (version_of(proto) or 0) >= (have or 0):
+            s.protocol, s.protocol_source = proto, "notification session"
+
     def _finalise(self, s: Session):
         """The connection is over: settle its rows and hand them to the sink."""
         self.sessions.pop(s.id, None)
@@ -247,6 +264,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
                 s.linked_ns = self.grants[s.sb_cookie]
             elif s.sb_cookie in self.rings:
                 s.linked_ns = self.rings[s.sb_cookie][0]
+            self._dialect_from_ns(s)
         me = self._owner(s)
         if me:
             self._note_ip(s.client_ip, me)

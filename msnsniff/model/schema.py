@@ -27,7 +27,7 @@ SESSION_COLS = [
     C(("gateway_polls", "integer", False, "http-gateway: Action=poll requests with no body (counted, not listed)", "12")),
     C(("gw_ip", "text", False, "http-gateway: the GW-IP the gateway named", "127.0.0.4")),
     C(("protocol", "text", False, "protocol version (server VER; see protocol_source)", "MSNP8")),
-    C(("protocol_source", "text", False, "VER (negotiated), offer (client VER only) or inferred (a lower bound from the commands' shapes: no VER captured)", "VER")),
+    C(("protocol_source", "text", False, "VER (negotiated), offer (client VER only), notification session (a switchboard: what the NS session whose cookie it used negotiated) or inferred (a lower bound from the commands' shapes: no VER captured)", "VER")),
     C(("versions_offered", "list", False, "versions in the client VER", "MSNP8; CVR0")),
     C(("passport", "text", False, "the local account", "alice@hotmail.com")),
     C(("friendly_name", "text", False, "the account's friendly name (URL-decoded UTF-8; last known)", "Alice in Wonderland")),

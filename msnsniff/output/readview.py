@@ -41,9 +41,11 @@ def login_rows(s) -> list[dict]:
             v = " ".join(x for x in (s["client_name"], s["client_version"]) if x) or None
         elif key is None and label == "protocol":
             v = s["protocol"]
-            if v and s.get("protocol_source") in ("offer", "inferred"):
+            if v and s.get("protocol_source") in ("offer", "inferred", "notification session"):
                 v += {"offer": " (client offer; no server answer captured)",
-                      "inferred": " or later (inferred from the commands: no VER captured)"
+                      "inferred": " or later (inferred from the commands: no VER captured)",
+                      "notification session": f" (as its notification session "
+                                              f"{s.get('linked_session')} negotiated)"
                       }[s["protocol_source"]]
         elif key is None and label == "transport":
             v = None
