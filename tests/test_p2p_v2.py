@@ -168,5 +168,10 @@ def test_an_emoticon_never_fetched_is_said_where_a_person_reads():
     assert ("* alice18@example.com uses custom emoticons: :fleur: :soleil: "
             "(:soleil: announced, never fetched)") in chats
     assert "uses custom emoticons: :danse:\n" in chats     # fetched: nothing added
+    # read's tables are streamed; its transcripts come after the capture's end, so they
+    # say it too
+    read = run("read", cap("p2p_wlm.pcap.gz"), "--no-progress")
+    assert "uses custom emoticons: :fleur: :soleil: (:soleil: announced, never fetched)" in read
+    assert read.count("never fetched") == 1
     tl = run("timeline", cap("p2p_wlm.pcap.gz"))
     assert "emoticon :soleil: alice18@example.com: 0 of 670 bytes, not fetched" in tl

@@ -307,6 +307,7 @@ class StreamingReport:
         self.waiting: OrderedDict = OrderedDict()     # conversation key -> its rows so far
         self.waiting_rows = 0
         self.transfers: list = []
+        self.unfetched: list = []
         self.shown = 0
 
     # only what the tables print is kept, as tuples (a dict per row is ~4x the memory)
@@ -342,6 +343,11 @@ class StreamingReport:
         if table == "transfers":                # few and small: printed at the end
             if not self.brief:
                 self.transfers.append({c: r.get(c) for c in TRANSFER_LINE})
+                if r.get("status") == "not fetched":
+                    # the transcript says it on the announcement's line (conversations
+                    # are printed at the end, after these rows; see _print_conversation)
+                    self.unfetched.append({c: r.get(c) for c in
+                                           ("session", "sender", "name", "status", "kind")})
             return
         keep = self.keep.get(table)
         if keep is not None and r.get("session") is not None:
@@ -385,6 +391,9 @@ class StreamingReport:
     def _print_conversation(self, key, conv):
         self.waiting_rows -= len(conv["messages"]) + len(conv["sessions"])
         conv["sessions"].sort(key=lambda x: x["id"])      # as the whole document lists them
+        # emoticons never fetched are known once the capture has ended: a conversation
+        # printed early (more than MAX_WAITING rows waiting) cannot say it yet
+        conv["transfers"] = self.unfetched
         for section in conversation_sections(conv, None, self.conversations_seen):
             self.write_section(*section)
 
