@@ -254,3 +254,33 @@ def test_live_follows_a_p2p_direct_connection_on_the_port_its_answer_names(tmp_p
     assert (t["status"], t["transport"], t["received"], t["sha256"]) == (
         "complete", "direct", len(data), hashlib.sha256(data).hexdigest())
     assert [s["kind"] for s in doc["sessions"]].count("p2p-direct") == 1
+
+
+@private_network
+def test_account_and_with_keep_the_lines_a_person_asks_for():
+    p = start_live("--duration", "4", "--format", "jsonl", "--with", "carol@hotmail.com")
+    scenario().scenario_session()
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    recs = [json.loads(ln) for ln in out.splitlines()]
+    lines = [r for r in recs if r["event"] != "summary"]
+
+    def names(r):
+        return {r.get(k) for k in ("sender", "passport", "account", "inviter", "contact")} | set(
+            r.get("recipients") or ())
+    assert lines and all("carol@hotmail.com" in names(r) for r in lines)
+    # carol's message is kept; what alice and bob said before she joined is not
+    texts = [r["text"] for r in lines if r["event"] == "message"]
+    assert any("こんにちは" in t for t in texts) and not any("Hi Bob" in t for t in texts)
+    shown, made = map(int, err.split("shown: ")[1].split(" lines")[0].split(" of "))
+    assert 0 < shown == len(lines) < made
+    # the summary is still the whole capture's: three accounts signed in
+    assert sorted(recs[-1]["accounts"]) == ["alice@hotmail.com", "bob@hotmail.com",
+                                            "carol@hotmail.com"]
+    p = start_live("--duration", "4", "--format", "jsonl", "--account", "bob@hotmail.com")
+    scenario().scenario_session()
+    out, err = p.communicate(timeout=30)
+    recs = [json.loads(ln) for ln in out.splitlines() if '"summary"' not in ln]
+    assert [r["account"] for r in recs if r["event"] == "sign-in"] == ["bob@hotmail.com"]
+    assert {r["session"] for r in recs} and "alice@hotmail.com" not in {
+        r.get("account") for r in recs if r["event"] in ("sign-in", "profile", "contact-list")}

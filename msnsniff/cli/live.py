@@ -52,10 +52,14 @@ class _Stop:
               help="Print a statistics line to stderr every SECONDS (default 10).")
 @click.option("--no-typing", is_flag=True, help="Do not show typing notifications.")
 @click.option("--no-summary", is_flag=True, help="Do not print the session summary at the end.")
+@click.option("--account", metavar="PASSPORT",
+              help="Only lines of this account's connections (the summary stays whole).")
+@click.option("--with", "with_", metavar="PASSPORT",
+              help="Only lines that name this person (sender, recipient, contact).")
 @tz_option
 @redact_options
 def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, export_format,
-         stats_every, no_typing, no_summary, redact, redact_qry):
+         stats_every, no_typing, no_summary, account, with_, redact, redact_qry):
     """Decode MSNP traffic from network interfaces as it happens.
 
     Needs root or CAP_NET_RAW.  Stops on --count, --duration, Ctrl-C or SIGTERM, then
@@ -101,6 +105,7 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     out = sys.stdout
 
     recent: dict = {}
+    counts = [0, 0]       # lines shown, lines made (the filters' trailer)
     day = [None]          # the date last printed (lines show the time of day under it)
 
     def show(events):
@@ -111,6 +116,10 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
             rec = printer.record(ev)
             if rec is None:
                 continue
+            counts[1] += 1
+            if (account or with_) and not _wanted(rec, printer._who(ev.conn), account, with_):
+                continue
+            counts[0] += 1
             if red is not None:
                 rec = red.mask(rec)
             if fmt == "jsonl":
@@ -164,10 +173,31 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
         doc["summary"] = dict(doc["summary"], redacted=red.info())
     if not no_summary and fmt == "text":
         write_report(doc, out)
+    if account or with_:
+        click.echo(f"shown: {counts[0]} of {counts[1]} lines ("
+                   + ", ".join(f"--{k} {v}" for k, v in (("account", account), ("with", with_)) if v)
+                   + "; the summary is the whole capture's)", err=True)
     if fmt == "jsonl":
         out.write(to_json({"event": "summary", **doc["summary"]}) + "\n")
     if export_dir:
         _export(doc, export_dir, export_format)
+
+
+def _wanted(rec, owner, account, with_) -> bool:
+    """A live line kept by --account (the connection's owner, or the account a sign-in
+    names) and --with (a person the line names)."""
+    if account:
+        a = account.lower()
+        if owner.lower() != a and (rec.get("account") or "").lower() != a:
+            return False
+    if with_:
+        w = with_.lower()
+        named = {(rec.get(k) or "").lower() for k in ("sender", "passport", "account",
+                                                      "inviter", "contact")}
+        named.update(x.lower() for x in rec.get("recipients") or ())
+        if w not in named:
+            return False
+    return True
 
 
 def _stats_line(src, pipe, started):
