@@ -336,3 +336,36 @@ def test_filtered_export_by_time_keeps_rows_inside_the_window():
     assert sorted(m["time"] for m in got["messages"]) == times[2:-2]
     assert len(times[2:-2]) == len(times) - 4
     assert got["summary"]["filter"]["since"] == since
+
+
+def test_sqlite_case_file_holds_the_protocol_trace(tmp_path):
+    """The `trace` table: every row `commands` shows, the CHL/QRY pair findable in SQL,
+    joined to its session; export's filters keep their connections' rows only."""
+    db = tmp_path / "case.db"
+    assert invoke("export", MAIN, "--format", "sqlite", "-o", str(db)).exit_code == 0
+    r = invoke("commands", MAIN, "--format", "csv")
+    trace_csv = list(csv.DictReader(r.stdout.splitlines()))
+    con = sqlite3.connect(db)
+    rows = con.execute("select time, session, direction, verb, trid, params, payload_length "
+                       "from trace order by row_id").fetchall()
+    assert len(rows) == len(trace_csv) == 145
+    assert [(t, int(c), d, v) for t, c, d, v, *_ in rows] == [
+        (x["time"], int(x["connection"]), x["direction"], x["verb"]) for x in trace_csv]
+    assert con.execute(
+        "select s.passport, t.direction, t.params from trace t join sessions s on s.id = t.session"
+        " where t.verb = 'QRY' and t.direction = 'c2s'").fetchall() == [
+        ("alice@hotmail.com", "c2s", '["msmsgs@msnmsgr.com", "32"]')]
+    # names decoded as commands shows them
+    assert con.execute("select params from trace where verb = 'REA' and direction = 's2c'"
+                       ).fetchone()[0] == '["46", "alice@hotmail.com", "Alice in Wonderland"]'
+    # --account: only alice's connections; --no-trace: no table
+    db2 = tmp_path / "alice.db"
+    assert invoke("export", MAIN, "--format", "sqlite", "-o", str(db2), "--account",
+                  "alice@hotmail.com").exit_code == 0
+    con2 = sqlite3.connect(db2)
+    kept = {s for (s,) in con2.execute("select distinct session from trace")}
+    assert kept == {s for (s,) in con2.execute("select id from sessions")} and len(kept) < 9
+    db3 = tmp_path / "none.db"
+    assert invoke("export", MAIN, "--format", "sqlite", "-o", str(db3), "--no-trace").exit_code == 0
+    assert sqlite3.connect(db3).execute(
+        "select count(*) from sqlite_master where name = 'trace'").fetchone() == (0,)

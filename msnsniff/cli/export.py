@@ -9,6 +9,7 @@ import sys
 import click
 
 from ..output.emit import safe_text
+from ..output.trace import TRACE_TABLE
 from .common import (
     CONTEXT,
     capture_args,
@@ -44,13 +45,16 @@ from .common import (
               help="With --per-capture: run each capture on a Dask cluster's workers "
                    "(captures and --out at the same path there); 'local' starts a "
                    "LocalCluster.  Needs the dask extra.")
+@click.option("--no-trace", is_flag=True,
+              help="sqlite: leave out the `trace` table (every command, as `commands` shows "
+                   "it; it costs a second pass over the captures).")
 @filter_options
 @connection_option
 @redact_options
 @capture_args
 def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_csv,
-           per_capture, dask_address, account, with_, since, until, connections, redact,
-           redact_qry):
+           per_capture, dask_address, no_trace, account, with_, since, until, connections,
+           redact, redact_qry):
     """Export the analysis (sessions, contacts, messages, …) as CSV, JSON, JSON Lines or
     SQLite.  The columns are documented in docs/schema.md.
 
@@ -141,7 +145,9 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
         elif fmt == "csv":
             written = ex.write_csv_tables(pairs, summary, out_dir, force, wanted, raw_csv)
         else:
-            written = ex.write_sqlite_tables(pairs, summary, output, force, wanted)
+            extra = () if no_trace else [("trace", TRACE_TABLE, lambda: _trace(
+                paths, ports, redact, redact_qry, rf.keep_ids if rf.active else None))]
+            written = ex.write_sqlite_tables(pairs, summary, output, force, wanted, extra)
     finally:
         spooled.close()
     if output != "-":
@@ -151,6 +157,18 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
         # what the filter kept of what, as the other filtered views say it
         click.echo(f"kept {rf.kept:,} of {rf.seen:,} rows ({len(rf.keep_ids):,} "
                    f"connections)", err=True)
+
+
+def _trace(paths, ports, redact, redact_qry, keep):
+    """The protocol trace for the SQLite case file (a second pass over the captures,
+    streamed into the table): every command as `commands` shows it, and the gaps;
+    with export's filters, only the kept connections'."""
+    from ..engine.analyze import Run
+    from ..output.trace import Trace, trace_rows
+    rows = trace_rows(Run(paths, ports, trace=True).events(), Trace(redact, redact_qry))
+    if keep is None:
+        return rows
+    return (r for r in rows if r["session"] in keep)
 
 
 def _redacting(pairs, summary, qry):

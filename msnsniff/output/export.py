@@ -267,7 +267,7 @@ def write_sqlite(doc, path, force, tables=None):
     return write_sqlite_tables(doc_tables(doc), doc.get("summary", {}), path, force, tables)
 
 
-def write_sqlite_tables(pairs, summary, path, force, tables=None):
+def write_sqlite_tables(pairs, summary, path, force, tables=None, extra=()):
     """One table per table of the document, ready for Datasette: ``sessions.id`` is the
     primary key, every other table has ``row_id`` and a foreign key to ``sessions``;
     message text and personal messages have FTS5 indexes; two views people write anyway
@@ -277,7 +277,7 @@ def write_sqlite_tables(pairs, summary, path, force, tables=None):
         os.unlink(tmp)      # sqlite creates it
         db = sqlite3.connect(tmp)
         try:
-            _sqlite_fill(db, pairs, summary, tables)
+            _sqlite_fill(db, pairs, summary, tables, extra)
         except sqlite3.OperationalError as e:
             # "database or disk is full" and friends are the disk's errors: told as such
             import errno
@@ -294,12 +294,17 @@ def write_sqlite_tables(pairs, summary, path, force, tables=None):
     return [path]
 
 
-def _sqlite_fill(db, pairs, summary, tables):
+def _sqlite_fill(db, pairs, summary, tables, extra=()):
     done = []
     for t, rows in pairs:
         if tables and t not in tables:
             continue
         _sqlite_table(db, t, rows)
+        done.append(t)
+    for t, cols, rows in extra:         # tables beside the document's (the trace)
+        _sqlite_table(db, t, rows(), cols)
+        if t == "trace":
+            db.execute('CREATE INDEX "trace_verb" ON "trace" ("verb")')
         done.append(t)
     _sqlite_search(db, done)
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")

@@ -16,6 +16,39 @@ TRACE_COLUMNS = ["time", "connection", "client", "server", "direction", "verb", 
 TRACE_EXTRA = ["via"]
 
 
+# the trace as an SQLite table (export's case file): (name, type, required, meaning, example)
+TRACE_TABLE = [
+    ("time", "text", False, "when the command's first byte was captured", "2003-09-05T10:00:01.2Z"),
+    ("session", "integer", False, "the connection (sessions.id)", "2"),
+    ("client", "text", False, "client address:port", "10.0.0.10:52677"),
+    ("server", "text", False, "server address:port", "10.0.0.2:1863"),
+    ("direction", "text", False, "c2s or s2c", "c2s"),
+    ("verb", "text", True, "the command, or <gap>/<undecodable>/<file-data>", "USR"),
+    ("trid", "integer", False, "transaction id", "3"),
+    ("params", "list", False, "the arguments (names decoded) as a JSON list", '["TWN", "I"]'),
+    ("payload_length", "integer", False, "bytes of payload", "133"),
+    ("summary", "text", False, "what the payload holds, or the damage", "text/plain: hi"),
+]
+
+
+def trace_rows(events, trace):
+    """The protocol trace's rows from a run's events (as `commands` shows them)."""
+    from ..events import Anomaly, ConnectionOpened, DialectKnown, Framed
+    for ev in events:
+        t = type(ev)
+        if t is ConnectionOpened:
+            trace.open(ev)
+        elif t is DialectKnown:
+            trace.versions[ev.conn] = ev.version
+        elif t is Framed:
+            r = trace.framed(ev)
+            if r is not None:
+                yield dict(r, session=r["connection"])
+        elif t is Anomaly and ev.kind == "gap":
+            r = trace.gap(ev)
+            yield dict(r, session=r["connection"])
+
+
 class Trace:
     """Turns pipeline events into protocol-trace rows and keeps the closing summary."""
 
