@@ -582,3 +582,30 @@ def test_both_readers_agree_on_tsoffset_and_blocks_over_1_mib(tmp_path):
     assert seen[0][0] == "python" and seen[1][0] == "libpcap"
     assert seen[0][1:] == seen[1][1:]
     assert seen[0][2][2] == (1000000001.01, LOGIN_C[0])
+
+
+def test_a_gateway_capture_of_the_server_side_only_is_said_per_connection(tmp_path):
+    """Only the gateway's responses were captured (a span port on one direction): the
+    connections are found by their responses and each says why nothing is decoded —
+    the bytes were silently dropped before.  Both readers agree."""
+    import os
+
+    from conftest import cap
+    from scapy.all import TCP, rdpcap, wrpcap
+    pkts = [p for p in rdpcap(cap("http_gateway.pcap")) if TCP in p and p[TCP].sport == 80]
+    path = str(tmp_path / "server_only.pcap")
+    wrpcap(path, pkts)
+    for reader in ("libpcap", "python"):
+        env = dict(os.environ, MSNSNIFF_READER=reader)
+        r = run("read", path, "--format", "json", "--no-progress", env=env)
+        assert r.returncode == 0, r.stderr
+        d = json.loads(r.stdout)
+        assert d["summary"]["sessions_by_kind"] == {"http": 4}
+        assert [(a["kind"], a["direction"], a["length"]) for a in d["anomalies"]] == [
+            ("http", "s2c", 3112), ("http", "s2c", 3840), ("http", "s2c", 2020),
+            ("http", "s2c", 1103)]
+        assert all("no request captured (only the server's side" in a["detail"]
+                   for a in d["anomalies"])
+    # the whole capture still decodes as before: one http anomaly, its sessions
+    d = read_json(cap("http_gateway.pcap"))
+    assert d["summary"]["sessions_by_kind"] == {"http": 4, "notification": 2, "switchboard": 2}

@@ -43,6 +43,16 @@ _GATEWAY_TYPE = re.compile(rb"\r\ncontent-type: *application/x-msn-messenger", r
 def is_gateway(data: bytes) -> bool:
     return bool(data[:4] == b"POST" and (_GATEWAY_START.match(data)
                                          or _GATEWAY_TYPE.search(data, 0, 4096)))
+
+
+# a gateway's response (a capture that holds only the server's side: its requests were
+# never captured, and it must still be seen and said to be so)
+_GATEWAY_RESPONSE = re.compile(rb"\r\n(?:x-msn-messenger: *sessionid=|content-type: *"
+                               rb"application/x-msn-messenger)", re.IGNORECASE)
+
+
+def is_gateway_response(data: bytes) -> bool:
+    return data[:7] == b"HTTP/1." and _GATEWAY_RESPONSE.search(data, 0, 4096) is not None
 _SERVER_VERBS = {b"HTT", b"NLN", b"ILN", b"FLN", b"LST", b"LSG", b"BPR", b"JOI", b"IRO", b"RNG",
                  b"QNG", b"ACK", b"NAK", b"CHL", b"FIL", b"GTC", b"BLP"}
 _CLIENT_VERBS = {b"POS", b"VER", b"CVR", b"ANS", b"CAL", b"PNG", b"SYN", b"CHG", b"QRY", b"TFR",
@@ -151,12 +161,15 @@ class Pipeline:
         by_port_dst = self._is_server_ep(seg.dst, seg.dport)
         by_port_src = self._is_server_ep(seg.src, seg.sport)
         selected = by_port_dst or by_port_src
-        by_content = gateway = False
+        by_content = gateway = from_server = False
         if not selected and seg.payload:
             if _CLIENT_START.match(seg.payload):
                 selected = by_content = True
             elif is_gateway(seg.payload):
                 selected = by_content = gateway = True
+            elif is_gateway_response(seg.payload):
+                selected = by_content = gateway = True
+                from_server = True
         if not selected:
             if flags & SYN and not flags & ACK:
                 self.candidates[key] = (seg.src, seg.sport)
@@ -168,7 +181,7 @@ class Pipeline:
         elif key in self.candidates:
             client_is_src, known = self.candidates.pop(key) == (seg.src, seg.sport), True
         elif by_content:
-            client_is_src, known = True, True
+            client_is_src, known = not from_server, True
         elif by_port_dst != by_port_src:
             client_is_src, known = by_port_dst, False
         else:
@@ -274,7 +287,8 @@ class Pipeline:
                         st.framers = (DirectFramer(), DirectFramer())
                         st.decoder = DirectDecoder(conn.id)
                         out.append(E.RoleKnown(ev.ts, conn.id, -1, "p2p-direct"))
-                    if ev.dir == 0 and is_gateway(ev.data):
+                    if ev.dir == 0 and is_gateway(ev.data) or ev.dir == 1 and \
+                            is_gateway_response(ev.data):
                         # HTTP gateway: h11 and the gateway sessions replace the framers
                         st.framers, st.decoder = self.gateway.carrier(conn, self.limits)
                     if not conn.roles_known:

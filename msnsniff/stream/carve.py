@@ -228,20 +228,43 @@ class Carver:
         self.u16_done = offset_of(last) if last else self.base + q + 8
 
 
+ZERO_PAGE = bytes(4096)
+
+
 def _utf16_hits(buf: bytes, tr: bytes, start: int, stop: int) -> list[int]:
     """Where three UTF-16LE upper-case letters and a separator start (sorted): ``AAA ``
-    in the even and in the odd bytes, with NUL high bytes in ``buf``."""
+    in the even and in the odd bytes, with NUL high bytes in ``buf``.
+
+    The even and odd bytes are copied out only for the runs of 4 KiB that are not all
+    zero (a memory image is half zero pages, and no UTF-16 letter starts in one):
+    ``startswith`` compares a page with memcmp and copies nothing, and the copies of the
+    halves were most of this pass."""
+    page = len(ZERO_PAGE)
+    runs, a, p = [], None, start - start % page
+    while p < stop:
+        if buf.startswith(ZERO_PAGE, p):
+            if a is not None:
+                runs.append((a, p))
+                a = None
+        elif a is None:
+            a = p
+        p += page
+    if a is not None:
+        runs.append((a, p))
     hits = []
-    for parity in (0, 1):
-        half = tr[parity::2]
-        j = half.find(ASCII_ANCHOR, max(start - parity, 0) // 2)
-        while j >= 0:
-            q = 2 * j + parity
-            if q >= stop:
-                break
-            if not (buf[q + 1] or buf[q + 3] or buf[q + 5] or buf[q + 7]):
-                hits.append(q)
-            j = half.find(ASCII_ANCHOR, j + 1)
+    for a, b in runs:
+        lo, hi = max(a, start), min(b, stop)
+        for parity in (0, 1):
+            first = lo + ((lo - parity) & 1)        # the first index >= lo of that parity
+            half = tr[first:hi + 8:2]               # (+8: an anchor may end past the run)
+            j = half.find(ASCII_ANCHOR)
+            while j >= 0:
+                q = first + 2 * j
+                if q >= hi:
+                    break
+                if not (buf[q + 1] or buf[q + 3] or buf[q + 5] or buf[q + 7]):
+                    hits.append(q)
+                j = half.find(ASCII_ANCHOR, j + 1)
     hits.sort()
     return hits
 

@@ -25,6 +25,8 @@ MAX_BODY = 256 * 1024      # Limits.max_payload: a gateway body is a handful of 
 # one-sided capture) has its requests read without responses; otherwise the direction
 # is given up (reported), so memory never follows an unanswered client.
 MAX_HELD = 4 * MAX_BODY
+SERVER_ONLY = ("gateway responses and no request captured (only the server's side of the "
+               "connection): the responses are not decoded")
 
 
 class HttpRequest:
@@ -103,6 +105,8 @@ class HttpDemux:
                                        "without responses", start, 0))
                 self._answer_self()
                 self._settle(ts, out, start, d)
+            elif d == 1 and self.fed[0] == 0:
+                self._break(d, ts, SERVER_ONLY, start, 0, out)
             else:
                 self._break(d, ts, f"{held} bytes held waiting for the other direction "
                                    f"(cap {self.max_held}): the rest of this direction is "
@@ -139,6 +143,10 @@ class HttpDemux:
         """The direction ended (FIN, RST or the capture's end)."""
         if self.broken[d] or d == 1 and self.one_sided:    # (a silent server: nothing)
             return []
+        if d == 1 and self.fed[0] == 0 and self.fed[1]:
+            # responses, and no request ever captured: h11 reads a response only after
+            # its request, so none was read; said once, the bytes counted undecodable
+            return self._break(1, ts, SERVER_ONLY, 0, self.fed[1])
         out: list = []
         conn = self.req if d == 0 else self.resp
         self.closing[d] = True
