@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import re
 
+from ..protocol.tables import MIME_PAYLOAD_VERBS, XML_PAYLOAD_VERBS
 from ..stream.directframing import DirectFrame, DirectFramer
 from ..stream.framing import FileAbort, FileData, Framer, RawCommand, Undecodable
 from .lines import rewrite_line
@@ -25,8 +26,7 @@ from .p2p import P2PSide, Sessions
 from .payloads import mime, xml
 from .pseudonyms import Pseudonyms
 
-MIME_VERBS = frozenset(("MSG", "SDG", "UUM", "UBM", "NFY", "PUT", "DEL"))
-XML_VERBS = frozenset(("UBX", "UUX", "ADL", "RML", "FQY", "NOT", "UBN", "UUN", "SDC", "UBS"))
+MIME_VERBS, XML_VERBS = MIME_PAYLOAD_VERBS, XML_PAYLOAD_VERBS
 KEEP_VERBS = frozenset(("QRY", "GCF"))     # a challenge answer, the server's policy
 _VER = re.compile(r"MSNP(\d+)")
 

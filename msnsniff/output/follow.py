@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..model.timefmt import iso
 from ..protocol.mime import split_payload
+from ..protocol.tables import MIME_PAYLOAD_VERBS
 from ..stream.framing import FileAbort, FileData, RawCommand, Undecodable
 from .emit import safe_text
 
@@ -15,7 +16,7 @@ COLOURS = {0: "\x1b[36m", 1: "\x1b[33m", "damage": "\x1b[31m"}
 RESET = "\x1b[0m"
 
 
-_MIME_PAYLOADS = frozenset({"MSG", "SDG", "UUM", "UBM", "NFY", "PUT", "DEL"})
+_MIME_PAYLOADS = MIME_PAYLOAD_VERBS
 
 
 def hexdump(data: bytes, indent: str = "      ") -> list[str]:

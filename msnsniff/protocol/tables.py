@@ -21,6 +21,12 @@ PAYLOAD_MIN_ARGS = {
     "UUM": 3, "UBM": 3, "NFY": 2, "PUT": 2, "DEL": 2, "SDG": 2, "VAS": 2,
 }
 
+# what a payload holds, by verb: MIME headers and a body, or an XML document (follow
+# shows them, anonymise rewrites them); the rest are opaque (QRY's answer, GCF's policy
+# files, SDC/PAG/IPG/VAS bodies)
+MIME_PAYLOAD_VERBS = frozenset({"MSG", "SDG", "UUM", "UBM", "NFY", "PUT", "DEL"})
+XML_PAYLOAD_VERBS = frozenset({"UBX", "UUX", "ADL", "RML", "FQY", "NOT", "UBN", "UUN", "SDC"})
+
 NS_VERBS = {
     "VER", "CVR", "USR", "XFR", "SYN", "GTC", "BLP", "PRP", "LSG", "LST", "BPR", "ADD",
     "REM", "REA", "ADG", "RMG", "REG", "CHG", "ILN", "NLN", "FLN", "CHL", "QRY", "PNG",
