@@ -288,3 +288,21 @@ def test_a_damaged_stream_is_overwritten_and_reported_per_connection(tmp_path):
     assert len(text) >= 8 and text not in open(out, "rb").read()
     # and read sees the same damage in both
     assert len(analyse(src)["anomalies"]) == len(analyse(out)["anomalies"]) >= 1
+
+
+def test_chunked_wink_objects_are_rewritten_whole_and_still_verify(pairs):
+    """The wink's MSNObject spans three chunked MSGs: joined, rewritten once, put back;
+    the announcement's SHA1D is the filler's, which the fetched object verifies."""
+    orig, anon, _, _ = pairs["p2p_wlm.pcap.gz"]
+    ps = Pseudonyms(KEY)
+    objs = [(t, a) for t, a in zip(orig["transfers"], anon["transfers"])
+            if t["kind"] in ("wink", "voice-clip", "emoticon", "display-picture")]
+    assert {t["kind"] for t, _ in objs} == {"wink", "voice-clip", "emoticon", "display-picture"}
+    for t, a in objs:
+        assert (a["status"], a["sha1d_ok"], a["size"]) == (t["status"], t["sha1d_ok"], t["size"])
+        if t["sha1d_ok"]:
+            assert a["sha1d"] == ps.objects.sha1d(t["sha1d"], t["size"]) != t["sha1d"]
+    wink = next(a for _, a in objs if a["kind"] == "wink")
+    assert wink["name"] == ps.text(b"Bisou").decode()
+    said = [m for m in anon["messages"] if m["kind"] == "wink"]
+    assert said and all(m["msnobj"]["sha1d"] == wink["sha1d"] for m in said)

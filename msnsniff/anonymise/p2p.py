@@ -59,12 +59,13 @@ class Sessions:
 class Assembly:
     """One MSNSLP message being joined: its bytes and where each piece sits."""
 
-    __slots__ = ("buf", "pieces", "total")
+    __slots__ = ("buf", "pieces", "total", "media")
 
     def __init__(self, total):
         self.buf = bytearray()
         self.pieces: list[tuple[int, int, int]] = []   # (buf offset, stream offset, length)
         self.total = total
+        self.media = ""              # a chunked MIME message's type (scan.py)
 
     def add(self, data: bytes, stream_off: int):
         self.pieces.append((len(self.buf), stream_off, len(data)))

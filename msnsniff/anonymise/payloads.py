@@ -88,25 +88,29 @@ def mime(ps: Pseudonyms, payload: bytes) -> tuple[bytes, str]:
     head, sep, body = payload.partition(b"\r\n\r\n")
     if not sep:
         return header_block(ps, payload), ""
-    ctype = b""
-    for line in head.split(b"\r\n"):
-        if line[:13].lower() == b"content-type:":
-            ctype = line[13:].split(b";")[0].strip().lower()
-    media = ctype.decode("latin-1")
+    media = media_of(head)
     new_head = header_block(ps, head)
     if media == "application/x-msnmsgrp2p":
         return new_head + sep + body, media
+    return new_head + sep + mime_body(ps, media, body), media
+
+
+def media_of(head: bytes) -> str:
+    for line in head.split(b"\r\n"):
+        if line[:13].lower() == b"content-type:":
+            return line[13:].split(b";")[0].strip().lower().decode("latin-1")
+    return ""
+
+
+def mime_body(ps: Pseudonyms, media: str, body: bytes) -> bytes:
+    """A MIME body by its media type (a chunked message's joined body too)."""
     if media in ("text/x-msmsgsinvite", "text/x-msmsgsprofile", "text/x-msnmsgr-datacast") \
             or "notification" in media or media.startswith("text/x-msmsgsactivemail") \
             or (media != "text/plain" and _FIELDS.fullmatch(body)):
-        new_body = header_block(ps, body)
-    elif media in ("text/x-mms-emoticon", "text/x-mms-animemoticon"):
-        new_body = emoticons(ps, body)
-    elif media in ("application/x-ms-ink", "image/gif"):
-        new_body = ps.text(body)
-    else:
-        new_body = ps.text(body)
-    return new_head + sep + new_body, media
+        return header_block(ps, body)
+    if media in ("text/x-mms-emoticon", "text/x-mms-animemoticon"):
+        return emoticons(ps, body)
+    return ps.text(body)
 
 
 def emoticons(ps: Pseudonyms, body: bytes) -> bytes:

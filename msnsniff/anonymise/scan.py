@@ -22,8 +22,8 @@ from ..protocol.tables import MIME_PAYLOAD_VERBS, XML_PAYLOAD_VERBS
 from ..stream.directframing import DirectFrame, DirectFramer
 from ..stream.framing import FileAbort, FileData, Framer, RawCommand, Undecodable
 from .lines import rewrite_line
-from .p2p import P2PSide, Sessions
-from .payloads import mime, xml
+from .p2p import Assembly, P2PSide, Sessions
+from .payloads import header_block, media_of, mime, mime_body, xml
 from .pseudonyms import Pseudonyms
 
 MIME_VERBS, XML_VERBS = MIME_PAYLOAD_VERBS, XML_PAYLOAD_VERBS
@@ -69,6 +69,7 @@ class MsnpSide:
         self.base = 0                # stream offset of buf[0]
         self.p2p = P2PSide(ctx.ps, ctx.sessions, emit, fill)
         self.file_at = 0             # MSNFTP file bytes so far
+        self.chunks: dict = {}       # Message-ID -> the chunked message being joined
 
     def feed(self, offset: int, data: bytes):
         if offset != self.base + len(self.buf):
@@ -86,6 +87,9 @@ class MsnpSide:
     def close(self):
         self._items(self.framer.close())
         self.p2p.close()
+        for asm in self.chunks.values():      # never whole: rewritten as far as it goes
+            self._joined(asm)
+        self.chunks.clear()
         self.side.damaged_p2p += self.p2p.damaged
 
     def _trim(self):
@@ -158,6 +162,10 @@ class MsnpSide:
         if verb in KEEP_VERBS:
             return
         if verb in MIME_VERBS:
+            head, sep, body = payload.partition(b"\r\n\r\n")
+            if sep and _CHUNK.search(head):
+                self._chunk(head, body, start)
+                return
             new, media = mime(ps, payload)
             self._patch(start, payload, new)
             if media == "application/x-msnmsgrp2p":
@@ -170,6 +178,42 @@ class MsnpSide:
             self._patch(start, payload, xml(ps, payload))
             return
         self._patch(start, payload, ps.text(payload))
+
+
+    def _chunk(self, head: bytes, body: bytes, start: int):
+        """A chunk of a chunked message (``Message-ID``, ``Chunks: N`` / ``Chunk: i``):
+        the bodies are joined as the decoder joins them, rewritten once whole (a wink's
+        MSNObject spans three MSGs) and the changes put back on each chunk's bytes."""
+        self._patch(start, head, header_block(self.ps, head))
+        fields = {k.strip().lower(): v.strip() for k, _, v in
+                  (line.partition(b":") for line in head.split(b"\r\n"))}
+        mid = fields.get(b"message-id", b"")
+        body_off = start + len(head) + 4
+        if fields.get(b"chunks", b"").isdigit():
+            asm = Assembly(int(fields[b"chunks"]))
+            asm.media = media_of(head)
+            self.chunks[mid] = asm
+            while len(self.chunks) > MAX_OPEN_CHUNKED:
+                self._joined(self.chunks.pop(next(iter(self.chunks))))
+        else:
+            asm = self.chunks.get(mid)
+            if asm is None:              # a continuation whose first chunk was not seen
+                self._patch(body_off, body, self.ps.text(body))
+                return
+        asm.add(body, body_off)
+        if len(asm.pieces) >= asm.total or len(asm.buf) > MAX_CHUNKED_BYTES:
+            self._joined(self.chunks.pop(mid))
+
+    def _joined(self, asm):
+        old = bytes(asm.buf)
+        new = mime_body(self.ps, asm.media, old)
+        for at, off, n in asm.pieces:
+            self._patch(off, old[at:at + n], new[at:at + n])
+
+
+MAX_OPEN_CHUNKED = 16          # as the decoder's ChunkJoin: messages joined at once
+MAX_CHUNKED_BYTES = 256 * 1024
+_CHUNK = re.compile(rb"(?:^|\n)Chunks?: *\d", re.IGNORECASE)
 
 
 class DirectSide:
