@@ -1,11 +1,14 @@
 #!/bin/bash
-# Make one capture of a real Escargot server:  run_capture.sh OUT.pcap CLIENT.py
+# Make one capture of a real Escargot server:  run_capture.sh OUT.pcap CLIENT.py [DC_PORT]
+#   DC_PORT: a direct-connection port the client uses between its two peers (added to the filter).
 #   1. fresh Escargot database (reset_db.py), 2. start Escargot (run_all.py, non-dev mode:
 #   plain HTTP on 127.0.0.1:8081, NS 1863, SB 1864), 3. tcpdump on lo, 4. run the client,
 #   5. stop tcpdump and the server (by their PIDs).
 # Needs root (tcpdump).  ESCARGOT (default /tmp/escargot) and ESCVENV (default /tmp/escvenv).
 set -eu
-OUT=$(realpath "$1"); CLIENT=$(realpath "$2")
+OUT=$(realpath "$1"); CLIENT=$(realpath "$2"); DC_PORT=${3:-}
+FILTER='tcp port 1863 or tcp port 1864 or tcp port 8081'
+[ -n "$DC_PORT" ] && FILTER="$FILTER or tcp port $DC_PORT"
 HERE=$(dirname "$(realpath "$0")")
 ESCARGOT=${ESCARGOT:-/tmp/escargot}
 ESCVENV=${ESCVENV:-/tmp/escvenv}
@@ -19,7 +22,7 @@ for i in $(seq 50); do
 done
 sleep 2   # run_all.py opens 8081, 1863, 1864 within a second or so
 
-tcpdump -i lo -U -w "$OUT" 'tcp port 1863 or tcp port 1864 or tcp port 8081' 2> "$HERE/tcpdump.err" &
+tcpdump -i lo -U -w "$OUT" "$FILTER" 2> "$HERE/tcpdump.err" &
 DUMP=$!
 sleep 1.5
 cd "$HERE"

@@ -68,8 +68,8 @@ def object_name(t: dict, data) -> str:
     ext = next((e for magic, e in _MAGIC if head.startswith(magic)), _KIND_EXT[kind])
     label = name or t.get("sender") or str(t["session"])
     stem, dot, old = label.rpartition(".")
-    if dot and stem and old.lower() in ("tmp", "dat", "bin"):
-        label = stem
+    if dot and stem and (old.lower() in ("tmp", "dat", "bin") or f".{old.lower()}" == ext):
+        label = stem             # (a voice clip's "{GUID}.wav" is not "….wav.wav")
     return f"{kind} {label}{ext}"
 
 

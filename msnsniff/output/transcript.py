@@ -45,9 +45,12 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
             if merged and kind == "event" and m["command"] == "IRO":
                 continue        # "was there" is the joiner's view; the JOI lines say it
             key = (kind, m["sender"], m.get("content_type"), m["text"])
-            if merged and key in seen and _seconds(seen[key], m["time"]) < 5:
+            prev = seen.get(key)
+            if merged and prev and prev[1] != m["session"] and _seconds(prev[0], m["time"]) < 5:
                 continue        # the same message (or join/leave) seen on another connection
-            seen[key] = m["time"]
+            # (the same line twice on one connection is said twice: a person typed it
+            # twice, or bob accepted two requests in a row)
+            seen[key] = (m["time"], m["session"])
             # the time filter comes after the copies are gone: a receiver's later copy
             # of a line sent before --since must not bring the line back
             if (since and m["time"] < since) or (until and m["time"] > until):
