@@ -174,6 +174,9 @@ def test_escargot_objects_extract_byte_exact_and_chats_keep_each_acceptance(tmp_
     # four requests (picture, emoticon, wink, clip), each accepted: the same line from
     # the same connection twice is two lines, not a copy
     accepted = [ln.split("  ")[-1].strip() for ln in chats.splitlines() if "accepted the request" in ln]
+    # the file sent over the direct connection ends in the conversation that offered it
+    assert ("* alice@example.com sent all of dc notes.txt: 3,100 bytes, sha256 "
+            "a9f72b2ccc10493120f8cff4dcdbbd8586ab0fd93971b98270f92fd50f57b41b") in chats
     assert accepted == ["* bob@example.com accepted the request",
                         "* alice@example.com accepted the request",
                         "* bob@example.com accepted the request",

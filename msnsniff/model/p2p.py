@@ -346,11 +346,22 @@ class P2PFold:
                               "(only its last component is used on extraction)")
 
     def _p2p_line(self, ev, s, who, text, t):
+        conn = ev.conn
+        sb = t.get("session") if t else None
+        if sb is not None and sb != conn and sb in self.sessions:
+            # a direct connection's line (its data, its BYE) belongs to the conversation
+            # that negotiated it, while that switchboard is open: the transcript shows
+            # the transfer end where it showed the offer
+            s, conn = self.sessions[sb], sb
         row = self._msg_row(ev, s, sender=who, recipients=None,
                             ctype="application/x-msnmsgrp2p", kind="transfer",
                             text=f"{text}", ack=None)
+        if conn != ev.conn:
+            row["session"] = conn
+            row["direction"] = "out" if who and s.passport and \
+                who.lower() == s.passport.lower() else "in"
         row["p4_context"] = None
-        self._add(ev.conn, "messages", row)
+        self._add(conn, "messages", row)
 
     # ------------------------------------------------------------ data
     def _p2p_data(self, t, ev, s, sender):
