@@ -181,3 +181,28 @@ def test_escargot_objects_extract_byte_exact_and_chats_keep_each_acceptance(tmp_
                         "* alice@example.com accepted the request",
                         "* bob@example.com accepted the request",
                         "* alice@example.com accepted the request"]
+
+
+def test_escargot_mpop_one_machine_leaving_is_not_the_account_leaving():
+    """alice's laptop leaves while her PC stays: the PC's connection says so, and no
+    connection lists its own endpoint (Escargot's IRO names the joiner) as a participant."""
+    import subprocess
+    import sys
+    d = analyse(cap("escargot_msnp18_mpop.pcap.gz"))
+    laptop_sb = next(s for s in d["sessions"] if s["kind"] == "switchboard" and s["machine_guid"] == LAPTOP)
+    own = [p for p in d["participants"] if p["session"] == laptop_sb["id"]
+           and (p["endpoint"] or "").upper() == LAPTOP]
+    assert own == []
+    pc_sb = next(s for s in d["sessions"] if s["kind"] == "switchboard" and s["machine_guid"] == PC)
+    assert [(p["command"], p["endpoint"], p["event"]) for p in d["participants"]
+            if p["session"] == pc_sb["id"] and p["passport"] == "alice@example.com"] == [
+        ("JOI", None, "joined (the server's echo of this connection's account)"),
+        ("JOI", LAPTOP.lower(), "joined on another endpoint"),
+        ("BYE", LAPTOP.lower(), "left on one endpoint (still here on another)")]
+    chats = subprocess.run([sys.executable, "-m", "msnsniff", "chats", cap("escargot_msnp18_mpop.pcap.gz"),
+                            "--no-progress"], capture_output=True, text=True).stdout
+    events = [ln.split("  ")[-1].strip() for ln in chats.splitlines() if "* " in ln and (
+        "joined" in ln or "left" in ln)]
+    assert events == ["* alice@example.com joined", "* alice@example.com another endpoint joined",
+                      "* alice@example.com left on one endpoint (still here on another)",
+                      "* bob@example.com left"]

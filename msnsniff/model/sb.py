@@ -45,6 +45,10 @@ class SbFold:
         account, the endpoints are kept (sessions.endpoints)."""
         s = self._s(ev)
         who = ev.passport
+        own = bool(s.passport) and who.lower() == s.passport.lower()
+        if own and ev.endpoint and s.machine_guid and \
+                ev.endpoint.strip("{}").lower() == s.machine_guid.strip("{}").lower():
+            return      # this connection's own endpoint (Escargot lists the joiner in IRO)
         eps = s.endpoints.setdefault(who, set()) if ev.endpoint else s.endpoints.get(who)
         if ev.command == "BYE":
             if ev.endpoint:
@@ -55,8 +59,12 @@ class SbFold:
             elif who in s.left_by_endpoint:
                 s.left_by_endpoint.discard(who)
                 return              # the bare BYE after the last endpoint's: folded
-            s.present.pop(who, None)
-            detail = "left (idle timeout)" if ev.timeout else "left"
+            if own:
+                # the account's other machine left; this connection is still here
+                detail = "left on one endpoint (still here on another)"
+            else:
+                s.present.pop(who, None)
+                detail = "left (idle timeout)" if ev.timeout else "left"
         else:
             if ev.endpoint:
                 known = ev.endpoint in eps
@@ -70,6 +78,12 @@ class SbFold:
                 detail = "another endpoint joined"
             else:
                 detail = "was there" if ev.command == "IRO" else "joined"
+            if own:
+                # the connection's own account: another of its endpoints, or the server
+                # echoing this one's join (MPOP)
+                detail = ("was there on another endpoint" if ev.command == "IRO" else
+                          "joined on another endpoint" if ev.endpoint else
+                          "joined (the server's echo of this connection's account)")
             s.present[who] = ev.friendly_name
             s.participants[who] = ev.friendly_name
         self._add(ev.conn, "participants", {

@@ -7,6 +7,12 @@ from __future__ import annotations
 _SHOWN_AS = {"nudge": "sent a nudge", "wink": "sent a wink", "voice clip": "sent a voice clip",
              "action": "(action)", "emoticon": "uses custom emoticons"}
 
+# what a connection says of its own account's joins (model/sb.py): the other
+# participants' connections say the same as plain joins
+_OWN_ECHO = frozenset({"joined (the server's echo of this connection's account)",
+                       "joined on another endpoint", "was there on another endpoint"})
+
+
 def conversations(doc, account=None, with_=None, since=None, until=None, typing=True,
                   connections=None):
     """Yield (header, rows) per conversation.  The switchboard connections of one
@@ -42,8 +48,9 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
         rows, seen, last_typing = [], {}, None
         for m in pool:
             kind = m["kind"]
-            if merged and kind == "event" and m["command"] == "IRO":
-                continue        # "was there" is the joiner's view; the JOI lines say it
+            if merged and kind == "event" and (m["command"] == "IRO" or m["text"] in _OWN_ECHO):
+                continue        # "was there" is the joiner's view; the JOI lines say it (and
+                #                 an account's own joins, seen by the others' connections)
             key = (kind, m["sender"], m.get("content_type"), m["text"])
             prev = seen.get(key)
             if merged and prev and prev[1] != m["session"] and _seconds(prev[0], m["time"]) < 5:
