@@ -140,6 +140,15 @@ def test_escargot_msnp12_p2p_v1_objects_and_a_direct_connection():
                                                 "switchboard": 2}
     assert _rows(d) == MSNP12
     assert {t["p2p_version"] for t in d["transfers"]} == {1} and d["anomalies"] == []
+    # the direct connection: where the transrespbody said to connect, whose it is, which
+    # conversation negotiated it
+    inv = next(i for i in d["invitations"] if i["file_name"] == "dc notes.txt")
+    assert (inv["ip_address_internal"], inv["port"], inv["commands"]) == (
+        "127.0.0.1", 31863, ["INVITE", "200 OK", "INVITE (direct connection)", "200 OK", "BYE"])
+    dc = next(s for s in d["sessions"] if s["kind"] == "p2p-direct")
+    sb = next(s for s in d["sessions"] if s["kind"] == "switchboard" and s["id"] == inv["session"])
+    assert (dc["server"], dc["passport"], dc["participants"], dc["linked_session"]) == (
+        "127.0.0.1:31863", "alice@example.com", ["alice@example.com", "bob@example.com"], sb["id"])
 
 
 def test_escargot_msnp18_mpop_two_endpoints_p2p_v2_and_a_direct_connection():

@@ -19,6 +19,7 @@ from collections import OrderedDict
 
 from ..protocol import p2p as P
 from ..protocol import p2pdc as DCP
+from ..protocol.numbers import net_port
 from ..protocol.xmlpayload import parse_msnobj
 from . import p2pdata as D
 from .session import iso
@@ -238,6 +239,12 @@ class P2PFold:
         t["dc_nonce"] = f.get("Nonce") or f.get("Hashed-Nonce") or t.get("dc_nonce")
         ports = [f.get(k, "") for k in ("IPv4Internal-Port", "IPv4External-Port")]
         addrs = [f.get(k, "") for k in ("IPv4Internal-Addrs", "IPv4External-Addrs")]
+        # the invitation row names where the data was to go, as MSNFTP's does
+        inv = t["invitation"]
+        internal, external = (a.split()[0] if a.split() else None for a in addrs)
+        inv["ip_address"] = external or internal
+        inv["ip_address_internal"] = internal
+        inv["port"] = net_port(ports[0]) or net_port(ports[1])
         for ips, port in zip(addrs, ports):
             if not port.isascii() or not port.isdigit() or len(port) > 5:
                 continue
@@ -255,6 +262,14 @@ class P2PFold:
         listener, other, t = hit
         self._remember(self.p2p_direct, conn, {"sides": (other, listener), "call": t,
                                                "nonces": []})
+        s = self.sessions.get(conn)
+        if s is not None:
+            # the connection's accounts and the conversation that negotiated it
+            s.passport = s.passport or other
+            s.owner_from = s.owner_from or "direct-connection negotiation"
+            s.linked_ns = t["session"]
+            s.participants.setdefault(other, None)
+            s.participants.setdefault(listener, None)
 
     def on_direct_handshake(self, ev):
         dc = self.p2p_direct.get(ev.conn)

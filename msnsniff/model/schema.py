@@ -64,7 +64,7 @@ SESSION_COLS = [
     C(("sb_role", "text", False, "switchboard: caller (USR) or invitee (ANS)", "caller")),
     C(("sb_cookie", "text", False, "switchboard: authentication cookie (see --redact)", "17262740.1062764410.32308")),
     C(("sb_session_id", "text", False, "switchboard session id (CAL RINGING / RNG / ANS)", "11752013")),
-    C(("linked_session", "integer", False, "switchboard: the NS connection whose XFR/RNG cookie it used", "2")),
+    C(("linked_session", "integer", False, "switchboard: the NS connection whose XFR/RNG cookie it used; p2p-direct: the switchboard whose negotiation (transrespbody) announced it", "2")),
     C(("owner_from", "text", False, "how the account was found when not in the connection itself", "client address")),
     C(("bytes_c2s", "integer", True, "client to server bytes delivered", "1062")),
     C(("bytes_s2c", "integer", True, "server to client bytes delivered", "1956")),

@@ -133,7 +133,7 @@ class Session:
             "bytes_c2s": self.bytes_c2s, "bytes_s2c": self.bytes_s2c,
             "gap_bytes": self.gap_bytes,
         }
-        if self.kind == "switchboard":
+        if self.kind in ("switchboard", "p2p-direct"):
             people = dict(self.participants)
             if self.passport:
                 people.setdefault(self.passport, self.friendly_name)
