@@ -81,7 +81,7 @@ class P2PSide:
         self.emit, self.fill = emit, fill
         self.slp: dict = {}              # v1: Identifier -> Assembly; v2: "v2" -> Assembly
         self.running: dict[int, int] = {}   # v2: session -> data bytes so far
-        self.version = None              # direct connections: from the handshake
+        self.version: int | None = None  # direct connections: from the handshake
         self.seen: dict = {}             # session -> [(offset, bytes)] (conflicts)
         self.kept = 0
         self.damaged = 0

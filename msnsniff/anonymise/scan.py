@@ -189,6 +189,7 @@ class MsnpSide:
                   (line.partition(b":") for line in head.split(b"\r\n"))}
         mid = fields.get(b"message-id", b"")
         body_off = start + len(head) + 4
+        asm: Assembly | None
         if fields.get(b"chunks", b"").isdigit():
             asm = Assembly(int(fields[b"chunks"]))
             asm.media = media_of(head)
@@ -394,10 +395,13 @@ class ConnScan:
     def __init__(self, kind: str, ctx: Ctx):
         self.kind = kind
         self.ctx = ctx
-        self.version = None
+        self.version: int | None = None
+        # each direction's sequence number of stream offset 0 (the writing pass maps
+        # segments by it), from the first bytes seen
+        self.bases: list[int | None] = [None, None]
         self.sides = (Side(), Side())
         self.direct_sides: list = []
-        self._ftp = [None, None]
+        self._ftp: list = [None, None]     # each direction's MSNFTP filler, once needed
         self.scanners = [self._make(d) for d in (0, 1)]
 
     def ftp_filler(self, d):

@@ -24,7 +24,7 @@ from ..capture.packet import SYN, CaptureStats, _ip_offset, checksum_ok
 from ..capture.rewrite import copy_capture
 from ..decoder.direct import DirectDecoder
 from ..errors import MsnsniffError
-from ..stream.reassembly import Data, End, Gap, fmt_ep
+from ..stream.reassembly import Connection, Data, End, Gap, Reassembler, fmt_ep
 from .gateway import CarrierDecoder
 from .pipeline import Pipeline
 
@@ -40,23 +40,31 @@ class _Flow:
         self.side, self.base, self.isn, self.conn_id = side, None, None, conn_id
 
 
+class _TapReassembler(Reassembler):
+    """The reassembler whose in-order fast path (bytes that go straight to a framer,
+    without a Data event) also hands them to the tap."""
+
+    def __init__(self, limits, tap):
+        super().__init__(limits)
+        self.tap = tap
+
+    def take_in_order(self, conn, seg):
+        d = super().take_in_order(conn, seg)
+        if d is not None:
+            half = conn.halves[d]
+            self.tap._data(conn, d, half.offset - len(seg.payload), seg.payload)
+        return d
+
+
 class _Tap(Pipeline):
     """The pipeline, with each connection's stream bytes also given to its scanner."""
 
     def __init__(self, ctx, ports=()):
         super().__init__(ports)
+        self.reasm = _TapReassembler(self.limits, self)   # (nothing holds the first one)
         self.ctx = ctx
         self.scans: dict[int, ConnScan] = {}
-        self.conns: dict[int, object] = {}
-        take = self.reasm.take_in_order
-
-        def take_in_order(conn, seg):
-            d = take(conn, seg)
-            if d is not None:
-                half = conn.halves[d]
-                self._data(conn, d, half.offset - len(seg.payload), seg.payload)
-            return d
-        self.reasm.take_in_order = take_in_order
+        self.conns: dict[int, Connection] = {}
 
     def _scan(self, conn) -> ConnScan:
         scan = self.scans.get(conn.id)
@@ -71,8 +79,6 @@ class _Tap(Pipeline):
     def _data(self, conn, d, offset, data):
         scan = self._scan(conn)
         half = conn.halves[d]
-        if not hasattr(scan, "bases"):
-            scan.bases = [None, None]
         if scan.bases[d] is None and half.next_seq is not None:
             scan.bases[d] = (half.next_seq - half.offset) & MASK
         scan.data(d, offset, data)
@@ -127,7 +133,7 @@ def anonymise(path: str, out_path: str, addresses: bool = False, keep_other: boo
             side.sort()
             side.dirty.sort()
             f = _Flow(side, cid)
-            f.base = getattr(scan, "bases", [None, None])[d]
+            f.base = scan.bases[d]
             f.isn = conn.halves[d].isn
             flows.setdefault((*eps[d], *eps[1 - d]), []).append(f)
             res.undecodable += side.undecodable
@@ -161,7 +167,7 @@ class _Writer:
         self.current: dict[tuple, int] = {}
 
     def patch(self, linktype: int, buf: bytearray) -> bool:
-        ipoff = _ip_offset(linktype, buf)
+        ipoff = _ip_offset(linktype, bytes(buf[:64]))    # (the link header is all it reads)
         if ipoff < 0 or ipoff + 20 > len(buf):
             return self.keep_other
         v = buf[ipoff] >> 4
