@@ -35,7 +35,7 @@ def _p(params, i, default=None):
 class SbDecoder:
     def __init__(self, conn: int):
         self.conn = conn
-        self.local = None            # the local account's passport, once known
+        self.local: str | None = None    # the local account's passport, once known
         self.pending: OrderedDict = OrderedDict()
         self.chunks = ChunkJoin()
         self.version = None          # a lower bound from the commands' shapes (no VER here)
