@@ -21,13 +21,14 @@ from ..protocol import p2p as P
 from ..protocol import p2pdc as DCP
 from ..protocol.xmlpayload import parse_msnobj
 from . import p2pdata as D
+from .host import FoldBase
 from .session import iso
 
 MAX_SLP_BYTES = 64 * 1024      # an MSNSLP message is a few hundred bytes to a few KB
 KINDS = {"file": "file", "msnobject": "display-picture"}
 
 
-class P2PFold:
+class P2PFold(FoldBase):
     def _p2p_init(self):
         self.p2p_slp: OrderedDict = OrderedDict()     # join key -> partial SLP message
         self.p2p_done: OrderedDict = OrderedDict()    # SLP / v2 chunk keys already handled

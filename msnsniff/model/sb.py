@@ -15,6 +15,7 @@ from ..protocol.mime import (
 from ..protocol.numbers import net_int
 from ..protocol.tables import raw_bytes
 from ..protocol.xmlpayload import parse_msnobj
+from .host import FoldBase
 from .session import iso
 
 _KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
@@ -23,7 +24,7 @@ _DATACAST = {"1": "nudge", "2": "wink", "3": "voice clip", "4": "action"}
 _EMOTICONS = ("text/x-mms-emoticon", "text/x-mms-animemoticon")
 
 
-class SbFold:
+class SbFold(FoldBase):
     def on_sb_request(self, ev):
         s = self._s(ev)
         s.kind = "switchboard"
