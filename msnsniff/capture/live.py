@@ -51,7 +51,7 @@ def _compile(expr: str):
     return _fprog(insns)
 
 
-_KEEP = []          # the instruction arrays the attached programs point to
+_KEEP: list = []    # the instruction arrays the attached programs point to
 
 
 def _compile_insns(expr: str) -> list[tuple]:
@@ -177,7 +177,7 @@ class LiveSource(_Capturing):
     def read(self, timeout: float) -> list:
         """Segments that arrived within ``timeout`` seconds (maybe none)."""
         import select
-        out = []
+        out: list = []
         try:
             ready, _, _ = select.select(self.socks, [], [], timeout)
         except InterruptedError:

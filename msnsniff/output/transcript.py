@@ -122,7 +122,7 @@ def switchboard_groups(sessions) -> dict:
         by_key.setdefault((_host(s["server"]), s["sb_session_id"]), []).append(s)
     for (host, sid), members in by_key.items():
         members.sort(key=lambda s: (s["start"] or "", s["id"]))
-        first, end = None, None
+        first, end = None, ""            # (end is read only once first is set)
         for s in members:
             if first is None or (s["start"] or "") > end:
                 first = s       # starts after every earlier one ended: another conversation
