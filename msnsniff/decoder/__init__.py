@@ -25,6 +25,8 @@ NS_ONLY = {"CVR", "SYN", "GTC", "BLP", "PRP", "LSG", "LST", "BPR", "ADD", "REM",
 SB_ONLY = {"IRO", "JOI", "CAL", "ACK", "NAK", "ANS"}
 FTP_ONLY = {"FIL", "TFR", "CCL"}
 BACKLOG = 64
+_COMMAND_DECODERS: dict[str, type[NsDecoder] | type[SbDecoder]] = {
+    "notification": NsDecoder, "switchboard": SbDecoder}
 
 
 def classify(cmd: RawCommand, d: int) -> str | None:
@@ -82,7 +84,7 @@ class ConnectionDecoder:
         if role == "file-transfer":
             self.ftp = FtpDecoder(self.conn)
         else:
-            self.impl = {"notification": NsDecoder, "switchboard": SbDecoder}[role](self.conn)
+            self.impl = _COMMAND_DECODERS[role](self.conn)
         out.append(E.RoleKnown(ts, self.conn, -1, role))
         backlog, self.backlog = self.backlog, []
         for item, d in backlog:
