@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..protocol.mime import (
     APPLICATIONS,
     decode_text,
@@ -46,9 +48,9 @@ class SbFold(FoldBase):
         account, the endpoints are kept (sessions.endpoints)."""
         s = self._s(ev)
         who = ev.passport
-        eps = s.endpoints.setdefault(who, set()) if ev.endpoint else s.endpoints.get(who)
         if ev.command == "BYE":
             if ev.endpoint:
+                eps = s.endpoints.setdefault(who, set())    # the account's endpoints present
                 eps.discard(ev.endpoint)
                 if eps:
                     return          # the account is still there on another endpoint
@@ -60,6 +62,7 @@ class SbFold(FoldBase):
             detail = "left (idle timeout)" if ev.timeout else "left"
         else:
             if ev.endpoint:
+                eps = s.endpoints.setdefault(who, set())
                 known = ev.endpoint in eps
                 eps.add(ev.endpoint)
                 s.endpoints_seen.setdefault(who, set()).add(ev.endpoint)
@@ -96,7 +99,7 @@ class SbFold(FoldBase):
         ctype = ev.content_type
         if self.brief_messages and ctype != "text/x-msmsgsinvite":
             # invitations still go the full way: they make the transfers' links
-            row = {"kind": _KINDS.get(ctype, "other")}
+            row: dict[str, Any] = {"kind": _KINDS.get(ctype, "other")}
             if ctype == "text/plain":       # counted once, as the full rows are
                 row["copy_of_session"] = self._seen_before(
                     s, ev.sender or (s.passport if ev.dir == 0 else None), ctype, ev.body, ev.ts)
