@@ -96,6 +96,11 @@ def _fprog(insns) -> bytes:
 class _Capturing:
     """What both live back ends do with a captured frame, and how they stop."""
 
+    # (set by each back end's __init__)
+    stats: CaptureStats
+    writer: PcapWriter | None
+    socks: list
+
     def _take(self, linktype, data, ts, out):
         self.stats.packets += 1
         self.stats.bytes += len(data)

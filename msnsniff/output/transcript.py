@@ -39,7 +39,9 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
         pool = sorted((m for s in group for m in items.get(s["id"], ())),
                       key=lambda m: (m["time"], m.get("direction") != "out",
                                      m.get("_seq", 0)))
-        rows, seen, last_typing = [], {}, None
+        rows: list = []
+        seen: dict = {}
+        last_typing = None
         for m in pool:
             kind = m["kind"]
             if merged and kind == "event" and m["command"] == "IRO":
