@@ -74,7 +74,7 @@ class Anomaly(Event):
     kind: str
     detail: str
     offset: int = -1
-    length: int = 0
+    length: int | None = 0      # None: no byte count (P2P frames sent before a handshake)
 
 
 # ---------------------------------------------------------------- login (§2.1)

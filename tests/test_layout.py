@@ -140,3 +140,18 @@ def test_the_linter_finds_nothing():
     r = subprocess.run([ruff, "check", "msnsniff", "tests", "captures", "fuzz", "bench"],
                        cwd=root, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_the_type_checker_finds_nothing():
+    """mypy with the project's settings ([tool.mypy] in pyproject.toml) over the package:
+    a wrong argument, a None not narrowed or a missing attribute fails the suite."""
+    import importlib.util
+    import subprocess
+    import sys
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed (pip install -e '.[test]' installs it)")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # (its cache, .mypy_cache, makes a second run take a second instead of ~15)
+    r = subprocess.run([sys.executable, "-m", "mypy", "msnsniff"],
+                       cwd=root, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]

@@ -51,7 +51,7 @@ def _compile(expr: str):
     return _fprog(insns)
 
 
-_KEEP = []          # the instruction arrays the attached programs point to
+_KEEP: list = []    # the instruction arrays the attached programs point to
 
 
 def _compile_insns(expr: str) -> list[tuple]:
@@ -95,6 +95,11 @@ def _fprog(insns) -> bytes:
 
 class _Capturing:
     """What both live back ends do with a captured frame, and how they stop."""
+
+    # (set by each back end's __init__)
+    stats: CaptureStats
+    writer: PcapWriter | None
+    socks: list
 
     def _take(self, linktype, data, ts, out):
         self.stats.packets += 1
@@ -177,7 +182,7 @@ class LiveSource(_Capturing):
     def read(self, timeout: float) -> list:
         """Segments that arrived within ``timeout`` seconds (maybe none)."""
         import select
-        out = []
+        out: list = []
         try:
             ready, _, _ = select.select(self.socks, [], [], timeout)
         except InterruptedError:

@@ -77,7 +77,7 @@ class ScapySource(_Capturing):
         self.refilters += 1
 
     def read(self, timeout: float) -> list:
-        out = []
+        out: list = []
         ready = type(self.socks[0]).select(self.socks, timeout) if self.socks else ()
         for s in ready:
             lt = self._linktype(s)

@@ -188,12 +188,12 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
             # every row, and short headers (the room goes to params and summary)
             cols = [c for c in cols if c not in ("client", "server")]
             heads = [SHORT.get(c, c) for c in cols]
-        table = list(project(rows(), cols))
+        selected = list(project(rows(), cols))
         if heads:
             for conn, (client, server) in sorted(trace.endpoints.items()):
                 buf.write(safe_text(f"connection {conn}: {client} > {server}") + "\n")
             buf.write("\n")
-        emit(table, cols, fmt, buf, tablefmt=table_format, screen=sys.stdout, headers=heads)
+        emit(selected, cols, fmt, buf, tablefmt=table_format, screen=sys.stdout, headers=heads)
         sys.stdout.write(highlight(buf.getvalue(), rx) if fmt == "table" else buf.getvalue())
     lines = trace.summary_lines(run.stats)
     if verbs_u or connections or acct or other or rx is not None or since or until:

@@ -167,9 +167,7 @@ def check_ports(ctx, param, value):
     return tuple(value)
 
 
-def redact_options(f):
-    inner = f
-
+def redact_options(inner):
     @functools.wraps(inner)
     def f(*args, **kwargs):
         # every command refuses the flag alone (read used to redact nothing, silently)

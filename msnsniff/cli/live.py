@@ -81,8 +81,10 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     import socket
     if not hasattr(socket, "AF_PACKET") or os.environ.get("MSNSNIFF_LIVE") == "scapy":
         # macOS, BSD: Scapy's capture sockets (tested on Linux with MSNSNIFF_LIVE=scapy)
-        from ..capture.live_scapy import ScapySource as LiveSource
-    src = LiveSource(ifaces, pipe.follow, write_path)
+        from ..capture.live_scapy import ScapySource
+        src: LiveSource | ScapySource = ScapySource(ifaces, pipe.follow, write_path)
+    else:
+        src = LiveSource(ifaces, pipe.follow, write_path)
     src.open()
     name = "live:" + (",".join(src.ifaces) or "default")
     from ..config import DEFAULT_LIMITS
@@ -106,7 +108,7 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
 
     recent: dict = {}
     counts = [0, 0]       # lines shown, lines made (the filters' trailer)
-    day = [None]          # the date last printed (lines show the time of day under it)
+    day: list = [None]    # the date last printed (lines show the time of day under it)
 
     def show(events):
         for ev in events:

@@ -25,6 +25,8 @@ NS_ONLY = {"CVR", "SYN", "GTC", "BLP", "PRP", "LSG", "LST", "BPR", "ADD", "REM",
 SB_ONLY = {"IRO", "JOI", "CAL", "ACK", "NAK", "ANS"}
 FTP_ONLY = {"FIL", "TFR", "CCL"}
 BACKLOG = 64
+_COMMAND_DECODERS: dict[str, type[NsDecoder] | type[SbDecoder]] = {
+    "notification": NsDecoder, "switchboard": SbDecoder}
 
 
 def classify(cmd: RawCommand, d: int) -> str | None:
@@ -65,20 +67,24 @@ class ConnectionDecoder:
 
     def __init__(self, conn: int):
         self.conn = conn
-        self.role = None
-        self.impl = None
+        self.role: str | None = None
+        # the role's decoder: NS or SB commands in impl, an MSNFTP stream in ftp
+        self.impl: NsDecoder | SbDecoder | None = None
+        self.ftp: FtpDecoder | None = None
         self.backlog: list = []
 
     @property
     def kind(self) -> str:
-        if self.role == "notification":
+        if isinstance(self.impl, NsDecoder):           # (the notification role)
             return self.impl.kind
         return self.role or "unknown"
 
     def _set_role(self, role, ts, out):
         self.role = role
-        self.impl = {"notification": NsDecoder, "switchboard": SbDecoder,
-                     "file-transfer": FtpDecoder}[role](self.conn)
+        if role == "file-transfer":
+            self.ftp = FtpDecoder(self.conn)
+        else:
+            self.impl = _COMMAND_DECODERS[role](self.conn)
         out.append(E.RoleKnown(ts, self.conn, -1, role))
         backlog, self.backlog = self.backlog, []
         for item, d in backlog:
@@ -128,16 +134,19 @@ class ConnectionDecoder:
                 out.append(E.Anomaly(ts, self.conn, d, "truncated payload",
                                      f"{item.verb} declared {item.declared} payload bytes; "
                                      f"{item.missing} missing", item.offset, item.length))
-        impl = self.impl
         try:
             if self.role == "file-transfer":
+                ftp = self.ftp
+                assert ftp is not None                  # (_set_role made it)
                 if isinstance(item, FileData):
-                    out.extend(impl.data(item, ts, d))
+                    out.extend(ftp.data(item, ts, d))
                 elif isinstance(item, FileAbort):
-                    out.extend(impl.abort(ts, d))
+                    out.extend(ftp.abort(ts, d))
                 else:
-                    out.extend(impl.command(item, ts, d))
+                    out.extend(ftp.command(item, ts, d))
             elif isinstance(item, RawCommand):
+                impl = self.impl
+                assert impl is not None                 # (_set_role made it)
                 out.extend(impl.client(item, ts) if d == 0 else impl.server(item, ts))
         except Exception as e:  # noqa: BLE001 - remote garbage never stops decoding
             if config.STRICT:
@@ -159,6 +168,6 @@ class ConnectionDecoder:
                                  "never became known", getattr(item, "offset", -1),
                                  getattr(item, "length", 0)))
         self.backlog = []
-        if self.impl is not None and hasattr(self.impl, "close"):
+        if self.impl is not None:                   # (an MSNFTP decoder has nothing to close)
             out.extend(self.impl.close(ts))
         return out

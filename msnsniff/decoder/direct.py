@@ -18,10 +18,11 @@ class DirectDecoder:
 
     def __init__(self, conn: int):
         self.conn = conn
-        self.version = None                 # from the first handshake
+        self.version: int | None = None     # from the first handshake
         self.shaken = [False, False]
         self.unshaken = [0, 0]              # P2P frames a side sent before any handshake
-        self.first = [None, None]           # (time, stream offset) of the first of them
+        # (time, stream offset) of the first of them
+        self.first: list[tuple[float, int] | None] = [None, None]
 
     def handle(self, item, d: int) -> list:
         ts = item.ts
@@ -54,11 +55,12 @@ class DirectDecoder:
                           None, len(body))]
 
     def close(self, ts) -> list:
-        out = []
+        out: list = []
         for d, n in enumerate(self.unshaken):
-            if n:
+            first = self.first[d]
+            if n and first is not None:             # (handle sets first with unshaken)
                 side = "connecting" if d == 0 else "listening"
-                t0, offset = self.first[d]
+                t0, offset = first
                 out.append(E.Anomaly(t0, self.conn, d, "p2p direct",
                                      f"the {side} side sent {n} P2P frame(s) without a nonce "
                                      f"handshake, the first at offset {offset} (decoded "

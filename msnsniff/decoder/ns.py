@@ -46,12 +46,12 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         self._ts = 0.0                   # the command being handled (for DialectKnown)
         self.kind = "notification"      # becomes "dispatch" on XFR … NS
         self.pending: OrderedDict = OrderedDict()   # trid -> verb of the client request
-        self.syn = None                  # [expected contacts, expected groups, got c, got g]
-        self.last_contact = None         # BPR inside a SYN applies to the preceding LST
+        self.syn: list[int] | None = None    # [expected contacts, expected groups, got c, got g]
+        self.last_contact: str | None = None     # BPR inside a SYN applies to the preceding LST
         # trid -> (verb, events): what a request did is only known from the answer (the
         # server's CHG echo may add capability bits; an ADL it refuses changes nothing)
         self.held: OrderedDict = OrderedDict()
-        self.syn_request = None          # list version the client asked to sync from
+        self.syn_request: int | None = None      # list version the client asked to sync from
 
     # ------------------------------------------------------------ entry points
     def client(self, cmd, ts) -> list:
@@ -123,12 +123,14 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         return [E.Anomaly(ts, self.conn, d, "malformed command",
                           f"{cmd.verb} {' '.join(cmd.params)[:120]}: {why}", cmd.offset, cmd.length)]
 
-    def _learn(self, version, source, ts):
-        before = (self.dialect.version, self.dialect.source)
-        self.dialect.learn(version, source)
-        if (self.dialect.version, self.dialect.source) != before:
-            self.news.append(E.DialectKnown(ts, self.conn, -1, self.dialect.version,
-                                            self.dialect.source))
+    def _learn(self, version: int, source: str, ts: float):
+        dialect = self.dialect
+        before = (dialect.version, dialect.source)
+        dialect.learn(version, source)
+        if (dialect.version, dialect.source) != before:
+            assert dialect.version is not None and dialect.source is not None   # (learnt)
+            self.news.append(E.DialectKnown(ts, self.conn, -1, dialect.version,
+                                            dialect.source))
 
     def _infer(self, version):
         """A command's shape proves at least this version (used when VER was not seen)."""
@@ -329,7 +331,7 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
         code = int(cmd.verb)
         req = self._request(cmd.trid)
         name = ERROR_NAMES.get(code, "Unknown error")
-        out = [E.ErrorReply(ts, self.conn, 1, code, name, cmd.trid, req)]
+        out: list[E.Event] = [E.ErrorReply(ts, self.conn, 1, code, name, cmd.trid, req)]
         held = self._answered(cmd.trid, None) if cmd.trid is not None else None
         for ev in held or ():
             # a refused list edit changes nothing: it stays a row, with the error
@@ -347,10 +349,11 @@ class NsDecoder(NsListsMixin, NsExtrasMixin):
 
     def _end_syn(self, ts):
         """The SYN reply ended (a non-list line arrived, or the stream ended)."""
+        assert self.syn is not None                 # (called only inside a SYN reply)
         exp_c, exp_g, got_c, got_g = self.syn
         self.syn = None
         self.last_contact = None
-        out = []
+        out: list = []
         if got_c < exp_c or got_g < exp_g:
             out.append(E.Anomaly(ts, self.conn, 1, "count mismatch",
                                  f"SYN announced {exp_c} contacts and {exp_g} groups; "

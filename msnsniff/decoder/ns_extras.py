@@ -6,11 +6,13 @@ notifications.  A mixin of ``NsDecoder`` (decoder/ns.py); handlers never raise.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .. import events as E
 from ..protocol.dialects import split_endpoint, split_network
 from ..protocol.numbers import is_num
 from ..protocol.xmlpayload import XmlError, parse_data
+from .host import NsBase
 
 _POLICY_TYPES = re.compile(rb'<Policy type="([A-Za-z0-9_]{1,40})"')
 
@@ -19,9 +21,10 @@ def _p(params, i, default=None):
     return params[i] if len(params) > i else default
 
 
-class NsExtrasMixin:
+class NsExtrasMixin(NsBase):
     def _personal(self, cmd, ts, d, passport, network):
         self._infer(11)
+        data: dict[str, Any]
         if not cmd.payload:                    # an empty UBX: no personal data
             data = {"psm": None, "current_media_raw": None, "current_media": None,
                     "machine_guid": None, "endpoints": [], "msnobj": None}
@@ -87,8 +90,8 @@ class NsExtrasMixin:
         m = re.search(r'siteurl="([^"]{0,200})"', body)
         # the <BODY> is escaped XML; its <Service> says what the notice is about: the
         # address book (ABCHInternal: "your contacts changed, fetch them over SOAP")
-        service = re.search(r"(?:<|&lt;)Service(?:>|&gt;)\s*([\w.-]{1,60})", body)
-        service = service.group(1) if service else None
+        found = re.search(r"(?:<|&lt;)Service(?:>|&gt;)\s*([\w.-]{1,60})", body)
+        service = found.group(1) if found else None
         cid = re.search(r"(?:<|&lt;)CID(?:>|&gt;)\s*(-?\d{1,20})", body)
         fields = {"bytes": len(payload), "service": service,
                   "cid": cid.group(1) if cid else None}

@@ -14,6 +14,7 @@ from ..protocol.dialects import is_guid, is_syn_timestamp
 from ..protocol.numbers import is_num, net_int
 from ..protocol.tables import LIST_BIT, url_decode
 from ..protocol.xmlpayload import XmlError, parse_ml
+from .host import NsBase
 
 LISTS = ("FL", "AL", "BL", "RL", "PL")
 
@@ -41,7 +42,7 @@ def _keyed(params) -> tuple[dict, list]:
     return keys, list(params[i:])
 
 
-class NsListsMixin:
+class NsListsMixin(NsBase):
     # ------------------------------------------------------------ SYN and its lines
     def s_SYN(self, cmd, ts):
         p = cmd.params
@@ -245,7 +246,7 @@ class NsListsMixin:
             return [E.Anomaly(ts, self.conn, d, "malformed payload", f"{cmd.verb}: {e}",
                               cmd.offset, cmd.length)]
         by_server = d == 1
-        out = []
+        out: list[E.Event] = []
         for c in contacts:
             if op == "ADL" and initial and not by_server:
                 # the client's first ADL is its list (the address book came over SOAP)

@@ -35,10 +35,10 @@ def _p(params, i, default=None):
 class SbDecoder:
     def __init__(self, conn: int):
         self.conn = conn
-        self.local = None            # the local account's passport, once known
+        self.local: str | None = None    # the local account's passport, once known
         self.pending: OrderedDict = OrderedDict()
         self.chunks = ChunkJoin()
-        self.version = None          # a lower bound from the commands' shapes (no VER here)
+        self.version: int | None = None      # a lower bound from the commands' shapes (no VER here)
 
     def client(self, cmd, ts) -> list:
         if cmd.trid is not None:
@@ -105,8 +105,8 @@ class SbDecoder:
     def _participant(self, ts, command, who, name, caps):
         account, endpoint = split_endpoint(who)
         client_id, ex = split_caps(caps)
-        out = [E.Participant(ts, self.conn, 1, command, account, name, False, endpoint,
-                             client_id, ex)]
+        out: list[E.Event] = [E.Participant(ts, self.conn, 1, command, account, name, False,
+                                            endpoint, client_id, ex)]
         # the dialect from the shapes: IRO/JOI carry a client id from MSNP12 on, and
         # MSNP16+ (MPOP) adds extended capabilities (caps:capsex) and endpoints
         seen = 16 if (ex is not None or (endpoint or "").startswith("{")) else (

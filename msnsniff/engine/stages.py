@@ -22,7 +22,9 @@ import pickle
 import struct
 import sys
 import traceback
+from collections.abc import Callable
 from operator import attrgetter
+from typing import Any
 
 BATCH = 256            # events per message: large enough that the per-message cost is small
 
@@ -47,7 +49,7 @@ class _Codec:
             # the constructor's arguments (a field it does not take is a cache, e.g.
             # Message._mime, rebuilt on the other side when needed)
             names = [f.name for f in dataclasses.fields(cls) if f.init]
-            get = attrgetter(*names)
+            get: Callable[[Any], tuple] = attrgetter(*names)
             if len(names) == 1:
                 get = (lambda g: lambda ev: (g(ev),))(get)
             self.index[cls] = (len(self.classes), get)

@@ -17,6 +17,8 @@ one account used it.  No I/O.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 from .. import config
 from .. import events as E
@@ -51,7 +53,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         self.brief_messages = brief_messages
         self.sessions: dict[int, Session] = {}       # open connections
         self.session_rows: dict[int, dict] = {}      # finished connections
-        self.out = {t: [] for t in TABLES}
+        self.out: dict[str, list[dict]] = {t: [] for t in TABLES}
         self.seq = 0
         self.recent_messages: OrderedDict = OrderedDict()   # for copy_of_session
         self.sink = sink or self._collect
@@ -373,7 +375,8 @@ def _group_order(gid: str):
     return (0, int(gid), "") if is_num(gid) else (1, 0, gid)
 
 
-_HANDLERS = {
+# event class -> the Analysis method that folds it
+_HANDLERS: dict[type, Callable[[Analysis, Any], None]] = {
     E.DialectKnown: Analysis.on_dialect, E.OwnName: Analysis.on_own_name,
     E.ContactName: Analysis.on_contact_name, E.PersonalMessage: Analysis.on_personal,
     E.Notice: Analysis.on_notice, E.P2PPart: Analysis.on_p2p,

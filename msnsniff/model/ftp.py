@@ -6,10 +6,11 @@ import hashlib
 
 from ..protocol.numbers import net_int
 from ..protocol.tables import FTP_BYE_CODES, FTP_SUCCESS
+from .host import FoldBase
 from .session import iso
 
 
-class FtpFold:
+class FtpFold(FoldBase):
     def _t(self, ev):
         s = self._s(ev)
         t = s.transfer

@@ -13,12 +13,13 @@ from ..protocol.clientid import decode_client_id
 from ..protocol.dialects import NETWORKS
 from ..protocol.tables import LIST_BIT, STATUS_NAMES, list_names, raw_bytes
 from ..protocol.xmlpayload import parse_msnobj
+from .host import FoldBase
 from .session import contact, iso
 
 CIRCLE_NETWORKS = (9, 13)
 
 
-class ListsFold:
+class ListsFold(FoldBase):
     # ------------------------------------------------------------ contacts
     def _contact(self, s, passport):
         """The session's entry for a contact, created on first sight (None past the cap)."""

@@ -22,15 +22,16 @@ from ..protocol import p2pdc as DCP
 from ..protocol.numbers import net_port
 from ..protocol.xmlpayload import parse_msnobj
 from . import p2pdata as D
+from .host import FoldBase
 from .session import iso
 
 MAX_SLP_BYTES = 64 * 1024      # an MSNSLP message is a few hundred bytes to a few KB
-KINDS = {"file": "file", "msnobject": "display-picture"}
+KINDS: dict[str | None, str] = {"file": "file", "msnobject": "display-picture"}
 
 
-class P2PFold:
+class P2PFold(FoldBase):
     def _p2p_init(self):
-        self.p2p_slp: OrderedDict = OrderedDict()     # join key -> partial SLP message
+        self.p2p_slp: OrderedDict[tuple, dict] = OrderedDict()   # join key -> partial SLP message
         self.p2p_done: OrderedDict = OrderedDict()    # SLP / v2 chunk keys already handled
         self.p2p_calls: OrderedDict = OrderedDict()   # Call-ID -> transfer
         self.p2p_by_sid: OrderedDict = OrderedDict()  # (pair, SessionID) -> transfer
@@ -93,6 +94,7 @@ class P2PFold:
             if seen in self.p2p_done:
                 return                  # a copy (relayed, or to another endpoint)
             self._remember(self.p2p_done, seen, None)
+            buf: dict | None
             if part.first:
                 if part.remaining == 0:
                     return self._slp_whole(ev, s, bytes(part.data))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..protocol.mime import (
     APPLICATIONS,
     decode_text,
@@ -15,6 +17,7 @@ from ..protocol.mime import (
 from ..protocol.numbers import net_int
 from ..protocol.tables import raw_bytes
 from ..protocol.xmlpayload import parse_msnobj
+from .host import FoldBase
 from .session import iso
 
 _KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
@@ -23,7 +26,7 @@ _DATACAST = {"1": "nudge", "2": "wink", "3": "voice clip", "4": "action"}
 _EMOTICONS = ("text/x-mms-emoticon", "text/x-mms-animemoticon")
 
 
-class SbFold:
+class SbFold(FoldBase):
     def on_sb_request(self, ev):
         s = self._s(ev)
         s.kind = "switchboard"
@@ -49,9 +52,9 @@ class SbFold:
         if own and ev.endpoint and s.machine_guid and \
                 ev.endpoint.strip("{}").lower() == s.machine_guid.strip("{}").lower():
             return      # this connection's own endpoint (Escargot lists the joiner in IRO)
-        eps = s.endpoints.setdefault(who, set()) if ev.endpoint else s.endpoints.get(who)
         if ev.command == "BYE":
             if ev.endpoint:
+                eps = s.endpoints.setdefault(who, set())    # the account's endpoints present
                 eps.discard(ev.endpoint)
                 if eps:
                     return          # the account is still there on another endpoint
@@ -67,6 +70,7 @@ class SbFold:
                 detail = "left (idle timeout)" if ev.timeout else "left"
         else:
             if ev.endpoint:
+                eps = s.endpoints.setdefault(who, set())
                 known = ev.endpoint in eps
                 eps.add(ev.endpoint)
                 s.endpoints_seen.setdefault(who, set()).add(ev.endpoint)
@@ -109,7 +113,7 @@ class SbFold:
         ctype = ev.content_type
         if self.brief_messages and ctype != "text/x-msmsgsinvite":
             # invitations still go the full way: they make the transfers' links
-            row = {"kind": _KINDS.get(ctype, "other")}
+            row: dict[str, Any] = {"kind": _KINDS.get(ctype, "other")}
             if ctype == "text/plain":       # counted once, as the full rows are
                 row["copy_of_session"] = self._seen_before(
                     s, ev.sender or (s.passport if ev.dir == 0 else None), ctype, ev.body, ev.ts)

@@ -8,6 +8,8 @@ column may be null unless marked required.  Times are ISO 8601 UTC text.
 
 from __future__ import annotations
 
+from typing import Any
+
 # (column, type, required, meaning, example)
 C = tuple
 
@@ -283,9 +285,9 @@ _JSON_TYPES = {"text": "string", "integer": "integer", "boolean": "boolean",
 
 
 def json_schema() -> dict:
-    props = {}
+    props: dict[str, dict] = {}
     for t, cols in TABLES.items():
-        row = {"type": "object", "additionalProperties": False,
+        row: dict[str, Any] = {"type": "object", "additionalProperties": False,
                "required": [c[0] for c in cols],
                "properties": {}}
         for name, typ, required, meaning, _ in cols:

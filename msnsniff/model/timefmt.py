@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from math import modf
+from typing import overload
 
-_last = [None, None]      # the commands of one segment share a timestamp: reuse it
-_second = [None, None]    # and many segments share a second: reuse its date and time
+# [ts, text] and [whole second, its text]: a number and a str each (plain lists)
+_last: list = [None, None]      # the commands of one segment share a timestamp: reuse it
+_second: list = [None, None]    # and many segments share a second: reuse its date and time
 
 
+@overload
+def iso(ts: float) -> str: ...
+@overload
+def iso(ts: None) -> None: ...
 def iso(ts: float | None) -> str | None:
     if ts is None:
         return None

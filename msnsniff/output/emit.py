@@ -13,19 +13,26 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
+from datetime import tzinfo
 
 
-def wcswidth(s: str) -> int:  # noqa: F811 - replaces itself with wcwidth's on first use
+def _wcswidth_first(s: str) -> int:
     """Display width of non-ASCII text, as tabulate measures it (with wcwidth when it
     is installed).  Imported on first use: tabulate and wcwidth take ~25 ms to import,
-    which every run paid before reading a byte, and the default styles need neither."""
+    which every run paid before reading a byte, and the default styles need neither.
+    ``wcswidth`` is this function until its first call replaces it with wcwidth's."""
     global wcswidth
+    w: Callable[[str], int]
     try:
         from wcwidth import wcswidth as w
     except ImportError:  # pragma: no cover - depends on the environment
         w = len
     wcswidth = w
     return w(s)
+
+
+wcswidth: Callable[[str], int] = _wcswidth_first
 
 FORMATS = ("table", "csv", "json", "jsonl")
 LIST_SEP = "; "      # how list values are joined in table and CSV cells
@@ -204,7 +211,7 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
 
 
 WIDE = [False]      # --wide: never clip (set by the CLI)
-TZ = [None]         # --tz: the zone times are shown in (None: UTC)
+TZ: list[tzinfo | None] = [None]         # --tz: the zone times are shown in (None: UTC)
 MIN_CELL = 8
 MIN_WRAP = 24
 KEEP_WHOLE = ("time",)      # a clipped timestamp says nothing

@@ -112,6 +112,7 @@ class Extraction:
         if digest in self.by_hash:
             return self.by_hash[digest]            # the same bytes again: one copy
         path = extract_transfer(self.directory, t)
+        assert path is not None         # (it writes every transfer that has bytes, as here)
         self.by_hash[digest] = path
         self.lines.append(f"{digest}  {os.path.basename(path)}\n")
         end = _epoch(t.get("finished"))

@@ -17,7 +17,7 @@ class LiveFormatter:
     def __init__(self, analysis, typing=True):
         self.a = analysis
         self.typing = typing
-        self.last_typing: dict[int, str] = {}
+        self.last_typing: dict[int, str | None] = {}     # (None: a sender not known)
 
     def _who(self, conn):
         s = self.a.sessions.get(conn)
@@ -95,7 +95,7 @@ class LiveFormatter:
         who = ev.passport or self._who(ev.conn)
         caps = ""
         msnc = None
-        names = []
+        names: list = []
         if ev.client_id is not None:
             msnc, names = decode_client_id(ev.client_id)
             caps = f" [MSNC{msnc}{': ' + ', '.join(names) if names else ''}]"

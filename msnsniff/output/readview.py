@@ -9,6 +9,7 @@ import marshal
 import tempfile
 from array import array
 from collections import OrderedDict
+from typing import IO
 
 from .emit import _width, cell, render_table, table_line
 from .transcript import conversation_title, conversations
@@ -146,7 +147,7 @@ def read_sections(doc, account=None, brief=False):
 
 
 def _ns_sections(doc, account=None):
-    by_session = {}
+    by_session: dict = {}
     for t in ("contacts", "groups", "presence", "challenges", "errors", "list_changes",
               "personal_messages", "messages"):
         for r in doc.get(t, ()):
@@ -229,7 +230,7 @@ class ConnectionSpool:
     write the table in id order at the end (other layouts read the lines back)."""
 
     def __init__(self):
-        self.file = None
+        self.file: IO[bytes] | None = None
         self.offsets = array("q")           # connection id -> offset in file, or -1
         self.widths = [_width(c) + 2 for c in CONNECTION_COLUMNS]
         self.count = 0
@@ -257,6 +258,8 @@ class ConnectionSpool:
     def cells(self):
         """The lines' cells, in connection id order."""
         f = self.file
+        if f is None:                   # (nothing appended: no offsets either)
+            return
         for off in self.offsets:
             if off >= 0:
                 f.seek(off)

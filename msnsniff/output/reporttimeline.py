@@ -95,7 +95,8 @@ class TimeScale:
         shown = sum(b - a for a, b, _ in self.segs)
         step = next((s for s in _STEPS if shown / s <= WIDTH / 110), _STEPS[-1])
         many_days = _day(self.t0) != _day(self.t1)
-        out, last_day = [], None
+        out: list[dict] = []
+        last_day = None
         for a, b, _ in self.segs:
             n = -(-a // step)                       # the first multiple of step in the segment
             first = True
@@ -153,24 +154,24 @@ def timeline(doc) -> dict:
         lanes, bins = _aggregate_lanes(ordered, spans, doc["messages"], x)
     top = AXIS + len(lanes) * LANE + 10
     bands, people = _bands(doc["presence"], ts, top)
-    ticks = []
+    marks: list[tuple[int, float, str]] = []       # (lane, x, kind)
+    ticks: list[dict] = []
     if not aggregated:
         for m in doc["messages"]:
             if m["kind"] in ("text", "transfer") and m["session"] in index:
                 t = epoch(m["time"])
                 if t is not None:
-                    ticks.append((index[m["session"]], x(t), m["kind"]))
+                    marks.append((index[m["session"]], x(t), m["kind"]))
         for t in doc["transfers"]:
             end = epoch(t.get("finished"))
             if t["session"] in index and end is not None:
-                ticks.append((index[t["session"]], x(end), "transfer"))
-        if len(ticks) > MAX_TICKS:                     # dense: one bar per lane and bin
-            bins = _binned(ticks)
-            ticks = []
+                marks.append((index[t["session"]], x(end), "transfer"))
+        if len(marks) > MAX_TICKS:                     # dense: one bar per lane and bin
+            bins = _binned(marks)
         else:
             ticks = [{"y": AXIS + lane * LANE, "x": xx,
                       "colour": "#000" if kind == "text" else "#d95f0e"}
-                     for lane, xx, kind in ticks]
+                     for lane, xx, kind in marks]
     shown_people = min(len(people), MAX_PEOPLE)
     kinds = sorted({s["kind"] for s in sessions})
     return {"lanes": lanes, "bands": bands, "ticks": ticks, "bins": bins,

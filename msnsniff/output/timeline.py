@@ -140,8 +140,8 @@ def one_per_message(entries, group_of):
     folded into the first, whose description then names them.  Only entries within
     COPY_WINDOW of an open message are held back, so memory stays flat."""
     from collections import deque
-    pending = deque()           # [entry, key, seconds, copies]
-    open_ = {}
+    pending: deque[list] = deque()      # [entry, key, seconds, copies]
+    open_: dict = {}
     for e in entries:
         t = None
         while pending and (pending[0][1] is None

@@ -45,7 +45,9 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
         pool = sorted((m for s in group for m in items.get(s["id"], ())),
                       key=lambda m: (m["time"], m.get("direction") != "out",
                                      m.get("_seq", 0)))
-        rows, seen, last_typing = [], {}, None
+        rows: list = []
+        seen: dict = {}
+        last_typing = None
         for m in pool:
             kind = m["kind"]
             if merged and kind == "event" and (m["command"] == "IRO" or m["text"] in _OWN_ECHO):
@@ -132,7 +134,7 @@ def switchboard_groups(sessions) -> dict:
         by_key.setdefault((_host(s["server"]), s["sb_session_id"]), []).append(s)
     for (host, sid), members in by_key.items():
         members.sort(key=lambda s: (s["start"] or "", s["id"]))
-        first, end = None, None
+        first, end = None, ""            # (end is read only once first is set)
         for s in members:
             if first is None or (s["start"] or "") > end:
                 first = s       # starts after every earlier one ended: another conversation

@@ -42,9 +42,9 @@ APP_IDS = {0: "session", 1: "msnobject", 2: "file", 11: "emoticon", 12: "display
 # The Type decides, not the AppID: MSN 7.5 fetches pictures, winks and voice clips with
 # AppID 1 (v1), WLM 2009 uses 12 for pictures and 11 for emoticons (v2; MSNPSharp
 # ObjectTransfer.cs), and both reuse the one EUF-GUID {A4268EEC-…} for every object.
-OBJECT_KINDS = {"2": "emoticon", "3": "display-picture", "7": "display-picture",
-                "5": "background", "10": "background", "8": "wink", "11": "voice-clip",
-                "16": "scene"}
+OBJECT_KINDS: dict[str | None, str] = {   # (looked up with an MSNObject's Type, maybe None)
+    "2": "emoticon", "3": "display-picture", "7": "display-picture", "5": "background",
+    "10": "background", "8": "wink", "11": "voice-clip", "16": "scene"}
 
 # EUF-GUIDs of session invitations (MSNSLP INVITE bodies)
 EUF_GUIDS = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 from urllib.parse import unquote
 
 from .numbers import net_int
@@ -185,7 +186,9 @@ def parse_msnobj(text: str) -> dict | None:
         return None
     if root.tag != "msnobj":
         return None
-    out = {key: root.get(attr) for attr, key in _MSNOBJ_FIELDS.items() if root.get(attr)}
+    # text fields, and size as a number
+    out: dict[str, Any] = {key: root.get(attr) for attr, key in _MSNOBJ_FIELDS.items()
+                           if root.get(attr)}
     if not out:
         return None
     if "size" in out:

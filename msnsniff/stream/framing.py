@@ -92,9 +92,9 @@ class Framer:
         self.scanned = 0
         self.base = 0               # stream offset of buf[0]
         self.state = LINE
-        self.cmd = None             # command waiting for its payload
+        self.cmd: RawCommand | None = None      # command waiting for its payload (state PAYLOAD)
         self.need = 0               # payload / block bytes still expected
-        self.parts = []
+        self.parts: list[bytes] = []
         self.ftp = False            # an MSNFTP stream (first line `VER MSNFTP`)
         self.file_left = 0          # MSNFTP file bytes still to come after FIL
         self.lines = 0
@@ -127,6 +127,7 @@ class Framer:
             self.need -= inside
             self.base += inside
             if self.state == PAYLOAD:
+                assert self.cmd is not None
                 self.cmd.missing += inside
                 if self.need:
                     return out          # the gap lies inside the payload: still in sync
@@ -150,6 +151,7 @@ class Framer:
         self._run(ts, out)
         if self.state == PAYLOAD:
             self._take_payload_bytes(len(self.buf))
+            assert self.cmd is not None
             self.cmd.missing += self.need
             self.need = 0
             self._emit_payload_cmd(ts, out)
@@ -185,6 +187,7 @@ class Framer:
 
     def _emit_payload_cmd(self, ts, out):
         cmd = self.cmd
+        assert cmd is not None
         cmd.payload = b"".join(self.parts)
         cmd.length += len(cmd.payload)
         self.parts = []
@@ -367,6 +370,7 @@ class Framer:
             if self.state == PAYLOAD and n - pos >= self.need:
                 need = self.need
                 cmd = self.cmd
+                assert cmd is not None      # (state PAYLOAD: _command set it)
                 cmd.payload = data[pos:pos + need]
                 cmd.length += need
                 self.decoded += need

@@ -32,7 +32,8 @@ SERVER_ONLY = ("gateway responses and no request captured (only the server's sid
 class HttpRequest:
     __slots__ = ("ts", "method", "target", "headers", "body", "offset", "length", "cut")
 
-    def __init__(self, ts, method, target, headers, offset):
+    def __init__(self, ts: float, method: str | None, target: str | None,
+                 headers: dict[str, str], offset: int):
         self.ts, self.method, self.target, self.headers = ts, method, target, headers
         self.body = bytearray()
         self.offset = offset
@@ -42,6 +43,10 @@ class HttpRequest:
 
 class HttpResponse(HttpRequest):
     __slots__ = ("status", "reason", "version")
+    # set by HttpDemux right after construction (method and target stay None)
+    status: int
+    reason: str
+    version: str
 
 
 class HttpProblem:
@@ -68,7 +73,8 @@ class HttpDemux:
         self.one_sided = False                     # requests read without responses
         self.req = h11.Connection(h11.SERVER)      # reads what the client sends
         self.resp = h11.Connection(h11.CLIENT)     # reads what the server sends
-        self.cur = [None, None]                    # message being read, per direction
+        # message being read, per direction
+        self.cur: list[HttpRequest | None] = [None, None]
         self.fed = [0, 0]
         self.body = [0, 0]
         self.undecodable = [0, 0]
@@ -186,17 +192,17 @@ class HttpDemux:
             if ev is h11.NEED_DATA or ev is h11.PAUSED or type(ev) is h11.ConnectionClosed:
                 return moved               # (ConnectionClosed comes back on every call)
             moved = True
-            t = type(ev)
-            if t is h11.Request:
+            # (type(ev) is …, not a saved type(ev): the checker narrows ev on it)
+            if type(ev) is h11.Request:
                 self.cur[0] = HttpRequest(ts, ev.method.decode("latin-1"),
                                           ev.target.decode("latin-1"), _headers(ev.headers),
                                           start)
                 self._mirror(other, h11.Request(method=ev.method, target=ev.target,
                                                 headers=ev.headers, http_version=ev.http_version))
-            elif t is h11.InformationalResponse:
+            elif type(ev) is h11.InformationalResponse:
                 self._mirror(other, h11.InformationalResponse(
                     status_code=ev.status_code, headers=ev.headers, reason=ev.reason))
-            elif t is h11.Response:
+            elif type(ev) is h11.Response:
                 r = HttpResponse(ts, None, None, _headers(ev.headers), start)
                 r.status, r.reason = ev.status_code, ev.reason.decode("latin-1")
                 r.version = ev.http_version.decode("latin-1")
@@ -204,8 +210,9 @@ class HttpDemux:
                 self._mirror(other, h11.Response(status_code=ev.status_code,
                                                  headers=ev.headers, reason=ev.reason,
                                                  http_version=ev.http_version))
-            elif t is h11.Data:
+            elif type(ev) is h11.Data:
                 msg = self.cur[d]
+                assert msg is not None              # h11 gives Data only inside a message
                 room = self.max_body - len(msg.body)
                 take = ev.data[:max(0, room)]
                 msg.body += take
@@ -213,8 +220,9 @@ class HttpDemux:
                 self.undecodable[d] += len(ev.data) - len(take)
                 msg.cut = msg.cut or len(take) < len(ev.data)
                 self._mirror(other, h11.Data(data=ev.data))
-            elif t is h11.EndOfMessage:
+            elif type(ev) is h11.EndOfMessage:
                 msg, self.cur[d] = self.cur[d], None
+                assert msg is not None              # and EndOfMessage only to end one
                 msg.ts = ts
                 if d == 0:
                     self.requests += 1

@@ -290,7 +290,7 @@ class Reassembler:
                 self._deliver(conn, d, half, *trimmed, ts, events)
 
     @staticmethod
-    def _trim(half, off, payload, missing):
+    def _trim(half, off, payload, missing) -> tuple[bytes, int] | None:
         """Cut what precedes the next offset to deliver (a retransmission or overlap,
         counted in dup_bytes); None when nothing new is left."""
         if off + len(payload) + missing <= half.offset:
@@ -320,14 +320,14 @@ class Reassembler:
         half.ended = True
         events.append(End(conn, d, reason, ts))
 
-    def _maybe_close(self, conn):
+    def _maybe_close(self, conn: Connection):
         if conn.halves[0].ended and conn.halves[1].ended and not conn.closed:
             conn.closed = True
             # keep closed connections out of the table so a reused port pair starts anew
             if self.conns.get(conn.key) is conn:
                 del self.conns[conn.key]
 
-    def _close(self, conn, reason, ts, events):
+    def _close(self, conn: Connection, reason, ts, events):
         for d in (C2S, S2C):
             self._finish(conn, d, reason, ts, events)
         conn.closed = True
