@@ -48,7 +48,7 @@ class SbFold(FoldBase):
         account, the endpoints are kept (sessions.endpoints)."""
         s = self._s(ev)
         who = ev.passport
-        own = bool(s.passport) and who.lower() == s.passport.lower()
+        own = s.passport is not None and who.lower() == s.passport.lower()
         if own and ev.endpoint and s.machine_guid and \
                 ev.endpoint.strip("{}").lower() == s.machine_guid.strip("{}").lower():
             return      # this connection's own endpoint (Escargot lists the joiner in IRO)
