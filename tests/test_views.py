@@ -364,3 +364,17 @@ def test_a_filtered_read_says_what_it_showed_of_what():
            "capture's)" in summary("--connection", "2")
     # bob's notification session, his switchboard and the two MSNFTP transfers
     assert "4 of 9 connections" in summary("--account", "bob@hotmail.com")
+
+
+def test_follow_since_until_keeps_the_commands_of_a_moment():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "msnsniff", "follow", cap("msnp8_session.pcap"), "5",
+                        "--since", "2026-11-25T02:59:09.47Z", "--until", "2026-11-25T02:59:09.50Z"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    commands = [ln for ln in r.stdout.splitlines() if ln[:2].isdigit()]
+    assert commands == ["02:59:09.471762Z → MSG 4 N 153"]
+    assert "Hi Bob, are you there?" in r.stdout and "TypingUser" not in r.stdout
+    assert r.stdout.startswith("=== connection 5: ") and "=== closed (fin)" in r.stdout
+    assert r.stderr.strip() == "shown: 1 of 23 commands and gaps of the connection (--since/--until)"

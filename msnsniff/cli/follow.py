@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .common import CONTEXT, check_paths, check_ports
+from .common import CONTEXT, check_paths, check_ports, time_arg
 
 
 @click.command(context_settings=CONTEXT)
@@ -18,7 +18,9 @@ from .common import CONTEXT, check_paths, check_ports
 @click.option("--raw", is_flag=True, help="Also show each command's bytes as a hex dump.")
 @click.option("--port", "ports", type=int, multiple=True, callback=check_ports,
               help="Also treat this TCP port as MSNP (repeatable).")
-def follow(capture, connection, client, raw, ports):
+@click.option("--since", metavar="TIME", help="Only what came at or after this ISO 8601 time.")
+@click.option("--until", metavar="TIME", help="Only what came at or before this ISO 8601 time.")
+def follow(capture, connection, client, raw, ports, since, until):
     """Both directions of one connection in order: commands, payloads (text decoded,
     binary as a hex dump), gaps and undecodable bytes where they are.  CONNECTION is
     the id in the Connections table of `read`; an HTTP gateway session is followed by
@@ -31,7 +33,11 @@ def follow(capture, connection, client, raw, ports):
     """
     from ..engine.analyze import Run
     from ..events import Anomaly, ConnectionOpened, Framed
+    from ..model.timefmt import iso
     from ..output.follow import FollowPrinter
+
+    since, until = time_arg(since, "--since"), time_arg(until, "--until")
+    counts = [0, 0]                 # items shown, items of the connection
 
     if (connection is None) == (client is None):
         raise click.UsageError("give a CONNECTION id or --client IP:PORT")
@@ -53,6 +59,13 @@ def follow(capture, connection, client, raw, ports):
             continue
         if want is None or getattr(ev, "conn", None) != want:
             continue
+        if t is Framed or t is Anomaly and ev.kind == "gap":
+            counts[1] += 1
+            if since or until:
+                when = iso(ev.ts)
+                if since and when < since or until and when > until:
+                    continue
+            counts[0] += 1
         if t is Framed:
             lines = printer.item(ev.ts, ev.dir, ev.item)
         elif t is Anomaly and ev.kind == "gap":
@@ -62,6 +75,9 @@ def follow(capture, connection, client, raw, ports):
         else:
             continue
         out.write("\n".join(lines) + "\n")
+    if found and (since or until):
+        click.echo(f"shown: {counts[0]} of {counts[1]} commands and gaps of the connection "
+                   f"(--since/--until)", err=True)
     if not found:
         from ..errors import MsnsniffError
         raise MsnsniffError(f"no connection {connection if client is None else client} "
