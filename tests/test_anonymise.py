@@ -306,3 +306,105 @@ def test_chunked_wink_objects_are_rewritten_whole_and_still_verify(pairs):
     assert wink["name"] == ps.text(b"Bisou").decode()
     said = [m for m in anon["messages"] if m["kind"] == "wink"]
     assert said and all(m["msnobj"]["sha1d"] == wink["sha1d"] for m in said)
+
+
+# ------------------------------------------------------------------ a second reader's finds
+
+def _sb(tmp_path, texts, name="sb.pcap"):
+    from conftest import conversation, write_pcap
+    c2s = [b"USR 1 marie@example.com 1726.3\r\n"]
+    for t in texts:
+        body = b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + t.encode()
+        c2s.append(b"MSG %d N %d\r\n" % (len(c2s) + 1, len(body)) + body)
+    return write_pcap(tmp_path / name, conversation(
+        server=("10.0.0.3", 1863), c2s=c2s, s2c=[b"USR 1 OK marie@example.com Marie%20Curie\r\n"]))
+
+
+def test_text_with_fullwidth_digits_keeps_its_length_and_nothing_of_it(tmp_path):
+    """'１' is 3 bytes: a pseudonym that made it an ASCII digit shortened the payload and
+    left the original's tail in the file."""
+    text = "会議は１５時から。Pierre, bring the radium sample. ²³ 𝟏"
+    src = _sb(tmp_path, [text])
+    out = str(tmp_path / "out.pcap")
+    anonymise(src, out, key=KEY)
+    got = [m["text"] for m in analyse(out)["messages"]]
+    assert got == [Pseudonyms(KEY).text(text.encode()).decode()]
+    assert len(got[0]) == len(text) and len(got[0].encode()) == len(text.encode())
+    data = open(out, "rb").read()
+    assert not any(w.encode() in data for w in ("会議", "１５", "Pierre", "radium", "Marie", "Curie"))
+
+
+def test_xml_values_the_decoder_reads_are_all_rewritten():
+    """A PSM with '&lt;3' or CDATA, ADL's f= name, the MSNP18 DDP MSNObject escaped in
+    its element, a NOT's account ids: each rewritten, lengths and entities kept."""
+    from msnsniff.anonymise.payloads import xml
+    from msnsniff.anonymise.pseudonyms import url_recode
+    ps = Pseudonyms(KEY)
+    psm = b"<Data><PSM>Parti &amp; revenu &lt;3</PSM><CurrentMedia></CurrentMedia></Data>"
+    assert xml(ps, psm) == (b"<Data><PSM>" + ps.text(b"Parti ") + b"&amp;" + ps.text(b" revenu ")
+                            + b"&lt;" + ps.text(b"3") + b"</PSM><CurrentMedia></CurrentMedia></Data>")
+    cdata = b"<Data><PSM><![CDATA[en r\xc3\xa9union]]></PSM></Data>"
+    assert xml(ps, cdata) == b"<Data><PSM><![CDATA[" + ps.text(b"en r\xc3\xa9union") + b"]]></PSM></Data>"
+    adl = b'<ml l="1"><d n="example.com"><c n="gina" t="1" l="8" f="Gina%20G" /></d></ml>'
+    assert xml(ps, adl) == (b'<ml l="1"><d n="example.com"><c n="' + ps.local("gina").encode()
+                            + b'" t="1" l="8" f="' + url_recode(b"Gina%20G", ps.text) + b'" /></d></ml>')
+    q = b"&quot;"
+    ddp = (b"<Data><DDP>&lt;msnobj Creator=" + q + b"bob@example.com" + q + b" Size=" + q + b"10" + q
+           + b" Type=" + q + b"7" + q + b" Location=" + q + b"TFR1.dat" + q + b" SHA1D=" + q
+           + b"SbpbF/JLtcDlgx4icfTHFQCg2xU=" + q + b"/&gt;</DDP></Data>")
+    new = xml(ps, ddp)
+    assert len(new) == len(ddp) and b"bob@example.com" not in new and b"TFR1.dat" not in new
+    assert ps.passport(b"bob@example.com") in new and q + b"10" + q in new
+    assert ps.objects.sha1d("SbpbF/JLtcDlgx4icfTHFQCg2xU=", 10).encode() in new
+    note = (b'<NOTIFICATION id="0"><TO pid="0x2ecb64d6:0x16293156" name="yuki@example.com"></TO>'
+            b"<BODY>&lt;NotificationData&gt;&lt;Service&gt;ABCHInternal&lt;/Service&gt;&lt;CID&gt;"
+            b"-2118238208812345678&lt;/CID&gt;&lt;/NotificationData&gt;</BODY></NOTIFICATION>")
+    new = xml(ps, note)
+    assert len(new) == len(note) and b"ABCHInternal" in new
+    assert b"0x2ecb64d6:0x16293156" not in new and b"-2118238208812345678" not in new
+    assert ps.token(b"-2118238208812345678", "cid") in new
+
+
+def test_damaged_ip_headers_are_left_out_and_trailing_bytes_cleared(tmp_path):
+    """A segment whose IP total length cannot hold its TCP header (the reader skips it
+    as damage) is not copied as it was; bytes after a packet's IP length are zeroed."""
+    from scapy.all import IP, TCP, Ether, Raw, wrpcap
+    from scapy.utils import rdpcap
+    pkts = list(rdpcap(_sb(tmp_path, ["bonjour tout le monde"])))
+    lying = pkts[2].copy()
+    lying[IP].len = 10                      # shorter than its own header
+    padded = Ether(bytes(pkts[3]) + b"HIDDEN PRIVATE gossip")
+    src = str(tmp_path / "damaged.pcap")
+    wrpcap(src, pkts[:2] + [lying, padded] + pkts[3:])
+    out = str(tmp_path / "out.pcap")
+    r = subprocess.run([sys.executable, "-m", "msnsniff", "anonymise", src, "-o", out],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "left out: 1 packets of MSN connections whose IP lengths cannot hold" in r.stderr
+    assert "not MSN traffic" not in r.stderr
+    data = open(out, "rb").read()
+    assert b"HIDDEN" not in data and b"gossip" not in data and b"bonjour" not in data
+    assert len(rdpcap(out)) == len(pkts)       # (the lying copy out, the padded one in)
+    del IP, TCP, Raw
+
+
+def test_a_damaged_gzip_capture_is_copied_as_far_as_it_reads(tmp_path):
+    import gzip
+    raw = gzip.compress(open(cap("msnp8_session.pcap"), "rb").read())
+    src = tmp_path / "bad.pcap.gz"
+    src.write_bytes(raw[:len(raw) // 2])        # the stream ends before its end marker
+    out = tmp_path / "out.pcap"
+    r = subprocess.run([sys.executable, "-m", "msnsniff", "anonymise", str(src), "-o", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
+    assert "truncated: gzip stream broken" in r.stderr
+    assert out.exists() and b"Alice in Wonderland" not in out.read_bytes()
+
+
+def test_flags_and_circle_credentials():
+    from msnsniff.anonymise.lines import rewrite_line
+    ps = Pseudonyms(KEY)
+    assert rewrite_line("BPR", ["MOB", "Y"], False, 1, 13, ps) == b"MOB Y"
+    assert rewrite_line("PRP", ["7", "MBE", "N"], False, 1, 13, ps) == b"7 MBE N"
+    assert rewrite_line("USR", ["9", "SHA", "A", "c2VjcmV0dG9rZW4="], False, 0, 18, ps) == (
+        b"9 SHA A " + ps.token(b"c2VjcmV0dG9rZW4=", "ticket"))

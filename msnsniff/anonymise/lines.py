@@ -25,6 +25,8 @@ def _credentials(verb: str, params: list[str], d: int) -> tuple[int, ...]:
             return (1,)                              # MSNFTP: USR passport cookie
         if d == 0 and n >= 4 and params[1] in ("TWN", "MD5", "SSO") and params[2] == "S":
             return (3, 4) if params[1] == "SSO" and n >= 5 else (3,)
+        if d == 0 and n >= 4 and params[1] == "SHA" and params[2] == "A":
+            return (3,)                              # MSNP18 circles: USR trid SHA A token
         if d == 0 and n >= 3 and "@" in params[1] and params[1] != "OK":
             return (2,)                              # switchboard: USR trid passport cookie
         return ()
@@ -51,12 +53,12 @@ def _arg_bytes(p: str, bad_utf8: bool) -> bytes:
 def _name(ps: Pseudonyms, raw: bytes) -> bytes:
     prefix = raw[:2] if raw[:2] in (b"F=", b"N=") else b""
     body = raw[len(prefix):]
-    if not body or body in (b"0", b"1"):
-        return raw
+    if not body or body in (b"0", b"1", b"Y", b"N"):
+        return raw                  # flags (MOB Y, MBE N), not names or numbers
     try:
         return prefix + url_recode(body, ps.text)
     except ValueError:
-        return prefix + ps.text(body)
+        return prefix + ps.scrub(body)
 
 
 def _other(ps: Pseudonyms, raw: bytes) -> bytes:

@@ -13,7 +13,7 @@ import hashlib
 import re
 
 from ..protocol.p2p import MAX_FILE_NAME_CHARS
-from .pseudonyms import EMAIL, Pseudonyms
+from .pseudonyms import EMAIL, Pseudonyms, url_recode
 
 # MIME headers whose values carry nothing personal (passports in them are still mapped)
 KEEP = frozenset("""mime-version content-type x-mms-im-format typinguser p2p-dest p2p-src
@@ -199,9 +199,13 @@ def xml_text(ps: Pseudonyms, raw: bytes) -> bytes:
 
 
 def xml(ps: Pseudonyms, payload: bytes) -> bytes:
-    """An XML payload: list documents' ``<d n=domain><c n=account>`` mapped as the
-    passports they spell, e-mail-like attributes mapped, element text replaced except
-    for machine facts (GUIDs, capabilities, client types)."""
+    """An XML payload: list documents' ``<d n=domain><c n=account f=name>`` mapped as
+    the passports and names they spell, e-mail-like attributes mapped, ids tokenised,
+    element text replaced except for machine facts (GUIDs, capabilities, client types);
+    an MSNObject or a document escaped inside an element (DDP, an alert's BODY) is
+    rewritten as what it is.  Same length, always."""
+    if payload.lstrip()[:7] == b"<msnobj":
+        return msnobj(payload, ps)
     out = bytearray(payload)
     for m in _ATTR.finditer(payload):
         name, value = m.group(1), m.group(2)
@@ -211,43 +215,83 @@ def xml(ps: Pseudonyms, payload: bytes) -> bytes:
             new = ps.domain(value.decode("latin-1")).encode("latin-1")
         elif name == b"n" and tag == b"c":
             new = ps.local(value.decode("latin-1")).encode("latin-1")
+        elif name == b"f" and tag == b"c":              # ADL's friendly name, URL-encoded
+            new = _recoded(ps, value)
         elif b"@" in value:
             new = EMAIL.sub(lambda e: ps.passport(e.group()), value)
         elif name.lower() in (b"name", b"friendlyname", b"displayname", b"title"):
             new = xml_text(ps, value)
+        elif name.lower() in (b"pid", b"cid", b"puid", b"memberid"):
+            new = ps.token(value, "cid")                 # account ids (a NOT's TO pid)
         else:
             new = ps.addresses_in(value)
-        if len(new) == len(value):
-            out[m.start(2):m.end(2)] = new
-    out[:] = _texts(ps, bytes(out), payload, b"<", b">")
-    return bytes(out)
+        out[m.start(2):m.end(2)] = _same(ps, value, new)
+    for m in _CDATA.finditer(payload):
+        out[m.start(1):m.end(1)] = ps.text(m.group(1))
+    return _texts(ps, bytes(out), payload)
 
 
-def _texts(ps: Pseudonyms, doc: bytes, orig: bytes, lt: bytes, gt: bytes) -> bytes:
+def _same(ps: Pseudonyms, old: bytes, new: bytes) -> bytes:
+    return new if len(new) == len(old) else ps.scrub(old)
+
+
+def _recoded(ps: Pseudonyms, value: bytes) -> bytes:
+    try:
+        return url_recode(value, ps.text)
+    except ValueError:
+        return ps.scrub(value)
+
+
+_CDATA = re.compile(rb"<!\[CDATA\[(.*?)\]\]>", re.S)
+# a document escaped inside an element's text: an escaped tag, not a "&lt;3"
+_ESCAPED_TAG = re.compile(rb"&lt;/?[A-Za-z][\w:.\-]*(?:[ /]|&gt;)")
+_XML_ENTITIES = {b"&lt;": b"<", b"&gt;": b">", b"&amp;": b"&", b"&quot;": b'"', b"&apos;": b"'"}
+_ENTITY_OR_BYTE = re.compile(rb"&(?:lt|gt|amp|quot|apos);|.", re.S)
+
+
+def _escaped(ps: Pseudonyms, value: bytes) -> bytes:
+    """A document escaped inside an element (``&lt;msnobj Creator=&quot;…``): unescaped,
+    rewritten as a document, escaped back position by position (an entity stays where
+    its character is unchanged; a changed byte stays a plain byte)."""
+    forms = [m.group() for m in _ENTITY_OR_BYTE.finditer(value)]
+    doc = b"".join(_XML_ENTITIES.get(f, f) for f in forms)
+    new = xml(ps, doc)
+    if len(new) != len(doc):
+        return ps.scrub(value)
+    out = bytearray()
+    for f, old, b in zip(forms, doc, new):
+        if len(f) > 1 and b == old:
+            out += f
+        elif b in b'<>&"' and b != old:
+            return ps.scrub(value)
+        else:
+            out.append(b)
+    return bytes(out) if len(out) == len(value) else ps.scrub(value)
+
+
+def _texts(ps: Pseudonyms, doc: bytes, orig: bytes) -> bytes:
     """Element text of ``orig`` rewritten into ``doc`` (the same bytes with attributes
-    already done).  ``lt``/``gt`` are ``<``/``>``, or ``&lt;``/``&gt;`` for a document
-    escaped inside another (an MSN alert's BODY)."""
+    already done)."""
     out = bytearray(doc)
-    rx = re.compile(re.escape(gt) + rb"((?:(?!" + re.escape(lt) + rb").)+?)(?=" + re.escape(lt)
-                    + rb")", re.S) if lt != b"<" else _TEXT
-    for m in rx.finditer(orig):
+    for m in _TEXT.finditer(orig):
         value = m.group(1)
-        tag_at = orig.rfind(lt, 0, m.start())
-        tag = orig[tag_at + len(lt):m.start()].split(b" ", 1)[0].rstrip(b"/")
-        if lt == b"<" and b"&lt;" in value:
-            out[m.start(1):m.end(1)] = _texts(ps, value, value, b"&lt;", b"&gt;")
+        tag_at = orig.rfind(b"<", 0, m.start())
+        tag = orig[tag_at + 1:m.start()].split(b" ", 1)[0].rstrip(b"/")
+        if not value.strip() or tag in KEEP_TAGS:
             continue
-        if not value.strip() or tag in KEEP_TAGS or _guid_or_number(value):
-            continue
-        if tag in TOKEN_TAGS:
+        if _ESCAPED_TAG.search(value):
+            new = _escaped(ps, value)
+        elif tag in TOKEN_TAGS:
             new = ps.token(value, "cid")
+        elif _guid_or_number(value):
+            continue
         elif tag == b"CurrentMedia":
             new = current_media(ps, value)
         elif b"@" in value and EMAIL.fullmatch(value.strip()):
             new = EMAIL.sub(lambda e: ps.passport(e.group()), value)
         else:
             new = xml_text(ps, value)
-        out[m.start(1):m.end(1)] = new
+        out[m.start(1):m.end(1)] = _same(ps, value, new)
     return bytes(out)
 
 

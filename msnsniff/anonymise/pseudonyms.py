@@ -87,9 +87,8 @@ class Pseudonyms:
                 out.append((_UPPER if c.isupper() else _LOWER)[r % 26] if c.isalpha() else c)
             elif "\udc80" <= c <= "\udcff":          # a byte that was not UTF-8
                 out.append(chr(0xDCE0 + r % 30))
-            elif c.isdigit():
-                out.append(_DIGITS[r % 10])
             else:
+                # (a non-ASCII digit too: a fullwidth '１' is 3 bytes, an ASCII digit 1)
                 w = len(c.encode("utf-8", "surrogatepass"))
                 if w == 2:
                     out.append(_WIDE2[r % len(_WIDE2)])
@@ -112,15 +111,36 @@ class Pseudonyms:
     def text(self, raw: bytes) -> bytes:
         """Message text, a personal message, a name: every word replaced by its keyed
         pseudo-word of the same widths; whitespace, punctuation and emoji kept.  A
-        passport in it becomes that passport's pseudonym."""
+        passport in it becomes that passport's pseudonym.  Always the same byte length
+        (every caller relies on it: offsets, sequence numbers)."""
         if b"@" not in raw:
-            return self._words_of(raw)
-        out, pos = [], 0
-        for m in EMAIL.finditer(raw):
-            out += [self._words_of(raw[pos:m.start()]), self.passport(m.group())]
-            pos = m.end()
-        out.append(self._words_of(raw[pos:]))
-        return b"".join(out)
+            new = self._words_of(raw)
+        else:
+            out, pos = [], 0
+            for m in EMAIL.finditer(raw):
+                out += [self._words_of(raw[pos:m.start()]), self.passport(m.group())]
+                pos = m.end()
+            out.append(self._words_of(raw[pos:]))
+            new = b"".join(out)
+        return new if len(new) == len(raw) else self.scrub(raw)
+
+    def scrub(self, raw: bytes) -> bytes:
+        """Byte for byte, when a character-level pseudonym could not keep the length:
+        ASCII letters and digits replaced in their class, UTF-8 continuation bytes by
+        others (the characters' widths stay, so the text still decodes), the rest kept."""
+        seed = self._digest("scrub", raw, len(raw) + 8)
+        out = bytearray(raw)
+        for i, b in enumerate(raw):
+            r = seed[i]
+            if 0x30 <= b <= 0x39:
+                out[i] = 0x30 + r % 10
+            elif 0x41 <= b <= 0x5A:
+                out[i] = 0x41 + r % 26
+            elif 0x61 <= b <= 0x7A:
+                out[i] = 0x61 + r % 26
+            elif 0x80 <= b <= 0xBF:
+                out[i] = 0x80 + r % 64
+        return bytes(out)
 
     def _words_of(self, raw: bytes) -> bytes:
         s = raw.decode("utf-8", "surrogateescape")

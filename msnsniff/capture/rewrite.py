@@ -14,7 +14,15 @@ import struct
 from typing import BinaryIO, Callable
 
 from ..errors import MsnsniffError
-from .files import _PCAP_MAGICS, _PCAPNG_SHB, MAX_BLOCK, MAX_RECORD, _decompressing, _Reader
+from .files import (
+    _PCAP_MAGICS,
+    _PCAPNG_SHB,
+    MAX_BLOCK,
+    MAX_RECORD,
+    STREAM_ERRORS,
+    _decompressing,
+    _Reader,
+)
 
 # (linktype, frame bytes) -> keep?  The bytearray is changed in place.
 Patcher = Callable[[int, bytearray], bool]
@@ -30,15 +38,21 @@ class CopyStats:
 
 def copy_capture(src: BinaryIO, out: BinaryIO, patch: Patcher) -> CopyStats:
     stats = CopyStats()
-    f, _ = _decompressing(src)
+    f, compression = _decompressing(src)
     r = _Reader(f)
-    magic = r.read(4)
-    if magic in _PCAP_MAGICS:
-        _copy_pcap(r, magic, out, patch, stats)
-    elif magic == _PCAPNG_SHB:
-        _copy_pcapng(r, magic, out, patch, stats)
-    else:
-        raise MsnsniffError("not a pcap or pcapng capture file")
+    try:
+        magic = r.read(4)
+        if magic in _PCAP_MAGICS:
+            _copy_pcap(r, magic, out, patch, stats)
+        elif magic == _PCAPNG_SHB:
+            _copy_pcapng(r, magic, out, patch, stats)
+        else:
+            raise MsnsniffError("not a pcap or pcapng capture file")
+    except STREAM_ERRORS as e:
+        if not compression:
+            raise
+        # a damaged compressed file: what was read is copied, the damage said (as read does)
+        stats.truncated = f"{compression} stream broken: {e}"
     return stats
 
 

@@ -59,8 +59,8 @@ def anonymise(capture, output, keep_map, addresses, keep_other, force, ports):
     names = sum(len(v) for v in res.map.values())
     lines = [f"{output}: {res.written} of {res.packets} packets written "
              f"({res.connections} MSN connections; {names} values replaced)"]
-    if res.left_out:
-        lines.append(f"left out: {res.left_out} packets that are not MSN traffic"
+    if res.left_out - res.damaged_headers:
+        lines.append(f"left out: {res.left_out - res.damaged_headers} packets that are not MSN traffic"
                      + ("" if keep_other else " (--keep-other keeps them)"))
     for c in res.per_connection:
         # damage is said per connection: what could not be read was overwritten, not kept
@@ -74,6 +74,9 @@ def anonymise(capture, output, keep_map, addresses, keep_other, force, ports):
         if what:
             lines.append(f"connection {c['connection']} ({c['kind']}, {c['endpoints']}): "
                          + "; ".join(what))
+    if res.damaged_headers:
+        lines.append(f"left out: {res.damaged_headers} packets of MSN connections whose IP "
+                     "lengths cannot hold their TCP header (damage the reader skips too)")
     if res.truncated:
         lines.append(f"truncated: {res.truncated}")
     for line in lines:

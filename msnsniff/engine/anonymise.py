@@ -105,6 +105,7 @@ class Result:
         self.undecodable = 0          # undecodable bytes written back as pseudonym text
         self.damaged_p2p = 0
         self.truncated = None
+        self.damaged_headers = 0      # TCP packets whose IP lengths lie: left out
         self.map: dict = {}
         self.per_connection: list = []
 
@@ -187,8 +188,15 @@ class _Writer:
             dst = ipaddress.IPv6Address(bytes(buf[ipoff + 24:ipoff + 40])).compressed
         else:
             return self.keep_other
-        if t + 20 > len(buf):
-            return self.keep_other
+        if t + 20 > len(buf) or end < t + 20:
+            # an IP header whose lengths cannot hold a TCP header: the reader rejects it
+            # as damage, so nothing of it was read; it is left out, never copied as it is
+            self.res.damaged_headers += 1
+            return False
+        if end < len(buf):
+            # bytes after the IP packet (Ethernet padding, or anything hidden there) are
+            # not the protocol's: zeros, as padding is
+            buf[end:] = bytes(len(buf) - end)
         sport, dport, seq = struct.unpack_from(">HHI", buf, t)
         cands = self.flows.get((src, sport, dst, dport))
         if not cands:
