@@ -223,8 +223,6 @@ class DirectSide:
         self.side = side
         self.framer = DirectFramer()
         self.p2p = P2PSide(ctx.ps, ctx.sessions, self._emit, self._fill)
-        conn_sides = conn.direct_sides
-        conn_sides.append(self.p2p)
 
     def _emit(self, off, data):
         self.side.patches.append((off, len(data), data, None))
@@ -262,6 +260,7 @@ class GatewaySide:
         self.need = 0                 # body bytes still to come
         self.vpos = 0                 # virtual offset of the next body byte
         self.segments: list[tuple[int, int, int]] = []   # (virtual, stream, length)
+        self.vstarts: list[int] = []
         self.msnp = MsnpSide(conn, d, ctx, self._emit, self._fill, self._dirty, side)
         self.broken = False
         self.chunked = False
@@ -269,8 +268,7 @@ class GatewaySide:
 
     # virtual -> stream offsets
     def _map(self, voff, n):
-        vs = [s[0] for s in self.segments]
-        i = bisect.bisect_right(vs, voff) - 1
+        i = bisect.bisect_right(self.vstarts, voff) - 1
         while n > 0 and 0 <= i < len(self.segments):
             v, s, ln = self.segments[i]
             take = min(n, v + ln - voff)
@@ -308,6 +306,7 @@ class GatewaySide:
             if self.need:
                 take = min(self.need, len(self.buf))
                 self.segments.append((self.vpos, self.base, take))
+                self.vstarts.append(self.vpos)       # (kept sorted: bisected per patch)
                 self.msnp.feed(self.vpos, bytes(self.buf[:take]))
                 self.vpos += take
                 self.need -= take
@@ -400,7 +399,6 @@ class ConnScan:
         # segments by it), from the first bytes seen
         self.bases: list[int | None] = [None, None]
         self.sides = (Side(), Side())
-        self.direct_sides: list = []
         self._ftp: list = [None, None]     # each direction's MSNFTP filler, once needed
         self.scanners = [self._make(d) for d in (0, 1)]
 

@@ -175,7 +175,7 @@ class _Writer:
         if v == 4:
             ihl = (buf[ipoff] & 0x0F) * 4
             if buf[ipoff + 9] != 6 or (buf[ipoff + 6] & 0x3F) or buf[ipoff + 7]:
-                return self.keep_other
+                return self._other(linktype, buf, ipoff, v)
             t = ipoff + ihl
             end = ipoff + ((buf[ipoff + 2] << 8) | buf[ipoff + 3])
             src = ".".join(map(str, buf[ipoff + 12:ipoff + 16]))
@@ -187,7 +187,7 @@ class _Writer:
             src = ipaddress.IPv6Address(bytes(buf[ipoff + 8:ipoff + 24])).compressed
             dst = ipaddress.IPv6Address(bytes(buf[ipoff + 24:ipoff + 40])).compressed
         else:
-            return self.keep_other
+            return self._other(linktype, buf, ipoff, v)
         if t + 20 > len(buf) or end < t + 20:
             # an IP header whose lengths cannot hold a TCP header: the reader rejects it
             # as damage, so nothing of it was read; it is left out, never copied as it is
@@ -200,6 +200,11 @@ class _Writer:
         sport, dport, seq = struct.unpack_from(">HHI", buf, t)
         cands = self.flows.get((src, sport, dst, dport))
         if not cands:
+            if self.keep_other and self.ps.addresses:
+                good = end <= len(buf) and checksum_ok(buf, ipoff, t, end, v == 6)
+                self._addresses(linktype, buf, ipoff, v)
+                if end <= len(buf):
+                    _set_tcp_checksum(buf, ipoff, t, end, v == 6, good)
             return self.keep_other
         flow = self._pick(cands, (src, sport, dst, dport), seq, buf[t + 13])
         doff = (buf[t + 12] >> 4) * 4
@@ -267,6 +272,20 @@ class _Writer:
         filler = self.ctx.sessions.filler(source) if isinstance(source, int) else source
         return filler.bytes(data_off + at, n)
 
+    def _other(self, linktype, buf, ipoff, v) -> bool:
+        """A packet that is not TCP (or not one the reader decodes): kept only with
+        --keep-other, its addresses mapped too with --addresses (a UDP checksum, which
+        covers them, is cleared: 0 means "none" in IPv4)."""
+        if not self.keep_other:
+            return False
+        if self.ps.addresses and v in (4, 6) and ipoff + (20 if v == 4 else 40) <= len(buf):
+            self._addresses(linktype, buf, ipoff, v)
+            if v == 4 and buf[ipoff + 9] == 17:
+                u = ipoff + (buf[ipoff] & 0x0F) * 4
+                if u + 8 <= len(buf):
+                    buf[u + 6:u + 8] = b"\0\0"
+        return True
+
     def _addresses(self, linktype, buf, ipoff, v):
         ps = self.ps
         if v == 4:
@@ -281,6 +300,10 @@ class _Writer:
         if linktype == 1 and len(buf) >= 12:
             buf[0:6] = ps.mac(bytes(buf[0:6]))
             buf[6:12] = ps.mac(bytes(buf[6:12]))
+        elif linktype == 113 and len(buf) >= 16 and buf[4:6] == b"\x00\x06":
+            buf[6:12] = ps.mac(bytes(buf[6:12]))        # Linux cooked v1: the sender's
+        elif linktype == 276 and len(buf) >= 20 and buf[11] == 6:
+            buf[12:18] = ps.mac(bytes(buf[12:18]))      # Linux cooked v2
 
 
 def _ones(data: bytes) -> int:
