@@ -408,3 +408,14 @@ def test_flags_and_circle_credentials():
     assert rewrite_line("PRP", ["7", "MBE", "N"], False, 1, 13, ps) == b"7 MBE N"
     assert rewrite_line("USR", ["9", "SHA", "A", "c2VjcmV0dG9rZW4="], False, 0, 18, ps) == (
         b"9 SHA A " + ps.token(b"c2VjcmV0dG9rZW4=", "ticket"))
+
+
+def test_msnobject_attributes_in_any_case():
+    """WLM 2009 writes `stamp=` and `avatarid=` in lower case: rewritten as Stamp is."""
+    from msnsniff.anonymise.payloads import msnobj
+    ps = Pseudonyms(KEY)
+    o = (b'<msnobj Creator="bob@example.com" Size="10" Type="3" Location="0" Friendly="AAA=" '
+         b'SHA1D="SbpbF/JLtcDlgx4icfTHFQCg2xU=" stamp="QWxpY2VTaWduZWQ=" avatarid="Zm9vYmFy"/>')
+    n = msnobj(o, ps)
+    assert len(n) == len(o) and b"QWxpY2VTaWduZWQ=" not in n and b"Zm9vYmFy" not in n
+    assert ps.token(b"QWxpY2VTaWduZWQ=", "stamp") in n and ps.token(b"Zm9vYmFy", "avatarid") in n

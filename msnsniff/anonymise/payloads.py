@@ -132,7 +132,10 @@ def msnobj(raw: bytes, ps: Pseudonyms, objects=None) -> bytes:
             return url_recode(raw, lambda b: msnobj(b, ps, objects))
         except ValueError:
             return ps.text(raw)
-    attrs = {m.group(1): m for m in _ATTR.finditer(raw)}
+    # attribute names in their canonical case (WLM 2009 writes "stamp", "avatarid");
+    # a name given twice: every copy rewritten alike
+    every = [(_CANON.get(m.group(1).lower(), m.group(1)), m) for m in _ATTR.finditer(raw)]
+    attrs = dict(every)
     if b"Creator" not in attrs and b"SHA1D" not in attrs:
         return ps.text(raw) if raw.strip(b"\0") not in (b"", b"0") else raw
     vals = {k: m.group(2) for k, m in attrs.items()}
@@ -143,8 +146,9 @@ def msnobj(raw: bytes, ps: Pseudonyms, objects=None) -> bytes:
         new[b"Friendly"] = b64_text(ps, vals[b"Friendly"])
     if vals.get(b"Location", b"0") != b"0":
         new[b"Location"] = ps.token(vals[b"Location"], "location")
-    if vals.get(b"Stamp"):
-        new[b"Stamp"] = ps.token(vals[b"Stamp"], "stamp")
+    for k in (b"Stamp", b"AvatarID", b"contentid"):
+        if vals.get(k):
+            new[k] = ps.token(vals[k], k.decode().lower())
     if vals.get(b"SHA1D"):
         size = int(vals[b"Size"]) if vals.get(b"Size", b"").isdigit() else 0
         sha = objects.sha1d(vals[b"SHA1D"].decode("latin-1"), size)
@@ -156,10 +160,14 @@ def msnobj(raw: bytes, ps: Pseudonyms, objects=None) -> bytes:
         else:
             new[b"SHA1C"] = ps.token(vals[b"SHA1C"], "sha1c")
     out = bytearray(raw)
-    for k, m in attrs.items():
-        if new[k] != vals[k]:
-            out[m.start(2):m.end(2)] = new[k]
+    for k, m in every:
+        if new[k] != vals[k] and len(m.group(2)) == len(vals[k]):
+            out[m.start(2):m.end(2)] = _same(ps, m.group(2), new[k])
     return bytes(out)
+
+
+_CANON = {k.lower(): k for k in (b"Creator", b"Size", b"Type", b"Location", b"Friendly",
+                                 b"SHA1D", b"SHA1C", b"Stamp", b"AvatarID", b"contentid")}
 
 
 def sha1c(v: dict) -> bytes:
