@@ -419,3 +419,18 @@ def test_msnobject_attributes_in_any_case():
     n = msnobj(o, ps)
     assert len(n) == len(o) and b"QWxpY2VTaWduZWQ=" not in n and b"Zm9vYmFy" not in n
     assert ps.token(b"QWxpY2VTaWduZWQ=", "stamp") in n and ps.token(b"Zm9vYmFy", "avatarid") in n
+
+
+def test_pcapng_metadata_that_names_the_machine_is_overwritten(pairs):
+    """The section's hardware/OS/application and the interface's name and filter say
+    whose machine made the capture; the timing options stay (tshark reads the same)."""
+    _, anon, target, _ = pairs["ipv6.pcapng"]
+    orig_bytes, data = open(cap("ipv6.pcapng"), "rb").read(), open(target, "rb").read()
+    assert b"Dumpcap" in orig_bytes and b"Dumpcap" not in data and b"EPYC" not in data
+    assert len(data) == len(orig_bytes)
+    r = subprocess.run(["capinfos", "-M", target], capture_output=True, text=True)
+    assert "Capture application: " + "x" * 10 in r.stdout and "Name = xx" in r.stdout
+    assert "nanoseconds (9)" in r.stdout           # if_tsresol kept: the same times
+    t = [subprocess.run(["tshark", "-r", p, "-T", "fields", "-e", "frame.time_epoch"],
+                        capture_output=True, text=True).stdout for p in (cap("ipv6.pcapng"), target)]
+    assert t[0] == t[1] and t[0].count("\n") == 29

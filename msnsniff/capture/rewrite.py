@@ -36,7 +36,8 @@ class CopyStats:
         self.truncated: str | None = None
 
 
-def copy_capture(src: BinaryIO, out: BinaryIO, patch: Patcher) -> CopyStats:
+def copy_capture(src: BinaryIO, out: BinaryIO, patch: Patcher, scrub: bool = False) -> CopyStats:
+    """``scrub``: pcapng metadata that names the capturing machine is overwritten too."""
     stats = CopyStats()
     f, compression = _decompressing(src)
     r = _Reader(f)
@@ -45,7 +46,7 @@ def copy_capture(src: BinaryIO, out: BinaryIO, patch: Patcher) -> CopyStats:
         if magic in _PCAP_MAGICS:
             _copy_pcap(r, magic, out, patch, stats)
         elif magic == _PCAPNG_SHB:
-            _copy_pcapng(r, magic, out, patch, stats)
+            _copy_pcapng(r, magic, out, patch, stats, scrub)
         else:
             raise MsnsniffError("not a pcap or pcapng capture file")
     except STREAM_ERRORS as e:
@@ -88,7 +89,38 @@ def _copy_pcap(r, magic, out, patch, stats):
             return
 
 
-def _copy_pcapng(r, magic, out, patch, stats):
+# pcapng options kept by --scrub (timing and counters); every other option's value
+# (comments, hardware, OS, application, interface names and addresses, filters, a
+# packet's hash) is overwritten with "x" of the same length
+_KEEP_OPTIONS = {1: {8, 9, 10, 13, 14}, 6: {2, 4, 5, 6, 7}, 5: {2, 3, 4, 5, 6, 7, 8}}
+
+
+def _scrub_options(block: bytearray, btype: int, endian: str):
+    if btype == 0x0A0D0D0A:
+        start = 24
+    elif btype == 1:
+        start = 16
+    elif btype == 6 and len(block) >= 28:
+        cap = struct.unpack_from(endian + "I", block, 20)[0]
+        start = 28 + ((cap + 3) & ~3)
+    elif btype == 5:
+        start = 20
+    else:
+        return
+    keep = _KEEP_OPTIONS.get(btype, set())
+    pos, end = start, len(block) - 4
+    while pos + 4 <= end:
+        code, olen = struct.unpack_from(endian + "HH", block, pos)
+        if code == 0:
+            break
+        if pos + 4 + olen > end:
+            break                               # a damaged option: left to the readers
+        if code not in keep:
+            block[pos + 4:pos + 4 + olen] = b"x" * olen
+        pos += 4 + ((olen + 3) & ~3)
+
+
+def _copy_pcapng(r, magic, out, patch, stats, scrub=False):
     endian = "<"
     links: list[int] = []
     head = magic + r.read(4)
@@ -112,6 +144,8 @@ def _copy_pcapng(r, magic, out, patch, stats):
             return
         block = bytearray(head + rest)
         keep = True
+        if scrub:
+            _scrub_options(block, btype, endian)
         if btype == 1:
             links.append(struct.unpack_from(endian + "H", block, 8)[0])
         elif btype in (6, 2) and len(block) >= 28:

@@ -149,7 +149,7 @@ def anonymise(path: str, out_path: str, addresses: bool = False, keep_other: boo
     tmp = out_path + ".part"
     try:
         with open(path, "rb") as src, open(tmp, "wb") as out:
-            cs = copy_capture(src, out, writer.patch)
+            cs = copy_capture(src, out, writer.patch, scrub=True)
         os.replace(tmp, out_path)
     except BaseException:
         if os.path.exists(tmp):
