@@ -378,3 +378,30 @@ def test_follow_since_until_keeps_the_commands_of_a_moment():
     assert "Hi Bob, are you there?" in r.stdout and "TypingUser" not in r.stdout
     assert r.stdout.startswith("=== connection 5: ") and "=== closed (fin)" in r.stdout
     assert r.stderr.strip() == "shown: 1 of 23 commands and gaps of the connection (--since/--until)"
+
+
+def test_a_piped_table_streams_after_its_first_rows(monkeypatch):
+    """Piped (no terminal), a long table is written as its rows come: the first
+    STREAM_AFTER rows fix the widths, later rows are neither held nor cut."""
+    import io
+
+    from msnsniff.output import emit as E
+    monkeypatch.setattr(E, "STREAM_AFTER", 5)
+    pulled, out = [], io.StringIO()
+
+    def rows():
+        for i in range(12):
+            pulled.append(i)
+            if i == 8:      # by now the first rows are on the page already
+                assert out.getvalue().count("\n") >= 2 + 5
+            yield {"verb": "MSG", "params": "x" * (40 if i == 10 else 3), "n": i}
+    E.emit(rows(), ["verb", "params", "n"], "table", out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["verb", "params", "n"] and set(lines[1]) <= {"-", " "}
+    assert len(lines) == 2 + 12 and pulled == list(range(12))
+    assert lines[2 + 10] == "MSG     " + "x" * 40 + "  10"        # wider: pushed, not cut
+    assert lines[2 + 11] == "MSG     xxx       11"
+    # a short table is rendered as before (render_table)
+    short = io.StringIO()
+    E.emit([{"verb": "USR", "params": "a", "n": 1}], ["verb", "params", "n"], "table", short)
+    assert short.getvalue() == E.render_table([["USR", "a", "1"]], ["verb", "params", "n"]) + "\n"

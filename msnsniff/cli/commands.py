@@ -180,6 +180,9 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
             table.row([cell(r[c]) for c in cols])
             table.out = out
             out.write(highlight(line.getvalue(), rx, header=False))
+    elif fmt == "table" and not terminal_width(sys.stdout):
+        # piped: emit streams the table (widths from its first rows), nothing is held
+        emit(project(rows(), cols), cols, fmt, sys.stdout, tablefmt=table_format)
     else:
         buf = io.StringIO()
         heads = None
