@@ -386,7 +386,8 @@ def test_a_piped_table_streams_after_its_first_rows(monkeypatch):
     import io
 
     from msnsniff.output import emit as E
-    monkeypatch.setattr(E, "STREAM_AFTER", 5)
+    from msnsniff.output import tablestream
+    monkeypatch.setattr(tablestream, "STREAM_AFTER", 5)
     pulled, out = [], io.StringIO()
 
     def rows():

@@ -204,7 +204,8 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
     if not width and TZ[0] is None and tablefmt in ("simple", "plain"):
         # piped: the first STREAM_AFTER rows decide the widths, the rest stream in them
         # (flat memory on a big capture; a short table is rendered exactly as before)
-        _stream_table(rows, columns, heads, tablefmt, out)
+        from .tablestream import stream_table
+        stream_table(rows, columns, heads, tablefmt, out)
         return
     table = [list(map(cell, map(r.get, columns))) for r in rows]
     if width or TZ[0] is not None:
@@ -436,36 +437,6 @@ def _markup_cell(c, bar):
     if not isinstance(c, str):
         return c
     return c.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", bar)
-
-
-STREAM_AFTER = 5000
-
-
-def _stream_table(rows, columns, heads, tablefmt, out):
-    it = iter(rows)
-    first = []
-    for r in it:
-        first.append(list(map(cell, map(r.get, columns))))
-        if len(first) >= STREAM_AFTER:
-            break
-    else:
-        out.write(render_table(first, heads, tablefmt) + "\n")
-        return
-    widths = [_width(h) + 2 for h in heads]
-    for row in first:
-        for i, c in enumerate(row):
-            w = _width(c)
-            if w > widths[i]:
-                widths[i] = w
-    out.write(table_line(heads, widths) + "\n")
-    if tablefmt == "simple":
-        out.write("  ".join("-" * w for w in widths) + "\n")
-    for row in first:
-        out.write(table_line(row, widths) + "\n")
-    del first
-    for r in it:
-        # a cell wider than its column pushes the rest of its line along: nothing is cut
-        out.write(table_line(list(map(cell, map(r.get, columns))), widths) + "\n")
 
 
 def render_table(table, headers, tablefmt="simple", tight=False) -> str:
