@@ -205,7 +205,7 @@ def emit(rows, columns, fmt, out=None, tablefmt="simple", headers=None, raw_csv=
         # piped: the first STREAM_AFTER rows decide the widths, the rest stream in them
         # (flat memory on a big capture; a short table is rendered exactly as before)
         from .tablestream import stream_table
-        stream_table(rows, columns, heads, tablefmt, out)
+        stream_table(rows, columns, heads, tablefmt, out, cell, render_table, table_line, _width)
         return
     table = [list(map(cell, map(r.get, columns))) for r in rows]
     if width or TZ[0] is not None:

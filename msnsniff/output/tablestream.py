@@ -8,8 +8,9 @@ from __future__ import annotations
 STREAM_AFTER = 5000
 
 
-def stream_table(rows, columns, heads, tablefmt, out):
-    from .emit import _width, cell, render_table, table_line
+def stream_table(rows, columns, heads, tablefmt, out, cell, render_table, table_line, _width):
+    """(emit's cell, render_table, table_line and _width are given, not imported: this
+    module sits below emit.py, which uses it)"""
     it = iter(rows)
     first = []
     for r in it:
