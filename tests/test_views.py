@@ -406,3 +406,33 @@ def test_a_piped_table_streams_after_its_first_rows(monkeypatch):
     short = io.StringIO()
     E.emit([{"verb": "USR", "params": "a", "n": 1}], ["verb", "params", "n"], "table", short)
     assert short.getvalue() == E.render_table([["USR", "a", "1"]], ["verb", "params", "n"]) + "\n"
+
+
+def test_live_shows_the_first_typing_notice_of_an_unknown_sender(tmp_path):
+    """A capture that starts mid-switchboard: no USR/ANS names the connection's account
+    and the client's notice has no TypingUser.  The first notice is a line (the check
+    against the last one shown compared None with None and hid it)."""
+    from conftest import conversation, write_pcap
+
+    from msnsniff.capture.files import read_segments
+    from msnsniff.engine.pipeline import Pipeline
+    from msnsniff.model import Analysis
+    from msnsniff.output.livefmt import LiveFormatter
+    typing = b"MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\n\r\n\r\n"
+    text = b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi"
+    path = write_pcap(tmp_path / "mid.pcap", conversation(server=("10.0.0.3", 1863), c2s=[
+        b"MSG 5 U %d\r\n" % len(typing) + typing, b"MSG 6 U %d\r\n" % len(typing) + typing,
+        b"MSG 7 N %d\r\n" % len(text) + text, b"MSG 8 U %d\r\n" % len(typing) + typing]))
+    pipe, analysis = Pipeline(), Analysis(sink=lambda t, r: None, stream_sessions=True)
+    printer = LiveFormatter(analysis)
+    recs = []
+    for seg in read_segments(path):
+        for ev in pipe.feed(seg):
+            analysis.apply(ev)
+            rec = printer.record(ev)
+            if rec is not None:
+                recs.append((rec["event"], rec["text"]))
+    typed = [r for r in recs if r[0] == "typing"]
+    # the first notice, not its repeat; again after the message came between
+    assert typed == [("typing", "typing    unknown …"), ("typing", "typing    unknown …")]
+    assert [r[0] for r in recs] == ["typing", "message", "typing"]

@@ -161,8 +161,9 @@ class LiveFormatter:
         rcpt = ", ".join(sorted(present)) or "?"
         ct = ev.content_type
         if ct == "text/x-msmsgscontrol":
-            if not self.typing or self.last_typing.get(ev.conn) == sender:
-                return None
+            if not self.typing or (ev.conn in self.last_typing
+                                   and self.last_typing[ev.conn] == sender):
+                return None         # (an unknown sender's first notice is shown too)
             self.last_typing[ev.conn] = sender
             return {"event": "typing", "sender": sender, "text": f"typing    {sender or 'unknown'} …"}
         if ct == "text/plain":
