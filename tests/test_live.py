@@ -258,7 +258,7 @@ def test_live_follows_a_p2p_direct_connection_on_the_port_its_answer_names(tmp_p
 
 @private_network
 def test_account_and_with_keep_the_lines_a_person_asks_for():
-    p = start_live("--duration", "4", "--format", "jsonl", "--with", "carol@hotmail.com")
+    p = start_live("--duration", "6", "--format", "jsonl", "--with", "carol@hotmail.com")
     scenario().scenario_session()
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
@@ -277,7 +277,7 @@ def test_account_and_with_keep_the_lines_a_person_asks_for():
     # the summary is still the whole capture's: three accounts signed in
     assert sorted(recs[-1]["accounts"]) == ["alice@hotmail.com", "bob@hotmail.com",
                                             "carol@hotmail.com"]
-    p = start_live("--duration", "4", "--format", "jsonl", "--account", "bob@hotmail.com")
+    p = start_live("--duration", "6", "--format", "jsonl", "--account", "bob@hotmail.com")
     scenario().scenario_session()
     out, err = p.communicate(timeout=30)
     recs = [json.loads(ln) for ln in out.splitlines() if '"summary"' not in ln]
