@@ -125,6 +125,46 @@ def test_fragments_of_the_captures_in_noise(chunk):
     assert sorted(at) == sorted(PLACED[k] for k in PLACED if not k.startswith("hi") or k == "hi")
 
 
+def test_utf16_strings_that_run_on_into_noise_are_carved_whole():
+    """In-memory strings without their two NULs run on into random bytes: a message
+    longer than the first decode, a MIME block with no length (it runs to the string's
+    end), one cut by the image's end, and a short one: each is carved as a full decode
+    carves it."""
+    rnd = random.Random(3)
+    long_text = "x" * 1500 + " the end"
+    body = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + long_text
+    long_msg = (f"MSG bob@hotmail.com Bob {len(body)}\r\n" + body).encode("utf-16-le")
+    mime = ("MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\n"
+            "TypingUser: eve@hotmail.com\r\n\r\n").encode("utf-16-le")
+    short = "NLN AWY dave@hotmail.com Dave 1073856572\r\n".encode("utf-16-le")
+    # odd high bytes, so that no two NULs end a string inside the noise
+    noise = bytes(b | 1 for b in rnd.randbytes(6000))
+    img = noise[:100] + long_msg + noise[:3000] + mime + noise + short + noise[:50] + \
+        long_msg[:2600]
+    at_long, at_mime = 100, 100 + len(long_msg) + 3000
+    at_short = at_mime + len(mime) + len(noise)
+    at_cut = at_short + len(short) + 50
+    rows, _ = _carve(img, 1 << 20)
+    at = {o: r for r in rows for o in r["offsets"]}
+    assert sorted(at) == [at_long, at_mime, at_short, at_cut]
+    m = at[at_long]
+    assert (m["encoding"], m["kind"], m["sender"], m["text"], m["complete"]) == (
+        "utf-16le", "text", "bob@hotmail.com", long_text, "complete")
+    t = at[at_mime]
+    assert (t["kind"], t["sender"], t["complete"]) == ("typing", "eve@hotmail.com", "no length")
+    assert t["length"] > 3000      # a string with no end runs on: no length says where to stop
+    assert (at[at_short]["verb"], at[at_short]["sender"]) == ("NLN", "dave@hotmail.com")
+    c = at[at_cut]
+    assert (c["complete"], c["declared"]) == ("truncated", len(body.encode()))
+    # the same rows as a decode of every string in full
+    import msnsniff.stream.carve as carve
+    first, carve.UTF16_FIRST = carve.UTF16_FIRST, carve.UTF16_RUN
+    try:
+        assert _carve(img, 1 << 20)[0] == rows
+    finally:
+        carve.UTF16_FIRST = first
+
+
 def test_a_fragment_flood_is_capped_and_reported():
     flood = b"MSG 1 N 3\r\nabc" * (3 * MIB // 14)
     rows, c = _carve(flood, 1 << 20, cap=100)

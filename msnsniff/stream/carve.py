@@ -6,16 +6,15 @@ chunks are found because the last ``OVERLAP`` bytes of every chunk wait for the 
 one: a fragment is only decoded once every byte its length could claim is present (or
 the input has ended).  Memory is the chunk plus that window, whatever the input's size.
 
-Speed comes from never running Python per byte.  The chunk is translated once (C,
-~1 GB/s) so that every upper-case letter becomes ``A`` and the separators that follow
-the words MSNP starts with (space, ``-`` of ``MIME-Version``, ``/`` of ``MSNSLP/1.0``)
-become a space; then ``bytes.find`` (C) looks for ``AAA `` — a verb and its space,
-the ``IME-`` of ``MIME-Version``, the ``SLP/`` of ``MSNSLP/``.  UTF-16LE strings (the
-client's in-memory strings) are found the same way in the even and the odd bytes of
-the translated chunk (``M\\0S\\0G\\0 \\0`` is ``MSG `` there), then checked for their
-NUL high bytes.  No needle holds a NUL byte: a needle that does crawls through zero
-pages a byte at a time (CPython's find skips by the byte after its window), and memory
-images are mostly zero pages.  Each hit is then decided by
+Speed comes from never running Python per byte.  The chunk's pages that are not all
+zero (a memory image is half zero pages) are translated once (C, ~1 GB/s) so that every
+upper-case letter becomes ``A`` and the separators that follow the words MSNP starts
+with (space, ``-`` of ``MIME-Version``, ``/`` of ``MSNSLP/1.0``) become a space; then
+``bytes.find`` (C) looks for ``AAA `` — a verb and its space, the ``IME-`` of
+``MIME-Version``, the ``SLP/`` of ``MSNSLP/``.  UTF-16LE strings (the client's in-memory
+strings) are found the same way with ``A\\0A\\0A\\0 \\0`` (NUL stays NUL), in the
+non-zero pages only: a needle holding NULs steps slowly through zeros (CPython's find
+skips by the byte after its window).  Each hit is then decided by
 carvefrag.py with the capture path's own parsers.  ``<msnobj`` has no upper-case word
 and is looked for as it is.
 
@@ -49,6 +48,10 @@ MSNOBJ_ANCHOR = b"<msnobj"
 # the longest UTF-16 string decoded at a hit: a line and a switchboard MSG's payload
 # many times over (a string that runs on is garbage after the fragment's own length)
 UTF16_RUN = 16 * 1024
+# a UTF-16 string is first decoded this far: an in-memory string usually ends (two NULs)
+# well before, and one that runs on into random bytes costs its decode per byte; the
+# long decode is done only when the short one cannot be trusted (see _utf16)
+UTF16_FIRST = 2048
 OVERLAP = max(DEFAULT_LIMITS.max_line + DEFAULT_LIMITS.max_payload + 64, UTF16_RUN)
 BACK = 64                    # bytes kept before the scanned region (a word's start)
 MIB = 1 << 20
@@ -69,6 +72,7 @@ class Carver:
         self.capped: dict = {}   # MiB -> anchors not examined because of the cap
         self.fed = 0
         self.fragments = 0
+        self._undo: list | None = None   # counts changed while a short decode is tried
 
     def feed(self, data: bytes) -> list:
         self.fed += len(data)
@@ -109,12 +113,18 @@ class Carver:
         if self.per_mib.get(mib, 0) < self.cap:
             return True
         self.capped[mib] = self.capped.get(mib, 0) + 1
+        if self._undo is not None:
+            self._undo.append(self.capped)
+            self._undo.append(mib)
         return False
 
     def _emit(self, r: dict, off: int, encoding: str, out: list):
         mib = off >> 20
         self.per_mib[mib] = self.per_mib.get(mib, 0) + 1
         self.fragments += 1
+        if self._undo is not None:
+            self._undo.append(self.per_mib)
+            self._undo.append(mib)
         r["offset"] = off
         r["encoding"] = encoding
         r["end"] = off + r["length"] * (2 if encoding == "utf-16le" else 1)
@@ -124,13 +134,14 @@ class Carver:
         """Every anchor starting in buf[start:stop]; fragments may reach up to end.
         The anchors are walked in order of position; the ASCII one is by far the most
         frequent (every upper-case word in text), so its rejection is inline."""
-        tr = buf.translate(TRANSLATE)
+        runs = _nonzero_runs(buf, start, stop)
+        tr = _translated(buf, runs)
         inf = 1 << 62
         la, lo = stop + 3, stop + len(MSNOBJ_ANCHOR) - 1
         a = tr.find(ASCII_ANCHOR, start, la)
         o = buf.find(MSNOBJ_ANCHOR, start, lo)
         a, o = (inf if x < 0 else x for x in (a, o))
-        u16 = _utf16_hits(buf, tr, start, stop)
+        u16 = _utf16_hits(tr, runs, start, stop)
         ui = 0
         u = u16[0] if u16 else inf
         cand, base = _CANDIDATES, self.base
@@ -191,16 +202,48 @@ class Carver:
 
     def _utf16(self, buf, q, end, out):
         """Three UTF-16LE letters at q: the string from the word's first letter is
-        decoded to UTF-8 and carved like ASCII; offsets point into the original bytes."""
+        decoded to UTF-8 and carved like ASCII; offsets point into the original bytes.
+
+        The string is first decoded to UTF16_FIRST bytes.  That gives exactly what the
+        full decode gives when the string ends inside (two NULs), or when every
+        fragment found is complete by its own length and ends well before the cut;
+        otherwise (a fragment without a length runs to the string's end, or one is
+        cut) the counts it changed are undone and the string is decoded in full."""
         if not (0x41 <= buf[q] <= 0x5A and not buf[q + 1] and 0x41 <= buf[q + 2] <= 0x5A):
             return
         w = q
         while w >= 2 and 0x41 <= buf[w - 2] <= 0x5A and buf[w - 1] == 0 and q - w < 32:
             w -= 2
-        lim = min(end, w + UTF16_RUN)
+        full = min(end, w + UTF16_RUN)
+        short = min(full, w + UTF16_FIRST)
+        if short < full:
+            fragments = self.fragments
+            trial: list = []
+            self._undo = []
+            try:
+                ok = self._utf16_string(buf, q, w, short, trial, trusted=False)
+            finally:
+                undo, self._undo = self._undo, None
+            if ok:
+                out += trial
+                return
+            for i in range(0, len(undo), 2):
+                counts, mib = undo[i], undo[i + 1]
+                counts[mib] -= 1
+                if not counts[mib]:
+                    del counts[mib]
+            self.fragments = fragments
+        self._utf16_string(buf, q, w, full, out, trusted=True)
+
+    def _utf16_string(self, buf, q, w, lim, out, trusted) -> bool:
+        """Carve the UTF-16 string buf[w:lim] (up to its two NULs).  Untrusted (a short
+        decode): returns False, changing nothing but the undoable counts, when the
+        result could differ from the full decode's."""
         z = buf.find(b"\x00\x00", w, lim)
         while z >= 0 and (z - w) & 1:
             z = buf.find(b"\x00\x00", z + 1, lim)
+        if z >= 0:
+            trusted = True          # the string ends here whatever comes after
         stop = z if z >= 0 else lim - ((lim - w) & 1)
         text = buf[w:stop].decode("utf-16-le", "replace")
         u8 = text.encode("utf-8", "replace")
@@ -215,30 +258,38 @@ class Carver:
         # runs on into whatever follows, which is not UTF-16 text
         sub = u8.translate(TRANSLATE)
         last = 0                    # UTF-8 index after the last fragment
+        first = len(out)
         while True:
             i = sub.find(ASCII_ANCHOR, last, last + 24)
             if i < 0:
                 break
             nxt = self._ascii(u8, sub, i, len(u8), base, "utf-16le", out, offset_of)
             if nxt <= i:
+                if not trusted:
+                    return False    # it may have needed bytes past the cut
                 break
             last = nxt
+        # a cap refusal, a fragment without its full length, or one ending near the
+        # cut: the full decode could carve otherwise
+        if not trusted and (last + 64 > len(u8)
+                            or any(r["complete"] != F.COMPLETE for r in out[first:])
+                            or any(c is self.capped for c in (self._undo or [])[::2])):
+            return False
         if last:
             self.covered = max(self.covered, offset_of(last))
         self.u16_done = offset_of(last) if last else self.base + q + 8
+        return True
 
 
 ZERO_PAGE = bytes(4096)
+# three UTF-16LE letters and a separator in the translated bytes (NUL stays NUL)
+UTF16_ANCHOR = b"A\x00A\x00A\x00 \x00"
 
 
-def _utf16_hits(buf: bytes, tr: bytes, start: int, stop: int) -> list[int]:
-    """Where three UTF-16LE upper-case letters and a separator start (sorted): ``AAA ``
-    in the even and in the odd bytes, with NUL high bytes in ``buf``.
-
-    The even and odd bytes are copied out only for the runs of 4 KiB that are not all
-    zero (a memory image is half zero pages, and no UTF-16 letter starts in one):
-    ``startswith`` compares a page with memcmp and copies nothing, and the copies of the
-    halves were most of this pass."""
+def _nonzero_runs(buf: bytes, start: int, stop: int) -> list[tuple[int, int]]:
+    """The runs of 4 KiB pages, from the page holding ``start`` past ``stop``, that are
+    not all zero.  A memory image is half zero pages and no anchor starts in one;
+    ``startswith`` compares a page with memcmp and copies nothing."""
     page = len(ZERO_PAGE)
     runs, a, p = [], None, start - start % page
     while p < stop:
@@ -251,21 +302,31 @@ def _utf16_hits(buf: bytes, tr: bytes, start: int, stop: int) -> list[int]:
         p += page
     if a is not None:
         runs.append((a, p))
+    return runs
+
+
+def _translated(buf: bytes, runs) -> bytearray:
+    """``buf.translate(TRANSLATE)`` where it matters: the non-zero runs (and the 8
+    bytes after each, where an anchor that starts in it may end); zero pages stay zero
+    without being looked at, which halves this pass on a memory image."""
+    tr = bytearray(len(buf))
+    for a, b in runs:
+        b = min(b + 8, len(buf))
+        tr[a:b] = buf[a:b].translate(TRANSLATE)
+    return tr
+
+
+def _utf16_hits(tr, runs, start: int, stop: int) -> list[int]:
+    """Where three UTF-16LE upper-case letters and a separator start in
+    buf[start:stop] (sorted).  The needle holds NULs, which makes ``find`` step slowly
+    through zeros: it is run on the non-zero runs only."""
     hits = []
     for a, b in runs:
         lo, hi = max(a, start), min(b, stop)
-        for parity in (0, 1):
-            first = lo + ((lo - parity) & 1)        # the first index >= lo of that parity
-            half = tr[first:hi + 8:2]               # (+8: an anchor may end past the run)
-            j = half.find(ASCII_ANCHOR)
-            while j >= 0:
-                q = first + 2 * j
-                if q >= hi:
-                    break
-                if not (buf[q + 1] or buf[q + 3] or buf[q + 5] or buf[q + 7]):
-                    hits.append(q)
-                j = half.find(ASCII_ANCHOR, j + 1)
-    hits.sort()
+        j = tr.find(UTF16_ANCHOR, lo, hi + 7)
+        while j >= 0:
+            hits.append(j)
+            j = tr.find(UTF16_ANCHOR, j + 1, hi + 7)
     return hits
 
 
