@@ -232,3 +232,61 @@ def test_the_timeline_has_an_axis_a_legend_and_cuts_out_idle_days(tmp_path):
     first, second = lanes[:9], lanes[9:]                 # 9 connections in msnp8_session
     assert max(b for _, b in first) <= brk_l + 1 and min(a for a, _ in second) >= brk_r - 1
     assert brk_r - brk_l < 0.03 * (svg_r - svg_l)
+
+
+def _hostile_page_capture(path):
+    """Small captures whose text is made to fill a page: every character of the names
+    and messages is ``<`` (escaped five times larger), 3 contact lists of 500 such
+    names, a conversation of 500 such messages, one far longer, and 40 personal
+    messages.  Without a byte budget the page was 5.5 MB from 2.7 MB of capture."""
+    name = b"%3C" * 380
+    login_c = [b"VER 1 MSNP8 CVR0\r\n", b"USR 3 TWN I eve@hotmail.com\r\n", b"SYN 4 0\r\n"]
+    packets = []
+    for k in range(3):
+        lst = b"".join(b"LST c%d@x.com %s 11 0\r\n" % (i, name) for i in range(500))
+        s2c = [b"VER 1 MSNP8 CVR0\r\n", b"USR 3 OK eve@hotmail.com Eve 1 0\r\n",
+               b"SYN 4 1 500 0\r\n"] + [lst[i:i + 1400] for i in range(0, len(lst), 1400)]
+        packets += conversation(client=("10.0.0.1", 40000 + k), s2c=s2c, c2s=login_c,
+                                t0=10.0 + k)
+    psm = [b"UUX %d %d\r\n" % (10 + i, len(x)) + x for i, x in enumerate(
+        b"<Data><PSM>%s %d</PSM><CurrentMedia></CurrentMedia></Data>" % (b"&lt;" * 300, i)
+        for i in range(40))]
+    packets += conversation(client=("10.0.0.1", 40010), c2s=login_c[:2] + psm,
+                            s2c=[b"VER 1 MSNP10 CVR0\r\n", b"USR 3 OK eve@hotmail.com Eve 1 0\r\n"],
+                            t0=20.0)
+    texts = [b"<" * 1400] * 499 + [b"<" * 5000]
+    msgs = []
+    for i, t in enumerate(texts):
+        body = b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n" + t
+        msgs.append(b"MSG %d N %d\r\n" % (i + 2, len(body)) + body)
+    packets += conversation(client=("10.0.0.1", 41000), server=("10.0.0.3", 1863),
+                            c2s=[b"USR 1 eve@hotmail.com 1.2.3\r\n"] + msgs,
+                            s2c=[b"USR 1 OK eve@hotmail.com Eve\r\n"], t0=30.0)
+    packets.sort(key=lambda p: p[0])
+    return write_pcap(path, packets)
+
+
+def test_text_made_to_fill_the_page_keeps_it_under_4_mb(tmp_path):
+    import re
+    page = report(tmp_path, _hostile_page_capture(tmp_path / "fill.pcap"))
+    size = page.stat().st_size
+    assert size < 4_000_000, size
+    html = page.read_text()
+    # the conversation says how many lines it has, shows some and counts the rest
+    conv = html[html.index('<details class="conversation"'):]
+    shown = conv.count('<div class="line')
+    assert "eve@hotmail.com" in conv and " · 500 lines" in conv
+    assert 0 < shown < 500
+    assert f"{500 - shown} more — see <code>msnsniff chats</code>" in conv
+    # the contact lists: each listed, the first with rows, the rest counted
+    heads = re.findall(r'<h3 id="session-\d+">session \d+ · eve@hotmail.com</h3>', html)
+    assert len(heads) == 3
+    mores = [int(n) for n in re.findall(r"<p class=\"more\">(\d+) more — see <code>msnsniff "
+                                        r"read</code></p>", html)]
+    rows = html.count('<td class="passport">c')
+    assert rows + sum(mores) == 1500 and rows >= 3
+    # one personal message per change is on the card up to 20, then a count
+    assert html.count("&amp;lt;" * 300) == 0 and html.count("&lt;" * 300 + " ") == 20
+    assert '<span class="more">20 more</span>' in html
+    dom = browser(tmp_path, page)
+    assert parse(dom).title.startswith("msnsniff report")

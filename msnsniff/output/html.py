@@ -12,11 +12,23 @@ from __future__ import annotations
 
 import re
 
-from .reporttimeline import timeline
+from markupsafe import escape
+
+from .reporttimeline import clip, timeline
 from .transcript import conversations
 
 CAP = 500                 # rows per table or conversation before "N more"
 MAX_SECTIONS = 50         # contact lists, conversations and account cards shown
+MAX_NAMES = 20            # friendly names and personal messages on an account card
+# The page's promise is "under 4 MB whatever the capture".  Row counts alone do not
+# keep it: 500 lines of 1,600 characters of ``<`` (escaped five times larger) in each
+# of 50 conversations is 200 MB.  So each section also has a budget of escaped bytes;
+# the rows past it are counted in its "N more" line like the rows past its cap.  The
+# CSS and the timeline (bounded by its own caps) take the rest of the 4 MB.
+BUDGETS = {"accounts": 300_000, "contacts": 700_000, "conversations": 1_100_000,
+           "transfers": 200_000, "challenges": 100_000, "errors": 100_000,
+           "anomalies": 200_000}
+ROW = 120                 # markup bytes around a row's values
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 EFFECTS = {"bold": "b", "italic": "i", "underline": "u", "strikethrough": "s"}
 
@@ -29,6 +41,39 @@ def safe_colour(c) -> str | None:
 def _capped(rows, cap=CAP):
     rows = list(rows)
     return rows[:cap], max(0, len(rows) - cap)
+
+
+def _escaped_len(v) -> int:
+    if v is None or v is True or v is False:
+        return 5
+    if isinstance(v, dict):
+        return sum(_escaped_len(k) + _escaped_len(x) for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return sum(_escaped_len(x) for x in v)
+    return len(escape(str(v)))
+
+
+class Budget:
+    """Escaped bytes a section may still fill (see BUDGETS)."""
+
+    def __init__(self, left: int):
+        self.left = left
+
+    def take(self, rows, fields, cap=CAP) -> tuple[list, int]:
+        """The rows shown (each value in ``fields`` clipped) and how many are not.
+        The first row of a call is always shown: every conversation or contact list
+        that is listed shows something."""
+        shown: list = []
+        n = 0
+        for r in rows:
+            n += 1
+            if len(shown) >= cap or (shown and self.left <= 0):
+                continue
+            c = {k: clip(r.get(k)) for k in fields if isinstance(r.get(k), str)}
+            r = dict(r, **c) if any(c[k] is not r.get(k) for k in c) else r
+            self.left -= ROW + sum(_escaped_len(r.get(k)) for k in fields)
+            shown.append(r)
+        return shown, n - len(shown)
 
 
 def accounts(doc) -> list[dict]:
@@ -64,13 +109,33 @@ def accounts(doc) -> list[dict]:
         if key in out and r["command"] == "UUX":
             out[key]["psm"].append((r["time"], r["personal_message"], r["current_media"]))
     for a in out.values():
-        a["names"] = sorted({(t or "", n) for t, n in a["names"]})
+        names = sorted({(t or "", n) for t, n in a["names"]})
+        a["names"] = [(t, clip(n, 400)) for t, n in names[:MAX_NAMES]]
+        a["names_more"] = max(0, len(names) - MAX_NAMES)
+        a["psm_more"] = max(0, len(a["psm"]) - MAX_NAMES)
+        a["psm"] = [(t, clip(m), clip(media)) for t, m, media in a["psm"][:MAX_NAMES]]
     return sorted(out.values(), key=lambda a: a["passport"].lower())
 
 
-def conversation_views(doc, account=None, since=None, until=None):
-    out = []
+def _account_cards(doc) -> tuple[list, int]:
+    """Account cards within their budget: a card's sessions are rows like any other."""
+    cards, more = _capped(accounts(doc), MAX_SECTIONS)
+    budget = Budget(BUDGETS["accounts"])
+    for a in cards:
+        budget.left -= ROW + sum(_escaped_len(x) for x in (a["passport"], a["names"], a["psm"]))
+        a["sessions"], a["sessions_more"] = budget.take(
+            a["sessions"], ("client", "login", "login_time", "auth", "client_address",
+                            "protocol"), MAX_NAMES)
+    return cards, more
+
+
+def conversation_views(doc, account=None, since=None, until=None) -> list[dict | None]:
+    out: list[dict | None] = []
+    budget = Budget(BUDGETS["conversations"])
     for head, rows in conversations(doc, account, None, since, until, typing=True):
+        if len(out) == MAX_SECTIONS:
+            out.append(None)        # only counted: see context
+            continue
         typing = sum(1 for r in rows if r["kind"] == "typing")
         lines = []
         for r in rows:
@@ -80,12 +145,15 @@ def conversation_views(doc, account=None, since=None, until=None):
             lines.append({"time": r["time"], "sender": r["sender"], "text": r["text"],
                           "kind": r["kind"], "colour": safe_colour(r.get("color")),
                           "classes": " ".join(classes), "font": r.get("font")})
-        shown, more = _capped(lines)
+        shown, more = budget.take(lines, ("time", "sender", "text", "font"))
+        people = head.get("participants") or []
+        head = dict(head, participants=[clip(p, 200) for p in people[:MAX_NAMES]] + (
+            [f"{len(people) - MAX_NAMES} more"] if len(people) > MAX_NAMES else []))
         out.append({"head": head, "lines": shown, "more": more, "typing": typing})
     return out
 
 
-def contacts_by_owner(doc) -> list[dict]:
+def contacts_by_owner(doc) -> list[dict | None]:
     groups: dict = {}
     for g in doc["groups"]:
         groups.setdefault(g["session"], {})[g["group_id"]] = g["name"]
@@ -97,30 +165,45 @@ def contacts_by_owner(doc) -> list[dict]:
     list_changes: dict = {}
     for c in doc["list_changes"]:
         list_changes.setdefault(c["session"], []).append(c)
-    out = []
+    out: list[dict | None] = []
+    budget = Budget(BUDGETS["contacts"])
     for s in doc["sessions"]:
         rows = contacts.get(s["id"], [])
         changes = list_changes.get(s["id"], [])
         if rows or changes:
-            shown, more = _capped(rows)
-            ch, ch_more = _capped(changes)
+            if len(out) == MAX_SECTIONS:
+                out.append(None)    # only counted: see context
+                continue
+            shown, more = budget.take(rows, ("passport", "friendly_name", "group_names",
+                                             "phones"))
+            ch, ch_more = budget.take(changes, ("time", "op", "list", "passport",
+                                                "friendly_name", "group_id"))
+            groups = {k: clip(v, 200) for k, v in groups.get(s["id"], {}).items()}
             out.append({"session": s["id"], "owner": s["passport"], "contacts": shown,
                         "more": more, "changes": ch, "changes_more": ch_more,
-                        "groups": groups.get(s["id"], {})})
+                        "groups": groups})
     return out
+
+
+def _sections(views: list) -> tuple[list, int]:
+    """The first MAX_SECTIONS views and how many more there were (built as None)."""
+    return views[:MAX_SECTIONS], len(views) - min(len(views), MAX_SECTIONS)
 
 
 def context(doc, version: str) -> dict:
     sm = doc["summary"]
     tables = {}
-    for t in ("transfers", "challenges", "errors", "anomalies"):
-        rows, more = _capped(doc[t])
+    for t, fields in (("transfers", ("kind", "name", "sender", "receiver", "status")),
+                      ("challenges", ("time", "challenge", "product_id")),
+                      ("errors", ("time", "name", "request")),
+                      ("anomalies", ("time", "kind", "detail"))):
+        rows, more = Budget(BUDGETS[t]).take(doc[t], fields)
         tables[t] = {"rows": rows, "more": more}
     return {"version": version, "summary": sm, "captures": sm.get("captures", []),
-            "accounts": _capped(accounts(doc), MAX_SECTIONS),
+            "accounts": _account_cards(doc),
             "timeline": timeline(doc),
-            "contacts": _capped(contacts_by_owner(doc), MAX_SECTIONS),
-            "conversations": _capped(conversation_views(doc), MAX_SECTIONS),
+            "contacts": _sections(contacts_by_owner(doc)),
+            "conversations": _sections(conversation_views(doc)),
             "tables": tables, "tool": sm.get("tool"), "redacted": bool(sm.get("redacted"))}
 
 

@@ -38,6 +38,15 @@ STATUS_NAMES = {"NLN": "online", "BSY": "busy", "AWY": "away / idle / lunch / br
                 "PHN": "on the phone", "HDN": "appear offline", "FLN": "offline"}
 _STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300,
           600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+CELL = 2000               # characters of one value from the network shown
+
+
+def clip(v, n: int = CELL):
+    """A value from the network, cut to ``n`` characters (the rest counted): one
+    friendly name or message must not fill the page."""
+    if isinstance(v, str) and len(v) > n:
+        return f"{v[:n]}… ({len(v) - n:,} more characters)"
+    return v
 
 
 def epoch(t):
@@ -148,7 +157,7 @@ def timeline(doc) -> dict:
             lanes.append({"y": AXIS + i * LANE, "x": x(a), "w": max(x(b) - x(a), 1.5),
                           "colour": KIND_COLOURS.get(s["kind"], "#bdbdbd"),
                           "gateway": s.get("transport") == "http-gateway",
-                          "label": f"{s['id']} {s['kind']} {s['passport'] or ''}",
+                          "label": f"{s['id']} {s['kind']} {clip(s['passport'] or '', 80)}",
                           "right": x(a) > WIDTH * 0.75})
     else:
         lanes, bins = _aggregate_lanes(ordered, spans, doc["messages"], x)
@@ -208,7 +217,7 @@ def _bands(presence, ts, top):
             changes = kept
         y = top + j * 10
         # the person's name at the row's start, so the drawing reads without hovering
-        bands.append({"y": y, "x": 0, "w": 0, "colour": None, "label": changes[0][2],
+        bands.append({"y": y, "x": 0, "w": 0, "colour": None, "label": clip(changes[0][2], 80),
                       "name": True})
         for k, (t, status, who) in enumerate(changes):
             # a status holds until the next change, or the end of its stretch of traffic
@@ -216,7 +225,7 @@ def _bands(presence, ts, top):
             end = x(min(nxt, ts.seg_end(t)))
             bands.append({"y": y, "x": x(t), "w": max(end - x(t), 1),
                           "colour": STATUS_COLOURS.get(status, "#bdbdbd"),
-                          "label": f"{who} {status}", "name": False})
+                          "label": f"{clip(who, 80)} {status}", "name": False})
     return bands, people
 
 
