@@ -216,6 +216,35 @@ def generate(path, packets, fraction, seed=1, concurrent=300):
     return counts
 
 
+def generate_short(path, connections, seed=1):
+    """``connections`` connections of three packets each (a client's VER, the server's
+    answer, the client's RST), a new client address each: the hostile case of a
+    capture that is mostly connection set-ups (memory must not follow their number)."""
+    counts = {"packets": 0, "bytes": 0, "msnp_packets": 0, "commands": 0,
+              "connections": connections}
+    t = 1_100_000_000.0
+    ver = b"VER 1 MSNP8 CVR0\r\n"
+    server = (0xC6336414, 1863)
+    with open(path, "wb", buffering=1 << 20) as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i in range(connections):
+            client = (0x0A000000 + (i >> 10), 1024 + (i & 1023))
+            for frame in (tcp_packet(client, server, 1000, 5000, 0x18, ver),
+                          tcp_packet(server, client, 5000, 1000 + len(ver), 0x18, ver),
+                          tcp_packet(client, server, 1000 + len(ver), 0, 0x04, b"")):
+                t += 0.0002
+                sec = int(t)
+                f.write(REC.pack(sec, int((t - sec) * 1e6), len(frame), len(frame)))
+                f.write(frame)
+                counts["bytes"] += len(frame) + 16
+            counts["packets"] += 3
+            counts["msnp_packets"] += 3
+            counts["commands"] += 2
+    with open(path + ".json", "w") as f:
+        json.dump(counts, f)
+    return counts
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out")
@@ -223,7 +252,12 @@ def main():
     ap.add_argument("--msnp-fraction", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--concurrent", type=int, default=300)
+    ap.add_argument("--short-connections", type=int, metavar="N",
+                    help="instead: N connections of 3 packets each (VER, VER, RST)")
     a = ap.parse_args()
+    if a.short_connections:
+        print(json.dumps(generate_short(a.out, a.short_connections, a.seed)))
+        return
     print(json.dumps(generate(a.out, a.packets, a.msnp_fraction, a.seed, a.concurrent)))
 
 

@@ -1,7 +1,8 @@
 """The whole path from capture bytes to every renderer, for fuzzing: the bytes are a
 capture file (pcap, pcapng or compressed) read by the pure-Python reader and by libpcap
 when it is installed, then reassembly, framing, decoders, model, and the table, CSV,
-transcript, timeline, JSON and HTML renderers.  Nothing may raise (a MsnsniffError for
+transcript, timeline, JSON and HTML renderers; and the same bytes as a memory image
+through the carver.  Nothing may raise (a MsnsniffError for
 a file that is not a capture at all is the one-line error users get, and allowed)."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from msnsniff.output.html import render
 from msnsniff.output.sections import write_report
 from msnsniff.output.timeline import entries
 from msnsniff.output.transcript import conversations
+from msnsniff.stream.carve import Carver, Grouper
 
 # strict: a decoder or model bug raises (and the fuzzer reports it) instead of becoming
 # a "decoder error" / "model error" row
@@ -26,7 +28,16 @@ config.STRICT = True
 _DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
+def carve_all(data: bytes) -> None:
+    """The bytes as an image, through the carver and its grouping."""
+    c, g = Carver(), Grouper()
+    for r in c.feed(data) + c.close():
+        g.add(r)
+    g.result()
+
+
 def run_capture(data: bytes, readers=("python",)) -> None:
+    carve_all(data)
     fd, path = tempfile.mkstemp(suffix=".pcap", dir=_DIR)
     try:
         with os.fdopen(fd, "wb") as f:

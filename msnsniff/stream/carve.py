@@ -24,6 +24,8 @@ per MiB are decoded; the rest are counted and reported as ``capped`` rows.
 
 from __future__ import annotations
 
+import re
+
 from ..config import DEFAULT_LIMITS, Limits
 from . import carvefrag as F
 
@@ -42,6 +44,8 @@ _WORDS = {b"INVITE ", b"BYE ", b"ACK "}
 # a verb, INV(ITE), M(IME)-, MSN(SLP)/
 _CANDIDATES = F._KNOWN_B | {b"ITE", b"IME", b"SLP"}
 MSNOBJ_ANCHOR = b"<msnobj"
+_ASCII_RE = re.compile(re.escape(ASCII_ANCHOR))
+_MSNOBJ_RE = re.compile(re.escape(MSNOBJ_ANCHOR))
 
 # the longest a fragment may reach past its start: a command line and the largest
 # payload framing accepts; UTF-16 doubles it
@@ -132,42 +136,35 @@ class Carver:
 
     def _scan(self, buf: bytes, start: int, stop: int, end: int, out: list):
         """Every anchor starting in buf[start:stop]; fragments may reach up to end.
-        The anchors are walked in order of position; the ASCII one is by far the most
-        frequent (every upper-case word in text), so its rejection is inline."""
+        The ASCII anchor is by far the most frequent (every upper-case word in text):
+        its hits are found and the words that start nothing dropped before any Python
+        runs per hit."""
         runs = _nonzero_runs(buf, start, stop)
         tr = _translated(buf, runs)
-        inf = 1 << 62
         la, lo = stop + 3, stop + len(MSNOBJ_ANCHOR) - 1
-        a = tr.find(ASCII_ANCHOR, start, la)
-        o = buf.find(MSNOBJ_ANCHOR, start, lo)
-        a, o = (inf if x < 0 else x for x in (a, o))
-        u16 = _utf16_hits(tr, runs, start, stop)
-        ui = 0
-        u = u16[0] if u16 else inf
-        cand, base = _CANDIDATES, self.base
-        while True:
-            if a < u and a < o:
-                if buf[a:a + 3] in cand and base + a >= self.covered:
-                    self._ascii(buf, tr, a, end, base, "ascii", out)
-                a = tr.find(ASCII_ANCHOR, a + 1, la)
-                if a < 0:
-                    a = inf
-            elif u < o:
-                if base + u >= self.covered and base + u >= self.u16_done:
-                    self._utf16(buf, u, end, out)
-                ui += 1
-                u = u16[ui] if ui < len(u16) else inf
-            elif o < inf:
-                if base + o >= self.covered and self._room(base + o):
-                    found = F.msnobj_at(buf, o, end)
-                    if found:
-                        self._emit(found[0], base + o, "ascii", out)
-                        self.covered = base + o + found[1]
-                o = buf.find(MSNOBJ_ANCHOR, o + 1, lo)
-                if o < 0:
-                    o = inf
-            else:
-                return
+        cand = _CANDIDATES
+        # every hit of each anchor, as lists made by C loops (a find per hit from
+        # Python cost more than the rest of a rejection), walked in order of position
+        # (no two anchors can start at the same byte)
+        hits = [(a, 0) for a in [m.start() for m in _ASCII_RE.finditer(tr, start, la)]
+                if buf[a:a + 3] in cand]
+        hits += [(u, 1) for u in _utf16_hits(tr, runs, start, stop)]
+        hits += [(m.start(), 2) for m in _MSNOBJ_RE.finditer(buf, start, lo)]
+        hits.sort()
+        base = self.base
+        for pos, kind in hits:
+            if base + pos < self.covered:
+                continue
+            if kind == 0:
+                self._ascii(buf, tr, pos, end, base, "ascii", out)
+            elif kind == 1:
+                if base + pos >= self.u16_done:
+                    self._utf16(buf, pos, end, out)
+            elif self._room(base + pos):
+                found = F.msnobj_at(buf, pos, end)
+                if found:
+                    self._emit(found[0], base + pos, "ascii", out)
+                    self.covered = base + pos + found[1]
 
     def _ascii(self, buf, tr, p, end, base, encoding, out, offset_of=None) -> int:
         """A hit of ``AAA `` at p: decode what starts at the word's first letter.
