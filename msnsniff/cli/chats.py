@@ -10,8 +10,8 @@ import click
 from ..output.emit import FORMATS, emit, safe_text
 from .common import (
     CONTEXT,
-    analyse_captures,
     capture_args,
+    check_paths,
     columns_option,
     connection_option,
     finish,
@@ -19,9 +19,10 @@ from .common import (
     grep_regex,
     highlight,
     pick_columns,
+    plan_jobs,
+    progress_bar,
     project,
     redact_options,
-    redacted,
     table_format_option,
     time_arg,
 )
@@ -56,20 +57,82 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
     Example:
       msnsniff chats capture.pcap --with carol@hotmail.com --grep café -i
     """
-    from ..output.transcript import conversation_title, conversations
+    from ..engine.analyze import stream
+    from ..output.redact import Redactor
+    from ..output.sessionstore import SessionStore
+    from ..output.transcript import as_item, grouped, unfetched_emoticons
 
+    if redact_qry and not redact:
+        raise click.UsageError("--redact-qry goes with --redact")
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
-    doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
-    convs = list(conversations(doc, account, with_, since, until, not no_typing,
-                               connections=set(connections)))
     rx = grep_regex(grep, ignore_case)
-    if rx is not None:
-        convs = [(h, [r for r in rows if r["kind"] != "typing" and rx.search(r["text"] or "")])
-                 for h, rows in convs]
-        convs = [(h, rows) for h, rows in convs if rows]
+    paths = check_paths(captures)
+    red = Redactor(redact_qry) if redact else None
+    # a conversation's rows are needed together, and which connections make one is
+    # known only at the end: the rows wait on disk by connection (memory stays flat),
+    # the switchboard sessions' few fields and the unfetched emoticons in memory
+    store = SessionStore()
+    sessions: list = []
+    transfers: list = []
+
+    def take(table, row):
+        if red is not None:
+            red.collect(table, row)     # every row: a secret is masked wherever it is seen
+        if table == "messages":
+            store.add(row["session"], row)
+        elif table == "participants":
+            store.add(row["session"], as_item(row), second=True)
+        elif table == "sessions":
+            store.done(row["id"])
+            if row["kind"] == "switchboard":
+                sessions.append({k: row[k] for k in _SESSION_FIELDS})
+        elif table == "transfers" and row.get("status") == "not fetched" \
+                and row.get("kind") == "emoticon":
+            transfers.append({k: row[k] for k in ("session", "sender", "name", "status",
+                                                  "kind")})
+
+    try:
+        stream(paths, ports, emit=take, progress=progress_bar(no_progress, buffered=True),
+               split=plan_jobs(jobs, paths)[1],
+               tables=None if red else {"sessions", "messages", "participants", "transfers"})
+        store.finish()
+        sessions.sort(key=lambda s: s["id"])
+        if red is not None:
+            sessions = [red.mask(s) for s in sessions]
+            transfers = [red.mask(t) for t in transfers]
+
+        def load(sid: int) -> list:
+            rows = store.load(sid)
+            return rows if red is None else [red.mask(r) for r in rows]
+        convs = grouped(sessions, load, unfetched_emoticons(transfers), account, with_,
+                        since, until, not no_typing, connections=set(connections))
+        if rx is not None:
+            convs = ((h, [r for r in rows if r["kind"] != "typing"
+                          and rx.search(r["text"] or "")]) for h, rows in convs)
+            convs = ((h, rows) for h, rows in convs if rows)
+        shown = _write(convs, fmt, columns, table_format, rx)
+    finally:
+        store.close()
+    finish(shown, 0, False, "no switchboard conversations")
+
+
+_SESSION_FIELDS = ("id", "kind", "passport", "participants", "server", "sb_session_id",
+                   "start", "end")
+
+
+def _write(convs, fmt, columns, table_format, rx) -> int:
+    """Each conversation as it is made (a table per conversation, or rows); returns
+    how many there were."""
+    from ..output.transcript import conversation_title
+    n = [0]
+
+    def counted():
+        for c in convs:
+            n[0] += 1
+            yield c
     if fmt == "table":
         cols = pick_columns(columns, ROW_COLUMNS) if columns else ["time", "sender", "text"]
-        for head, rows in convs:
+        for head, rows in counted():
             # the title names passports from the network: escaped like table cells
             click.echo(f"\n=== {safe_text(conversation_title(head))}")
             if rows:
@@ -79,9 +142,8 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
                 sys.stdout.write(highlight(buf.getvalue(), rx))
             else:
                 click.echo("(no messages)")
-        finish(len(convs), 0, False, "no switchboard conversations")
-        return
+        return n[0]
     cols = pick_columns(columns, ROW_COLUMNS)
-    flat = [dict(r, participants=h["participants"]) for h, rows in convs for r in rows]
-    emit(list(project(flat, cols)), cols, fmt)
-    finish(len(convs), 0, False, "no switchboard conversations")
+    flat = (dict(r, participants=h["participants"]) for h, rows in counted() for r in rows)
+    emit(project(flat, cols), cols, fmt)
+    return n[0]

@@ -7,17 +7,18 @@ import click
 from ..output.emit import FORMATS, emit, safe_text
 from .common import (
     CONTEXT,
-    analyse_captures,
     capture_args,
+    check_paths,
     columns_option,
     complete_dir,
     connection_option,
     filter_options,
     finish,
     pick_columns,
+    plan_jobs,
+    progress_bar,
     project,
     redact_options,
-    redacted,
     table_format_option,
     time_arg,
 )
@@ -43,13 +44,35 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, 
     Example:
       msnsniff files capture.pcap --extract recovered/
     """
+    from ..engine.analyze import stream
     from ..output.extract import Extraction
+    from ..output.redact import Redactor
     from ..output.transcript import TRANSFER_COLUMNS
 
+    if redact_qry and not redact:
+        raise click.UsageError("--redact-qry goes with --redact")
     cols = pick_columns(columns, TRANSFER_COLUMNS)
-    doc = redacted(analyse_captures(captures, ports, no_progress, jobs), redact, redact_qry)
-    rows = doc["transfers"]
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
+    paths = check_paths(captures)
+    red = Redactor(redact_qry) if redact else None
+    rows: list = []
+
+    def take(table, row):
+        # only the transfers are kept (and their bytes only for --extract), so memory
+        # follows the transfers, not the capture; --redact reads every row for the
+        # secrets it masks (a ticket seen in a session row is masked everywhere)
+        if red is not None:
+            red.collect(table, row)
+        if table == "transfers":
+            rows.append(row if extract_dir else
+                        {k: v for k, v in row.items() if not k.startswith("_")})
+
+    stream(paths, ports, emit=take, tables=None if red else {"transfers"},
+           progress=progress_bar(no_progress, buffered=True), split=plan_jobs(jobs, paths)[1])
+    # the document's order: by connection (rows arrive as connections finish)
+    rows.sort(key=lambda t: (t["session"] is None, t["session"] or 0))
+    if red is not None:
+        rows = [red.mask(t) for t in rows]
     people = [x.lower() for x in (account, with_) if x]
     rows = [t for t in rows
             if all(p in ((t["sender"] or "").lower(), (t["receiver"] or "").lower())

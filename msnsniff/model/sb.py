@@ -24,6 +24,10 @@ _KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
 # text/x-msnmsgr-datacast ID values (MSNP12+): what the client shows for each
 _DATACAST = {"1": "nudge", "2": "wink", "3": "voice clip", "4": "action"}
 _EMOTICONS = ("text/x-mms-emoticon", "text/x-mms-animemoticon")
+# messages that announce transfers (invitations make their links; emoticons and winks /
+# voice clips name the P2P objects fetched next): built in full even when the consumer
+# does not want message rows
+_ANNOUNCING = frozenset({"text/x-msmsgsinvite", "text/x-msnmsgr-datacast", *_EMOTICONS})
 
 
 class SbFold(FoldBase):
@@ -111,8 +115,7 @@ class SbFold(FoldBase):
             # connection's owner, as chats already shows it
             self._learn(s, ev.sender)
         ctype = ev.content_type
-        if self.brief_messages and ctype != "text/x-msmsgsinvite":
-            # invitations still go the full way: they make the transfers' links
+        if self.brief_messages and ctype not in _ANNOUNCING:
             row: dict[str, Any] = {"kind": _KINDS.get(ctype, "other")}
             if ctype == "text/plain":       # counted once, as the full rows are
                 row["copy_of_session"] = self._seen_before(

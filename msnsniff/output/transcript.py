@@ -19,19 +19,35 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
     switchboard session (same server, same session id) are one conversation: a message
     seen on the sender's connection and on every receiver's is shown once — the first
     copy, which is the sender's own when it was captured."""
-    by_id = {s["id"]: s for s in doc["sessions"]}
-    groups = switchboard_groups(doc["sessions"])
     items: dict[int, list] = {}
     for m in doc["messages"]:
         items.setdefault(m["session"], []).append(m)
-    # custom emoticons announced and never fetched (P2P rows "not fetched"): said on
-    # the announcement's line (a document that holds the transfers: chats, the report)
-    unfetched = {(t["session"], (t["sender"] or "").lower(), t["name"])
-                 for t in doc.get("transfers", ()) if t.get("status") == "not fetched"
-                 and t.get("kind") == "emoticon"}
     for e in doc["participants"]:
-        items.setdefault(e["session"], []).append(dict(e, kind="event", sender=e["passport"],
-                                                       text=e["event"]))
+        items.setdefault(e["session"], []).append(as_item(e))
+    yield from grouped(doc["sessions"], lambda sid: items.get(sid, ()),
+                       unfetched_emoticons(doc.get("transfers", ())),
+                       account, with_, since, until, typing, connections)
+
+
+def as_item(e: dict) -> dict:
+    """A participants row as a transcript line (after the session's messages)."""
+    return dict(e, kind="event", sender=e["passport"], text=e["event"])
+
+
+def unfetched_emoticons(transfers) -> set:
+    """Custom emoticons announced and never fetched (P2P rows "not fetched"): said on
+    the announcement's line (a document that holds the transfers: chats, the report)."""
+    return {(t["session"], (t["sender"] or "").lower(), t["name"])
+            for t in transfers if t.get("status") == "not fetched"
+            and t.get("kind") == "emoticon"}
+
+
+def grouped(sessions, load, unfetched, account=None, with_=None, since=None, until=None,
+            typing=True, connections=None):
+    """``conversations`` over any store: ``sessions`` (rows), ``load(session id)`` (its
+    messages, then its participants rows as ``as_item`` makes them)."""
+    by_id = {s["id"]: s for s in sessions if s["kind"] == "switchboard"}
+    groups = switchboard_groups(sessions)
     for gkey, group in groups.items():
         viewers = [s["passport"] or "unknown" for s in group]
         people = sorted({p for s in group for p in (s["participants"] or [])})
@@ -42,7 +58,7 @@ def conversations(doc, account=None, with_=None, since=None, until=None, typing=
         if connections and not connections & {s["id"] for s in group}:
             continue        # a conversation is kept whole when any of its connections is named
         merged = len(group) > 1
-        pool = sorted((m for s in group for m in items.get(s["id"], ())),
+        pool = sorted((m for s in group for m in load(s["id"])),
                       key=lambda m: (m["time"], m.get("direction") != "out",
                                      m.get("_seq", 0)))
         rows: list = []
