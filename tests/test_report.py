@@ -71,7 +71,8 @@ def test_the_page_in_a_browser(tmp_path):
     assert 'ClientPort reported <b class="reported-port">50637</b>, corrected ' \
            '<b class="corrected-port">52677</b> (byte-swapped reading matched) · NAT no' in dom
     # contacts with their list badges
-    assert '<td class="passport">bob@hotmail.com</td><td>Bob</td><td><span class="badge FL">FL' \
+    assert '<td class="passport">bob@hotmail.com</td><td>Bob</td><td class="psm"></td><td>' \
+           '<span class="badge FL">FL' \
            '</span><span class="badge AL">AL</span><span class="badge RL">RL</span>' in dom
     # chat text with its parsed colour and effects, and a P2P transfer inline
     assert '<span class="text b" style="color: #0000ff">Hi Bob, are you there?</span>' in dom
@@ -290,3 +291,19 @@ def test_text_made_to_fill_the_page_keeps_it_under_4_mb(tmp_path):
     assert '<span class="more">20 more</span>' in html
     dom = browser(tmp_path, page)
     assert parse(dom).title.startswith("msnsniff report")
+
+
+def test_contacts_show_their_personal_messages(tmp_path):
+    """Each contact row says the contact's last personal message seen on that session
+    (UBX), escaped: bob's differs between the MSNP11 and the MSNP15 session."""
+    import re
+    html = report(tmp_path, cap("msnp_dialects.pcap")).read_text()
+
+    def row(session, passport):
+        block = html[html.index(f'<h3 id="session-{session}">'):]
+        block = block[:block.index("</table>")]
+        return re.search(rf'<tr><td class="passport">{re.escape(passport)}</td>.*?</tr>',
+                         block).group(0)
+    assert '<td class="psm">“Parti &amp; revenu &lt;3”</td>' in row(2, "bob@example.com")
+    assert '<td class="psm">“Quinze &amp; demi”</td>' in row(7, "bob@example.com")
+    assert '<td class="psm"></td>' in row(7, "carol@example.com")

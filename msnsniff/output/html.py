@@ -165,6 +165,12 @@ def contacts_by_owner(doc) -> list[dict | None]:
     list_changes: dict = {}
     for c in doc["list_changes"]:
         list_changes.setdefault(c["session"], []).append(c)
+    # each contact's last personal message (UBX) on that session, with its media
+    psm: dict = {}
+    for r in doc["personal_messages"]:
+        if r["command"] == "UBX" and r.get("passport"):
+            psm[(r["session"], r["passport"].lower())] = (r.get("personal_message"),
+                                                           r.get("current_media"))
     out: list[dict | None] = []
     budget = Budget(BUDGETS["contacts"])
     for s in doc["sessions"]:
@@ -174,8 +180,11 @@ def contacts_by_owner(doc) -> list[dict | None]:
             if len(out) == MAX_SECTIONS:
                 out.append(None)    # only counted: see context
                 continue
+            if psm:
+                rows = [_with_psm(r, psm.get((s["id"], (r["passport"] or "").lower())))
+                        for r in rows]
             shown, more = budget.take(rows, ("passport", "friendly_name", "group_names",
-                                             "phones"))
+                                             "phones", "psm", "media"))
             ch, ch_more = budget.take(changes, ("time", "op", "list", "passport",
                                                 "friendly_name", "group_id"))
             groups = {k: clip(v, 200) for k, v in groups.get(s["id"], {}).items()}
@@ -188,6 +197,12 @@ def contacts_by_owner(doc) -> list[dict | None]:
 def _sections(views: list) -> tuple[list, int]:
     """The first MAX_SECTIONS views and how many more there were (built as None)."""
     return views[:MAX_SECTIONS], len(views) - min(len(views), MAX_SECTIONS)
+
+
+def _with_psm(r: dict, found) -> dict:
+    if not found or not (found[0] or found[1]):
+        return r
+    return dict(r, psm=found[0] or None, media=found[1] or None)
 
 
 def context(doc, version: str) -> dict:
