@@ -122,7 +122,7 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     finish(counts[0], counts[1], strict)
 
 
-TABLE_BLOCK = 20_000
+TABLE_BLOCK = 5_000   # rows laid out as one table (its widths); memory is one block
 
 
 def _blocks(rows, n):

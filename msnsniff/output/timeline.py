@@ -14,7 +14,7 @@ from .emit import LIST_SEP
 from .sortruns import SortedRuns
 
 COLUMNS = ["time", "session", "account", "kind", "description"]
-RUN = 20_000
+RUN = 10_000          # entries sorted in memory before a run goes to disk
 
 
 def _s(v) -> str:
