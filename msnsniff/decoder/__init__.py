@@ -13,17 +13,12 @@ from __future__ import annotations
 
 from .. import config
 from .. import events as E
+from ..protocol.tables import FTP_ONLY, NS_ONLY, SB_ONLY
 from ..stream.framing import FileAbort, FileData, RawCommand, Undecodable
 from .ftp import FtpDecoder
 from .ns import NsDecoder
 from .sb import SbDecoder
 
-NS_ONLY = {"CVR", "SYN", "GTC", "BLP", "PRP", "LSG", "LST", "BPR", "ADD", "REM", "REA", "ADG",
-           "RMG", "REG", "CHG", "ILN", "NLN", "FLN", "CHL", "QRY", "PNG", "QNG", "XFR", "URL",
-           "SDC", "SND", "PAG", "IPG", "NOT", "RNG", "UBX", "UUX", "GCF", "ADC", "ADL", "RML",
-           "FQY", "SBS", "SBP", "UUN", "UBN"}
-SB_ONLY = {"IRO", "JOI", "CAL", "ACK", "NAK", "ANS"}
-FTP_ONLY = {"FIL", "TFR", "CCL"}
 BACKLOG = 64
 _COMMAND_DECODERS: dict[str, type[NsDecoder] | type[SbDecoder]] = {
     "notification": NsDecoder, "switchboard": SbDecoder}

@@ -23,6 +23,7 @@ from ..decoder import ConnectionDecoder
 from ..decoder.direct import DC_START, DirectDecoder
 from ..decoder.sb import invitation_endpoints
 from ..protocol.numbers import net_port
+from ..protocol.tables import CLIENT_SENT, SERVER_SENT
 from ..stream.directframing import DirectFramer
 from ..stream.framing import Framer
 from ..stream.http import HttpProblem, HttpRequest, HttpResponse
@@ -53,10 +54,11 @@ _GATEWAY_RESPONSE = re.compile(rb"\r\n(?:x-msn-messenger: *sessionid=|content-ty
 
 def is_gateway_response(data: bytes) -> bool:
     return data[:7] == b"HTTP/1." and _GATEWAY_RESPONSE.search(data, 0, 4096) is not None
-_SERVER_VERBS = {b"HTT", b"NLN", b"ILN", b"FLN", b"LST", b"LSG", b"BPR", b"JOI", b"IRO", b"RNG",
-                 b"QNG", b"ACK", b"NAK", b"CHL", b"FIL", b"GTC", b"BLP"}
-_CLIENT_VERBS = {b"POS", b"VER", b"CVR", b"ANS", b"CAL", b"PNG", b"SYN", b"CHG", b"QRY", b"TFR",
-                 b"CCL"}
+
+
+# the first line's verb, as bytes (the guess runs on the raw first segment)
+_SERVER_VERBS = frozenset(v.encode() for v in SERVER_SENT)
+_CLIENT_VERBS = frozenset(v.encode() for v in CLIENT_SENT)
 
 
 def direct_endpoints(ev) -> list[str]:

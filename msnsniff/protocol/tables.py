@@ -38,6 +38,20 @@ NS_VERBS = {
 SB_VERBS = {"USR", "ANS", "IRO", "CAL", "JOI", "MSG", "ACK", "NAK", "BYE", "OUT"}
 FTP_VERBS = {"VER", "USR", "FIL", "TFR", "BYE", "CCL"}
 KNOWN_VERBS = NS_VERBS | SB_VERBS | FTP_VERBS
+# a verb that only one kind of connection carries says what the connection is
+# (decoder.classify): derived, so that a verb added above is classified too
+NS_ONLY = frozenset(NS_VERBS - SB_VERBS - FTP_VERBS - {"VER", "USR"})
+SB_ONLY = frozenset(SB_VERBS - NS_VERBS - FTP_VERBS)
+FTP_ONLY = frozenset(FTP_VERBS - NS_VERBS - SB_VERBS)
+
+# who sends a verb, where only one side does (§2, §3): the first line of a connection
+# whose SYN was not captured says which side is the client (the pipeline's guess;
+# MSG and USR are decided by their arguments there; HTT and POS are the first bytes of
+# an HTTP response and request)
+SERVER_SENT = frozenset({"HTT", "NLN", "ILN", "FLN", "LST", "LSG", "BPR", "JOI", "IRO", "RNG",
+                         "QNG", "ACK", "NAK", "CHL", "FIL", "GTC", "BLP"})
+CLIENT_SENT = frozenset({"POS", "VER", "CVR", "ANS", "CAL", "PNG", "SYN", "CHG", "QRY", "TFR",
+                         "CCL"})
 
 # §1.1: commands whose first argument is never a TrID.
 NO_TRID = {"NLN", "FLN", "RNG", "JOI", "BYE", "QNG", "OUT", "PNG", "IPG", "NOT", "BPR",
