@@ -7,8 +7,10 @@ import json
 import lzma
 import os
 import pty
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import cap, read_pty
@@ -50,8 +52,10 @@ def test_read_shows_the_conversation_and_the_transfers():
 
 
 def test_progress_bar_never_lands_in_a_terminal_report():
+    # (it may be drawn before the first line: see the test of progress until then)
     out = on_terminal("read", MAIN)
-    assert b"=== Conversation" in out and b"MB/s" not in out and b"%|" not in out
+    first = out.index(b"\n===")
+    assert b"=== Conversation" in out and b"MB/s" not in out[first:] and b"%|" not in out
 
 
 def test_control_characters_are_escaped_on_a_terminal_in_every_format():
@@ -234,3 +238,22 @@ def test_connection_selects_the_same_ids_everywhere():
     tl = run("timeline", MAIN, "--connection", "9", "--format", "csv", "--columns",
              "session").stdout.split()
     assert tl == ["session", "9"]            # the cancelled transfer, nothing else
+
+
+@pytest.mark.parametrize("jobs", ["-j1", "-j2"])     # -j2: a reading process draws the bar
+def test_read_on_a_terminal_shows_progress_until_its_first_session(tmp_path, jobs):
+    """`read` streams to the terminal its bar shares: the bar is drawn while nothing is
+    printed yet, and never again once the first session is (no bar inside a table)."""
+    big = tmp_path / "busy.pcap"
+    gen = subprocess.run([sys.executable, str(Path(MAIN).parent.parent / "bench" / "gen.py"),
+                          str(big), "--packets", "30000", "--msnp-fraction", "1.0"],
+                         capture_output=True)
+    assert gen.returncode == 0, gen.stderr
+    out = on_terminal("read", str(big), jobs, cols=120).decode("utf-8", "replace")
+    first = out.index("=== Session")
+    bar = re.compile(r"busy\.pcap\s+\[[#-]+\]\s+\d+%")
+    assert bar.search(out[:first]), out[:first][-500:]
+    assert not bar.search(out[first:])
+    # the bar's line was cleared and the cursor shown again before the first line
+    assert "\x1b[2K\x1b[?25h" in out[:first]
+    assert "Connections" in out[first:]

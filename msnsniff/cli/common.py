@@ -272,18 +272,48 @@ def check_paths(paths) -> list[str]:
     return out
 
 
-def progress_bar(no_progress, buffered=False):
+class FirstOutput:
+    """The moment a streaming command (``read``) writes its first line to the terminal
+    its progress bar shares.  The bar is drawn until then, possibly by the reading
+    process (engine/stages.py forks it): the flag lives in anonymous shared memory,
+    which the fork inherits."""
+
+    def __init__(self):
+        import mmap
+        self.flag = mmap.mmap(-1, 1)
+
+    @property
+    def taken(self) -> bool:
+        return self.flag[0] == 1
+
+    def take(self) -> None:
+        """Before the first write: the bar stops drawing and its line is cleared."""
+        if self.flag[0]:
+            return
+        self.flag[0] = 1
+        if sys.stderr.isatty():
+            import time
+            time.sleep(0.02)        # (a reading process mid-redraw finishes it first)
+            sys.stderr.write("\r\033[2K\033[?25h")
+            sys.stderr.flush()
+
+
+def progress_bar(no_progress, buffered=False, until: FirstOutput | None = None):
     """A progress wrapper for file input when stderr is a terminal (bytes read of the
     file, rate, ETA); never on pipes, so machine-readable output stays clean.
     ``buffered``: the command writes nothing until the capture is read, so the bar may
-    share the terminal with it (otherwise a big capture leaves the screen blank)."""
+    share the terminal with it (otherwise a big capture leaves the screen blank).
+    ``until``: the command streams to that terminal; the bar is drawn until its first
+    output (``FirstOutput.take``) and then gives the terminal up."""
     # on a terminal's stderr only; and not when stdout is that terminal too: the report
     # streams there while the bar redraws, and the bar's lines would end up inside the
     # tables (it may be drawn by the reading process, apart from the writing one)
     ctx = click.get_current_context(silent=True)
     count = ctx.meta.get("msnsniff.count") if ctx else None
-    if no_progress or not sys.stderr.isatty() or (sys.stdout.isatty() and not buffered):
+    shared = sys.stdout.isatty() and not buffered
+    if no_progress or not sys.stderr.isatty() or (shared and until is None):
         return _limited(count) if count else None
+    stop = until if shared else None
     import os
     import time
 
@@ -293,7 +323,7 @@ def progress_bar(no_progress, buffered=False):
         if count:
             segs = _limited(count)(path, segs, stats)
         size = file_size(path)
-        if not size:
+        if not size or (stop is not None and stop.taken):
             yield from segs
             return
         start = time.monotonic()
@@ -309,9 +339,19 @@ def progress_bar(no_progress, buffered=False):
                 yield seg
                 n += 1
                 if not n & 1023 and stats.position > done:
+                    if stop is not None and stop.taken:
+                        bar.hidden = True       # the output has the terminal now
+                        break
                     bar.update(stats.position - done)
                     done = stats.position
-            bar.update(size - done)
+            else:
+                if stop is not None and stop.taken:
+                    bar.hidden = True
+                else:
+                    bar.update(size - done)
+                    if stop is not None:
+                        bar.hidden = True       # left drawn: the first output clears it
+        yield from segs                         # (after a break: the rest, undrawn)
     return wrap
 
 

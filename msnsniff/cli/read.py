@@ -9,6 +9,7 @@ import click
 from ..output.sections import for_account, for_connections, write_report, write_section, write_tail
 from .common import (
     CONTEXT,
+    FirstOutput,
     analyse_captures,
     capture_args,
     check_paths,
@@ -61,11 +62,19 @@ def read(captures, ports, no_progress, jobs, fmt, account, brief, connections, t
     from ..output.readview import StreamingReport
 
     out = sys.stdout
-    report = StreamingReport(lambda *sec: write_section(out, table_format, *sec), account,
-                             brief)
-    summary = stream(paths, ports, emit=report.row, progress=progress_bar(no_progress),
+    first = FirstOutput()
+
+    def section(*sec):
+        first.take()
+        write_section(out, table_format, *sec)
+    report = StreamingReport(section, account, brief)
+    # on a terminal, the bar shows until the first session is printed (a long first
+    # connection would otherwise leave the screen blank)
+    summary = stream(paths, ports, emit=report.row,
+                     progress=progress_bar(no_progress, until=first),
                      on_session=report.session, split=split, tables=report.tables)
     report.tail()
+    first.take()
     try:
         write_tail(out, report.connections, {"summary": summary}, account, report.shown,
                     table_format)
