@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -107,12 +108,24 @@ def generate(path: str, size_mb: int, dense: bool = False) -> int:
 
 
 def timed(cmd, shell=False):
+    """Wall seconds, CPU seconds (user+sys of every process the command ran), output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.Popen(cmd, shell=shell, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = p.communicate()
-    _, status, ru = os.wait4(p.pid, 0) if p.returncode is None else (0, 0, None)
     wall = time.perf_counter() - t
-    return wall, out, err
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out, err
+
+
+def cpu_times():
+    """/proc/stat's aggregate: (busy, steal, total) jiffies — a shared machine's steal
+    time says how much of the wall figures another tenant took."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle, steal = v[3] + v[4], v[7] if len(v) > 7 else 0
+    return sum(v) - idle - steal, steal, sum(v)
 
 
 def peak_mb(cmd):
@@ -145,11 +158,15 @@ def main():
          f"strings {img} | grep -cE 'MSG|NLN|ILN|TypingUser'", True),
     ]
     rows = []
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    stat0 = cpu_times()
     for name, cmd, shell in tools:
-        walls, check = [], ""
+        walls, cpus, check = [], [], ""
         for _ in range(a.repeat):
-            wall, out, err = timed(cmd, shell)
+            wall, cpu, out, err = timed(cmd, shell)
             walls.append(wall)
+            cpus.append(cpu)
         if not shell:
             found = sum(json.loads(line)["count"] for line in out.decode().splitlines())
             check = f"{found} fragments found, {planted} planted"
@@ -158,15 +175,22 @@ def main():
             check = f"{out.decode().strip()} matching lines (no offsets, no decoding)"
             mem = ""
         w = statistics.median(walls)
-        rows.append(f"| {name} | {w:.2f} | {size / w / 1e6:.0f} | {mem} | {check} |")
+        rows.append(f"| {name} | {w:.2f} | {statistics.median(cpus):.2f} | "
+                    f"{size / w / 1e6:.0f} | {mem} | {check} |")
         print(rows[-1], flush=True)
+    stat1 = cpu_times()
+    total = (stat1[2] - stat0[2]) or 1
+    machine = (f"load average {load} before the run, {100 * (stat1[1] - stat0[1]) / total:.0f}% "
+               f"steal and {100 * (stat1[0] - stat0[0]) / total:.0f}% busy during it")
+    print(machine)
     flag = " --dense-upper" if a.dense_upper else ""
     text = ["", f"## carve{flag} ({time.strftime('%Y-%m-%d')})", "",
             f"`bench/carve.py --size-mb {a.size_mb}{flag}`: a generated {size / 1e6:.0f} MB "
             f"memory-like image (bench/carve.py's docstring), medians of {a.repeat} runs; "
-            f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs shared "
-            "with other work; peak memory is GNU time's maximum RSS.", "",
-            "| tool | wall s | MB/s | peak memory MB | check |", "|---|---|---|---|---|",
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; {machine}; CPU "
+            "is user+sys of every process; peak memory is GNU time's maximum RSS.", "",
+            "| tool | wall s | CPU s | MB/s | peak memory MB | check |",
+            "|---|---|---|---|---|---|",
             *rows]
     with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
         f.write("\n".join(text) + "\n")
