@@ -62,8 +62,6 @@ def chats(captures, ports, no_progress, jobs, fmt, account, with_, since, until,
     from ..output.sessionstore import SessionStore
     from ..output.transcript import as_item, grouped, unfetched_emoticons
 
-    if redact_qry and not redact:
-        raise click.UsageError("--redact-qry goes with --redact")
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
     rx = grep_regex(grep, ignore_case)
     paths = check_paths(captures)

@@ -340,18 +340,15 @@ def progress_bar(no_progress, buffered=False, until: FirstOutput | None = None):
                 n += 1
                 if not n & 1023 and stats.position > done:
                     if stop is not None and stop.taken:
-                        bar.hidden = True       # the output has the terminal now
-                        break
+                        break                   # the output has the terminal now
                     bar.update(stats.position - done)
                     done = stats.position
             else:
-                if stop is not None and stop.taken:
-                    bar.hidden = True
-                else:
+                if stop is None or not stop.taken:
                     bar.update(size - done)
-                    if stop is not None:
-                        bar.hidden = True       # left drawn: the first output clears it
-        yield from segs                         # (after a break: the rest, undrawn)
+            if stop is not None:
+                bar.hidden = True       # no closing line: the first output clears the bar
+        yield from segs                 # (after a break: the rest, undrawn)
     return wrap
 
 

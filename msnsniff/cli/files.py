@@ -44,13 +44,11 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, 
     Example:
       msnsniff files capture.pcap --extract recovered/
     """
-    from ..engine.analyze import stream
+    from ..engine.analyze import session_order, stream
     from ..output.extract import Extraction
     from ..output.redact import Redactor
     from ..output.transcript import TRANSFER_COLUMNS
 
-    if redact_qry and not redact:
-        raise click.UsageError("--redact-qry goes with --redact")
     cols = pick_columns(columns, TRANSFER_COLUMNS)
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
     paths = check_paths(captures)
@@ -70,7 +68,7 @@ def files(captures, ports, no_progress, jobs, extract_dir, fmt, account, with_, 
     stream(paths, ports, emit=take, tables=None if red else {"transfers"},
            progress=progress_bar(no_progress, buffered=True), split=plan_jobs(jobs, paths)[1])
     # the document's order: by connection (rows arrive as connections finish)
-    rows.sort(key=lambda t: (t["session"] is None, t["session"] or 0))
+    rows.sort(key=lambda t: session_order(t["session"]))
     if red is not None:
         rows = [red.mask(t) for t in rows]
     people = [x.lower() for x in (account, with_) if x]

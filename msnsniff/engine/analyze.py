@@ -226,7 +226,7 @@ class Rows:
             groups: dict = {}
             for r in doc[t]:
                 groups.setdefault(r["session"], []).append(r)
-            doc[t] = [r for k in sorted(groups, key=_none_last) for r in groups[k]]
+            doc[t] = [r for k in sorted(groups, key=session_order) for r in groups[k]]
         doc["summary"] = self.summary.as_dict(stats_list, provenance)
         if self.dropped:
             doc["summary"]["rows_not_kept"] = dict(self.dropped)
@@ -237,7 +237,8 @@ def _session_id(r):
     return r["id"]
 
 
-def _none_last(k):
+def session_order(k):
+    """Connection ids in order, capture-level rows (None) last: the document's order."""
     return (k is None, k or 0)
 
 

@@ -129,12 +129,14 @@ def _account_cards(doc) -> tuple[list, int]:
     return cards, more
 
 
-def conversation_views(doc, account=None, since=None, until=None) -> list[dict | None]:
-    out: list[dict | None] = []
+def conversation_views(doc, account=None, since=None, until=None) -> tuple[list, int]:
+    """The first MAX_SECTIONS conversations, and how many more there are."""
+    out: list = []
+    more = 0
     budget = Budget(BUDGETS["conversations"])
     for head, rows in conversations(doc, account, None, since, until, typing=True):
         if len(out) == MAX_SECTIONS:
-            out.append(None)        # only counted: see context
+            more += 1
             continue
         typing = sum(1 for r in rows if r["kind"] == "typing")
         lines = []
@@ -145,15 +147,16 @@ def conversation_views(doc, account=None, since=None, until=None) -> list[dict |
             lines.append({"time": r["time"], "sender": r["sender"], "text": r["text"],
                           "kind": r["kind"], "colour": safe_colour(r.get("color")),
                           "classes": " ".join(classes), "font": r.get("font")})
-        shown, more = budget.take(lines, ("time", "sender", "text", "font"))
+        shown, more_lines = budget.take(lines, ("time", "sender", "text", "font"))
         people = head.get("participants") or []
         head = dict(head, participants=[clip(p, 200) for p in people[:MAX_NAMES]] + (
             [f"{len(people) - MAX_NAMES} more"] if len(people) > MAX_NAMES else []))
-        out.append({"head": head, "lines": shown, "more": more, "typing": typing})
-    return out
+        out.append({"head": head, "lines": shown, "more": more_lines, "typing": typing})
+    return out, more
 
 
-def contacts_by_owner(doc) -> list[dict | None]:
+def contacts_by_owner(doc) -> tuple[list, int]:
+    """The first MAX_SECTIONS sessions' contact lists, and how many more there are."""
     groups: dict = {}
     for g in doc["groups"]:
         groups.setdefault(g["session"], {})[g["group_id"]] = g["name"]
@@ -171,14 +174,15 @@ def contacts_by_owner(doc) -> list[dict | None]:
         if r["command"] == "UBX" and r.get("passport"):
             psm[(r["session"], r["passport"].lower())] = (r.get("personal_message"),
                                                            r.get("current_media"))
-    out: list[dict | None] = []
+    out: list = []
+    lists_more = 0
     budget = Budget(BUDGETS["contacts"])
     for s in doc["sessions"]:
         rows = contacts.get(s["id"], [])
         changes = list_changes.get(s["id"], [])
         if rows or changes:
             if len(out) == MAX_SECTIONS:
-                out.append(None)    # only counted: see context
+                lists_more += 1
                 continue
             if psm:
                 rows = [_with_psm(r, psm.get((s["id"], (r["passport"] or "").lower())))
@@ -191,12 +195,7 @@ def contacts_by_owner(doc) -> list[dict | None]:
             out.append({"session": s["id"], "owner": s["passport"], "contacts": shown,
                         "more": more, "changes": ch, "changes_more": ch_more,
                         "groups": groups})
-    return out
-
-
-def _sections(views: list) -> tuple[list, int]:
-    """The first MAX_SECTIONS views and how many more there were (built as None)."""
-    return views[:MAX_SECTIONS], len(views) - min(len(views), MAX_SECTIONS)
+    return out, lists_more
 
 
 def _with_psm(r: dict, found) -> dict:
@@ -217,8 +216,8 @@ def context(doc, version: str) -> dict:
     return {"version": version, "summary": sm, "captures": sm.get("captures", []),
             "accounts": _account_cards(doc),
             "timeline": timeline(doc),
-            "contacts": _sections(contacts_by_owner(doc)),
-            "conversations": _sections(conversation_views(doc)),
+            "contacts": contacts_by_owner(doc),
+            "conversations": conversation_views(doc),
             "tables": tables, "tool": sm.get("tool"), "redacted": bool(sm.get("redacted"))}
 
 

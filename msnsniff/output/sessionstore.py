@@ -14,6 +14,8 @@ from __future__ import annotations
 import marshal
 import tempfile
 
+from .sortruns import name_temporary
+
 
 class SessionStore:
     def __init__(self):
@@ -35,7 +37,7 @@ class SessionStore:
         try:
             marshal.dump(rows, f)
         except OSError as e:
-            e.filename = f"temporary folder {tempfile.gettempdir()} (TMPDIR)"
+            name_temporary(e)
             raise
 
     def finish(self) -> None:

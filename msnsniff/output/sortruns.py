@@ -31,8 +31,7 @@ class SortedRuns:
                 marshal.dump(item, f)
             f.flush()
         except OSError as e:
-            # named, or the one line would say "the output" of a file nobody asked for
-            e.filename = f"temporary folder {tempfile.gettempdir()} (TMPDIR)"
+            name_temporary(e)
             try:
                 f.close()           # (flushes the rest: fails again)
             except OSError:
@@ -51,6 +50,12 @@ class SortedRuns:
     def close(self):
         for f in self.files:
             f.close()
+
+
+def name_temporary(e: OSError) -> None:
+    """A disk error in a temporary file names the folder (TMPDIR), or the one line
+    would say "the output" of a file nobody asked for."""
+    e.filename = f"temporary folder {tempfile.gettempdir()} (TMPDIR)"
 
 
 def _read(f):

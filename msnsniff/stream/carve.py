@@ -76,7 +76,8 @@ class Carver:
         self.capped: dict = {}   # MiB -> anchors not examined because of the cap
         self.fed = 0
         self.fragments = 0
-        self._undo: list | None = None   # counts changed while a short decode is tried
+        # (counts, MiB) changed while a short UTF-16 decode is tried (see _utf16)
+        self._undo: list[tuple[dict, int]] | None = None
 
     def feed(self, data: bytes) -> list:
         self.fed += len(data)
@@ -116,19 +117,17 @@ class Carver:
         mib = off >> 20
         if self.per_mib.get(mib, 0) < self.cap:
             return True
-        self.capped[mib] = self.capped.get(mib, 0) + 1
-        if self._undo is not None:
-            self._undo.append(self.capped)
-            self._undo.append(mib)
+        self._count(self.capped, mib)
         return False
 
-    def _emit(self, r: dict, off: int, encoding: str, out: list):
-        mib = off >> 20
-        self.per_mib[mib] = self.per_mib.get(mib, 0) + 1
-        self.fragments += 1
+    def _count(self, counts: dict, mib: int) -> None:
+        counts[mib] = counts.get(mib, 0) + 1
         if self._undo is not None:
-            self._undo.append(self.per_mib)
-            self._undo.append(mib)
+            self._undo.append((counts, mib))
+
+    def _emit(self, r: dict, off: int, encoding: str, out: list):
+        self._count(self.per_mib, off >> 20)
+        self.fragments += 1
         r["offset"] = off
         r["encoding"] = encoding
         r["end"] = off + r["length"] * (2 if encoding == "utf-16le" else 1)
@@ -224,8 +223,7 @@ class Carver:
             if ok:
                 out += trial
                 return
-            for i in range(0, len(undo), 2):
-                counts, mib = undo[i], undo[i + 1]
+            for counts, mib in undo:
                 counts[mib] -= 1
                 if not counts[mib]:
                     del counts[mib]
@@ -270,7 +268,7 @@ class Carver:
         # cut: the full decode could carve otherwise
         if not trusted and (last + 64 > len(u8)
                             or any(r["complete"] != F.COMPLETE for r in out[first:])
-                            or any(c is self.capped for c in (self._undo or [])[::2])):
+                            or any(c is self.capped for c, _ in self._undo or ())):
             return False
         if last:
             self.covered = max(self.covered, offset_of(last))
