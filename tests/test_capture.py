@@ -368,3 +368,53 @@ def test_zstd_and_lz4_captures_are_read_as_tshark_reads_them(tmp_path, kind, doc
     r = subprocess.run([sys.executable, "-m", "msnsniff", "read", str(path)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "capture truncated" in r.stdout, r.stderr
+
+
+# one connection per way an MSN connection may open on any port (protocol/tables.py
+# CLIENT_OPENINGS), none on a followed port and none with its SYN captured: only the
+# content selects them, through the capture filter's first words and then the pipeline
+_OPENINGS = [
+    (b"VER 1 MSNP8 CVR0\r\n", "VER"),
+    (b"VER MSNFTP\r\n", "VER"),
+    (b"USR 1 alice@example.com 17262740.1050826919.32308\r\n", "USR"),
+    (b"ANS 1 bob@example.com 849102291.520491113 11752013\r\n", "ANS"),
+]
+
+
+@pytest.mark.parametrize("reader", ["libpcap", "python"])
+def test_every_opening_is_followed_on_any_port_by_both_readers(tmp_path, monkeypatch, reader):
+    from scapy.all import IP, TCP, Ether, wrpcap
+
+    from msnsniff.protocol.p2pdc import DC_START
+    from msnsniff.protocol.tables import CLIENT_OPENINGS, CLIENT_START
+    if reader == "libpcap":
+        pytest.importorskip("pcapy")
+    else:
+        monkeypatch.setenv("MSNSNIFF_READER", "python")
+    openings = [*_OPENINGS, (DC_START, None)]
+    # every opening the pipeline knows has a case here, and its first word is filtered on
+    assert {w for w, _ in CLIENT_OPENINGS} == {o[:4] for o, _ in openings}
+    pkts = []
+    for i, (payload, _verb) in enumerate(openings):
+        assert CLIENT_START.match(payload)
+        pkts.append(Ether() / IP(src="10.0.0.1", dst="10.0.0.2")
+                    / TCP(sport=40000 + i, dport=7000 + i, flags="PA", seq=1000) / payload)
+    # and a look-alike that must stay out: no MSN opening, odd port
+    pkts.append(Ether() / IP(src="10.0.0.1", dst="10.0.0.2")
+                / TCP(sport=45000, dport=7999, flags="PA", seq=1) / b"VERY long text\r\n")
+    p = tmp_path / "openings.pcap"
+    wrpcap(str(p), pkts)
+    run = Run([str(p)], trace=True)
+    framed = {}
+    for ev in run.events():
+        if isinstance(ev, Framed) and isinstance(ev.item, RawCommand):
+            framed.setdefault(ev.conn, ev.item.verb)
+    assert run.stats[0][1].reader == reader
+    # the four MSNP openings framed as commands; the direct connection (binary) opened
+    assert sorted(framed.values()) == ["ANS", "USR", "VER", "VER"]
+    from msnsniff.engine.analyze import analyse
+    doc = analyse([str(p)])
+    ports = sorted(int(s["server"].rsplit(":", 1)[1]) for s in doc["sessions"])
+    assert ports == [7000, 7001, 7002, 7003, 7004]
+    kinds = {int(s["server"].rsplit(":", 1)[1]): s["kind"] for s in doc["sessions"]}
+    assert kinds[7001] == "file-transfer" and kinds[7004] == "p2p-direct"

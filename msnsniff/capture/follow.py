@@ -16,11 +16,11 @@ Following is only ever widened, and ``version`` tells readers to re-apply the fi
 
 from __future__ import annotations
 
-# the first words of a connection that may be MSN on any port: a switchboard or
-# notification login, a gateway POST (and a gateway's response: a capture may hold only
-# the server's side), and a P2P direct connection's 4-byte length of its "foo\0"
-# preamble (little-endian 4)
-FIRST_WORDS = (b"USR ", b"ANS ", b"VER ", b"POST", b"HTTP", b"\x04\x00\x00\x00")
+from ..protocol.tables import OPENING_WORDS
+
+# the first words of a connection that may be MSN on any port (protocol/tables.py
+# says which openings they begin)
+FIRST_WORDS = OPENING_WORDS
 # Followed endpoints are filtered by port only: a handful of ports (1864, 6891, …)
 # covers any number of switchboards and transfers, and libpcap's optimiser takes
 # ~0.1 s on an expression with a hundred host clauses.  Past this many extra ports the

@@ -10,8 +10,6 @@ from ..protocol.p2p import P2PError, parse_v1, parse_v2
 from ..protocol.p2pdc import FOO, handshake_nonce
 from ..stream.framing import Undecodable
 
-DC_START = b"\x04\x00\x00\x00foo\x00"
-
 
 class DirectDecoder:
     kind = "p2p-direct"

@@ -20,10 +20,11 @@ from ..capture.follow import Follow
 from ..capture.packet import ACK, SYN, Segment
 from ..config import DEFAULT_LIMITS, Limits
 from ..decoder import ConnectionDecoder
-from ..decoder.direct import DC_START, DirectDecoder
+from ..decoder.direct import DirectDecoder
 from ..decoder.sb import invitation_endpoints
 from ..protocol.numbers import net_port
-from ..protocol.tables import CLIENT_SENT, SERVER_SENT
+from ..protocol.p2pdc import DC_START
+from ..protocol.tables import CLIENT_SENT, CLIENT_START, SERVER_SENT
 from ..stream.directframing import DirectFramer
 from ..stream.framing import Framer
 from ..stream.http import HttpProblem, HttpRequest, HttpResponse
@@ -32,9 +33,6 @@ from .gateway import Gateway
 
 MSNP_PORT = 1863
 
-# first client line of an MSNP connection on any port (§1.5)
-_CLIENT_START = re.compile(
-    rb"^(?:\x04\x00\x00\x00foo\x00|VER \d+ MSNP\d|VER MSNFTP|USR \d+ \S+@\S+ \S+\r?\n|ANS \d+ \S+@\S+ \S+ \S+\r?\n)")
 # an HTTP gateway request (reference §9): the gateway path, also in the absolute form a
 # proxy sees, or the gateway's media type in the first request's headers
 _GATEWAY_START = re.compile(rb"^POST (?:https?://[^/ ]+)?/gateway/gateway\.dll[? ]")
@@ -165,7 +163,7 @@ class Pipeline:
         selected = by_port_dst or by_port_src
         by_content = gateway = from_server = False
         if not selected and seg.payload:
-            if _CLIENT_START.match(seg.payload):
+            if CLIENT_START.match(seg.payload):
                 selected = by_content = True
             elif is_gateway(seg.payload):
                 selected = by_content = gateway = True

@@ -20,6 +20,8 @@ import struct
 import uuid
 
 FOO = b"foo\x00"
+# a direct connection's first bytes: the preamble's 4-byte little-endian length, then it
+DC_START = len(FOO).to_bytes(4, "little") + FOO
 FLAG_DC_HANDSHAKE = 0x100
 
 

@@ -11,6 +11,7 @@ from urllib.parse import unquote_to_bytes
 
 from .dialects import is_guid, network_field
 from .numbers import is_num
+from .p2pdc import DC_START
 
 # §1.2: payload commands (MSNP8 set + later versions, so newer traffic never
 # desynchronises the framer), with the smallest argument count of their payload form.
@@ -52,6 +53,21 @@ SERVER_SENT = frozenset({"HTT", "NLN", "ILN", "FLN", "LST", "LSG", "BPR", "JOI",
                          "QNG", "ACK", "NAK", "CHL", "FIL", "GTC", "BLP"})
 CLIENT_SENT = frozenset({"POS", "VER", "CVR", "ANS", "CAL", "PNG", "SYN", "CHG", "QRY", "TFR",
                          "CCL"})
+
+# How a connection that may be MSN starts on any port (§1.5, §8, P2P direct
+# connections): the opening the pipeline recognises, and its first four bytes — the
+# capture filter's test, as BPF compares fixed bytes and cannot run a pattern.
+CLIENT_OPENINGS = (
+    (b"USR ", rb"USR \d+ \S+@\S+ \S+\r?\n"),                 # a switchboard login (XFR)
+    (b"ANS ", rb"ANS \d+ \S+@\S+ \S+ \S+\r?\n"),            # a switchboard answer (RNG)
+    (b"VER ", rb"VER \d+ MSNP\d|VER MSNFTP"),                   # NS, SB or MSNFTP
+    (DC_START[:4], re.escape(DC_START)),                         # P2P direct connection
+)
+# an HTTP gateway request, and a gateway's response (a capture may hold only the
+# server's side); the pipeline's gateway patterns start with these
+GATEWAY_OPENINGS = (b"POST", b"HTTP")
+OPENING_WORDS = tuple(w for w, _ in CLIENT_OPENINGS) + GATEWAY_OPENINGS
+CLIENT_START = re.compile(b"^(?:" + b"|".join(rx for _, rx in CLIENT_OPENINGS) + b")")
 
 # §1.1: commands whose first argument is never a TrID.
 NO_TRID = {"NLN", "FLN", "RNG", "JOI", "BYE", "QNG", "OUT", "PNG", "IPG", "NOT", "BPR",
