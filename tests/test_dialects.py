@@ -235,11 +235,20 @@ def test_msnp18_mpop_endpoints_fold_into_one_account(doc):
     assert groups == {"9:00000000-0000-0000-0009-000000000001@live.com":
                       "circle 00000000-0000-0000-0009-000000000001"}
     ubx = one(d["personal_messages"], session=a1["id"], passport="bob@example.com")
-    assert ubx["endpoints"] == ["id={1B0B0B0B-1111-4A1C-9E5D-0000000000B1}; capabilities=2789003324:48",
-                                "id={1B0B0B0B-2222-4A1C-9E5D-0000000000B2}; capabilities=2789003324:48"]
+    # endpoints are objects in the rows (JSON, SQLite); table and CSV cells join them
+    assert ubx["endpoints"] == [
+        {"id": "{1B0B0B0B-1111-4A1C-9E5D-0000000000B1}", "capabilities": "2789003324:48"},
+        {"id": "{1B0B0B0B-2222-4A1C-9E5D-0000000000B2}", "capabilities": "2789003324:48"}]
     uux = one(d["personal_messages"], session=a1["id"], command="UUX")
-    assert uux["endpoints"] == ["id={8F3C5A31-2B7E-4A1C-9E5D-1A2B3C4D5E61}; name=HOME-PC; "
-                                "client_type=1; state=NLN; idle=false"]
+    assert uux["endpoints"] == [{"id": "{8F3C5A31-2B7E-4A1C-9E5D-1A2B3C4D5E61}", "name": "HOME-PC",
+                                 "client_type": "1", "state": "NLN", "idle": "false"}]
+    from msnsniff.output.emit import cell, csv_cell
+    assert cell(ubx["endpoints"]) == (
+        "id={1B0B0B0B-1111-4A1C-9E5D-0000000000B1}; capabilities=2789003324:48; "
+        "id={1B0B0B0B-2222-4A1C-9E5D-0000000000B2}; capabilities=2789003324:48")
+    # CSV: one list item per endpoint, its own separators escaped (split_list reads it back)
+    assert csv_cell(uux["endpoints"]) == ("id={8F3C5A31-2B7E-4A1C-9E5D-1A2B3C4D5E61}\\; "
+                                          "name=HOME-PC\\; client_type=1\\; state=NLN\\; idle=false")
     sb = one(d["sessions"], kind="switchboard", sb_session_id="18180001")
     assert sb["passport"] == "alice18@example.com"
     assert sb["machine_guid"] == "{8F3C5A31-2B7E-4A1C-9E5D-1A2B3C4D5E61}"

@@ -74,13 +74,15 @@ def _from_csv(value, typ):
         return split_list(value)
     if typ == "intlist":
         return [int(x) for x in split_list(value)]
+    if typ == "objectlist":          # one item per object, its k=v pairs joined
+        return [dict(kv.split("=", 1) for kv in item.split("; ")) for item in split_list(value)]
     if typ == "object":
         return json.loads(value)
     return value
 
 
 def _comparable(v, typ):
-    if v == "" or (typ in ("list", "intlist") and v == []):
+    if v == "" or (typ in ("list", "intlist", "objectlist") and v == []):
         return None          # documented: empty CSV cells are null
     return v
 
@@ -115,7 +117,7 @@ def test_sqlite_round_trip(tmp_path):
             for (n, typ, *_), v in zip(cols, got):
                 if typ == "boolean" and v is not None:
                     v = bool(v)
-                elif typ in ("list", "intlist", "object") and v is not None:
+                elif typ in ("list", "intlist", "objectlist", "object") and v is not None:
                     v = json.loads(v)
                 assert v == want[n], (t, n)
     # questions answered directly in SQL
@@ -369,3 +371,22 @@ def test_sqlite_case_file_holds_the_protocol_trace(tmp_path):
     assert invoke("export", MAIN, "--format", "sqlite", "-o", str(db3), "--no-trace").exit_code == 0
     assert sqlite3.connect(db3).execute(
         "select count(*) from sqlite_master where name = 'trace'").fetchone() == (0,)
+
+
+def test_sqlite_keeps_endpoints_as_objects(tmp_path):
+    """MSNP16+ endpoints are objects in the rows: SQL reaches into them (no k=v text to
+    parse again); CSV joins them, one list item per endpoint."""
+    fid = cap("fidelity.pcap")
+    db = tmp_path / "f.db"
+    assert invoke("export", fid, "--format", "sqlite", "-o", str(db)).exit_code == 0
+    con = sqlite3.connect(db)
+    got = con.execute("select json_extract(endpoints, '$[0].name'), "
+                      "json_extract(endpoints, '$[0].state') from personal_messages "
+                      "where json_extract(endpoints, '$[0].name') is not null").fetchall()
+    assert got == [("HOME-PC", "NLN")]
+    out = tmp_path / "csv"
+    assert invoke("export", fid, "--format", "csv", "--out", str(out)).exit_code == 0
+    with open(out / "personal_messages.csv", newline="", encoding="utf-8") as f:
+        cells = [r["endpoints"] for r in csv.DictReader(f) if r["endpoints"]]
+    assert [split_list(c) for c in cells] == [
+        ["capabilities=2789003324:48"], ["name=HOME-PC; client_type=1; state=NLN; idle=false"]]

@@ -196,8 +196,9 @@ class ListsFold(FoldBase):
     def on_personal(self, ev):
         s = self._s(ev)
         d = ev.data
-        eps = ["; ".join(f"{k}={v}" for k, v in ep.items() if v is not None)
-               for ep in d["endpoints"]]
+        # objects, not display strings: JSON and SQLite keep the structure, the table
+        # and CSV renderers join it (output/emit.py)
+        eps = [{k: v for k, v in ep.items() if v is not None} for ep in d["endpoints"]]
         row = {"time": iso(ev.ts), "session": ev.conn, "owner": None,
                "command": ev.command, "passport": ev.passport, "network": ev.network,
                "personal_message": d["psm"], "current_media": d["current_media"],

@@ -124,7 +124,7 @@ TABLES: dict[str, list] = {
         C(("current_media", "text", False, "CurrentMedia as the client renders it (its format string decides the order)", "Music: Song - Artist")),
         C(("current_media_raw", "text", False, "CurrentMedia as sent", "\\0Music\\01\\0{0} - {1}\\0Song\\0Artist\\0")),
         C(("machine_guid", "text", False, "MachineGuid", "{F52973B6-…}")),
-        C(("endpoints", "list", False, "MSNP16+ EndpointData/PrivateEndpointData: id, capabilities, name, client type, state", "id={…}; capabilities=2789003324:48; name=HOME-PC")),
+        C(("endpoints", "objectlist", False, "MSNP16+ EndpointData/PrivateEndpointData, one object per endpoint: id, capabilities, name, client_type, state, idle (those the data holds); table and CSV cells join them as k=v", '[{"id": "{…}", "capabilities": "2789003324:48", "name": "HOME-PC"}]')),
         C(("msnobj", "object", False, "MSNP18 MSNObjects in the data: ddp (dynamic display picture), scene, signaturesound", '{"ddp": {"type_name": "dynamic picture", …}}')),
     ],
     "list_changes": [_T] + _SO + [
@@ -281,7 +281,8 @@ def normalise(doc: dict) -> dict:
 
 
 _JSON_TYPES = {"text": "string", "integer": "integer", "boolean": "boolean",
-               "list": "array", "intlist": "array", "object": "object"}
+               "list": "array", "intlist": "array", "objectlist": "array",
+               "object": "object"}
 
 
 def json_schema() -> dict:
@@ -297,6 +298,9 @@ def json_schema() -> dict:
             if typ in ("list", "intlist"):
                 row["properties"][name]["items"] = {"type": "string" if typ == "list"
                                                     else "integer"}
+            elif typ == "objectlist":
+                row["properties"][name]["items"] = {
+                    "type": "object", "additionalProperties": {"type": "string"}}
         props[t] = {"type": "array", "items": row}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "msnsniff analysis document", "type": "object",
@@ -312,12 +316,15 @@ def markdown() -> str:
            "table below, plus `summary`. `jsonl` writes one row per line with a `table` key.",
            "CSV writes one file per table (header row always present, UTF-8); lists are joined",
            "with `; ` (a `;` or `\\` inside an item is escaped with `\\`), booleans are",
-           "`true`/`false`, empty cells are null, and objects are written as JSON text; cells",
+           "`true`/`false`, empty cells are null, objects are written as JSON text, and",
+           "an objectlist is a list of objects, each item its `key=value` pairs joined with",
+           "`; `; cells",
            "starting with `=`, `+`, `-`,",
            "`@`, tab or CR get a leading `'` so spreadsheets show them as text (`--raw-csv`",
            "turns that off). SQLite has one table per table below (lists and objects as JSON",
            "text, booleans as 0/1) with indexes on session, passport/owner and time.", "",
-           "Types: text, integer, boolean, list (of text), intlist (of integers), object.",
+           "Types: text, integer, boolean, list (of text), intlist (of integers),",
+           "objectlist (of objects of text), object.",
            "Required columns are never null.", ""]
     for t, cols in TABLES.items():
         out += [f"## {t}", "", "| column | type | required | meaning | example |",

@@ -100,11 +100,14 @@ _NEEDS_QUOTES = re.compile('[,";\r\n]')
 
 
 def _list_item(x) -> str:
+    if isinstance(x, dict):          # an object in a list (an endpoint): k=v, joined
+        x = LIST_SEP.join(f"{k}={v}" for k, v in x.items())
     return str(x).replace("\\", "\\\\").replace(";", "\\;")
 
 
 def csv_cell(v, raw=False) -> str:
-    """CSV text of a value: lists joined with LIST_SEP (items escaped), objects as JSON,
+    """CSV text of a value: lists joined with LIST_SEP (items escaped; an object in a
+    list as its k=v pairs), objects as JSON,
     booleans true/false, None empty; formula-looking cells neutralised unless raw."""
     if v is None:
         s = ""

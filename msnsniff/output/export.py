@@ -248,7 +248,7 @@ def write_csv_tables(pairs, summary, out_dir, force, tables=None, raw_csv=False)
 
 
 _SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "list": "TEXT",
-              "intlist": "TEXT", "object": "TEXT"}
+              "intlist": "TEXT", "objectlist": "TEXT", "object": "TEXT"}
 
 
 def _sql_value(v, typ):
@@ -256,7 +256,7 @@ def _sql_value(v, typ):
         return None
     if typ == "boolean":
         return int(bool(v))
-    if typ in ("list", "intlist", "object"):
+    if typ in ("list", "intlist", "objectlist", "object"):
         return json.dumps(v, ensure_ascii=False)
     if type(v) is int and not -2 ** 63 <= v < 2 ** 63:
         return str(v)       # SQLite's INTEGER is 64-bit signed: stored as REAL, no overflow
