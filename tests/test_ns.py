@@ -247,3 +247,16 @@ def test_rows_leave_before_a_long_connection_closes():
     for i in range(4):
         a.apply(E.Presence(4.0, 2, 1, "NLN", f"c{i}@x.com", "NLN", None, None))
     assert [r[1] for r in got] == ["c0@x.com", "c1@x.com", "c2@x.com", "c3@x.com"]
+
+
+def test_every_handler_is_in_the_written_out_tables_and_every_verb_is_a_known_ns_verb():
+    """decoder/ns.py lists its handlers by verb (no dir() scan): a c_/s_ method left out
+    of the table would never run, and a verb the table has but protocol/tables.NS_VERBS
+    lacks would never reach it (framing and classification read NS_VERBS)."""
+    from msnsniff.decoder.ns import _CLIENT, _SERVER, NsDecoder
+    from msnsniff.protocol.tables import NS_VERBS
+    for prefix, table in (("c_", _CLIENT), ("s_", _SERVER)):
+        methods = {n[2:] for n in dir(NsDecoder) if n.startswith(prefix)}
+        assert set(table) == methods, prefix
+        assert all(table[v] is getattr(NsDecoder, prefix + v) for v in table)
+    assert set(_CLIENT) | set(_SERVER) <= NS_VERBS
