@@ -154,3 +154,42 @@ def read_pty(master: int) -> bytes:
         out += chunk
     os.close(master)
     return out
+
+
+# ---------------------------------------------------------------- running msnsniff
+def msnsniff(*args, **kw):
+    """msnsniff in a process of its own, as a person runs it (text output)."""
+    import subprocess
+    import sys
+    kw.setdefault("timeout", 300)
+    return subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True,
+                          text=True, **kw)
+
+
+def invoke(*args, input=None):
+    """msnsniff's command line in this process (click's runner): faster than a process,
+    for tests of options and output, not of terminals or signals."""
+    from click.testing import CliRunner
+
+    from msnsniff.cli import cli
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def on_terminal(*args, cols=None) -> bytes:
+    """stdout and stderr of msnsniff on a pseudo-terminal (``cols`` wide), as a person
+    sees them."""
+    import pty
+    import subprocess
+    import sys
+    master, slave = pty.openpty()
+    if cols:
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
+    p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args], stdout=slave,
+                         stderr=slave, close_fds=True)
+    os.close(slave)
+    out = read_pty(master)
+    p.wait(30)
+    return out

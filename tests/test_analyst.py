@@ -10,15 +10,14 @@ import time
 import urllib.request
 
 import pytest
-from conftest import cap
+from conftest import cap, msnsniff
 
 MAIN = cap("msnp8_session.pcap")
 
 
 def run(*args):
     extra = [] if args[0] == "follow" else ["--no-progress"]
-    return subprocess.run([sys.executable, "-m", "msnsniff", *args, *extra],
-                          capture_output=True, text=True)
+    return msnsniff(*args, *extra)
 
 
 def test_timeline_order_and_content():

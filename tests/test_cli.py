@@ -6,17 +6,14 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
-from conftest import cap, read_pty
+from conftest import cap, invoke, msnsniff, read_pty
 
 from msnsniff import __version__
-from msnsniff.cli import cli
 
 MAIN = cap("msnp8_session.pcap")
 
 
-def run(*args):
-    return CliRunner().invoke(cli, list(args))
+run = invoke
 
 
 def test_version_and_help():
@@ -163,7 +160,7 @@ def test_files_listing():
     (["read", "--format", "xml", MAIN], "Invalid value for '--format'"),
 ])
 def test_user_errors_are_one_line_exit_2(args, message):
-    res = subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True, text=True)
+    res = msnsniff(*args)
     assert res.returncode == 2
     assert message in res.stderr and "Traceback" not in res.stderr
 
@@ -171,8 +168,7 @@ def test_user_errors_are_one_line_exit_2(args, message):
 def test_not_a_capture_file(tmp_path):
     p = tmp_path / "x.pcap"
     p.write_text("GET / HTTP/1.1\r\n")
-    res = subprocess.run([sys.executable, "-m", "msnsniff", "read", str(p)], capture_output=True,
-                         text=True)
+    res = msnsniff("read", str(p))
     assert res.returncode == 2
     assert res.stderr.strip() == (f"msnsniff: error: {p}: not a pcap or pcapng capture file "
                                   "(starts with 47455420)")

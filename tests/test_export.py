@@ -9,10 +9,8 @@ import sqlite3
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
-from conftest import CAPTURES, cap
+from conftest import CAPTURES, cap, invoke
 
-from msnsniff.cli import cli
 from msnsniff.model.schema import TABLES, json_schema, markdown
 from msnsniff.output.emit import split_list
 
@@ -20,9 +18,6 @@ MAIN = cap("msnp8_session.pcap")
 ALL = sorted(glob.glob(os.path.join(CAPTURES, "*.pcap*")))
 
 
-def invoke(*args):
-    r = CliRunner().invoke(cli, list(args))
-    return r
 
 
 def export_json(*caps, extra=()):

@@ -5,17 +5,14 @@ captures cut from it and from msnp8_session.pcap with Scapy (captures/README.md)
 import json
 import shutil
 import subprocess
-import sys
 
 import pytest
-from conftest import by, cap, one
+from conftest import by, cap, msnsniff, one
 
 FID = "fidelity.pcap"
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True,
-                          text=True, timeout=120)
+run = msnsniff
 
 
 def session_of(d, passport, kind="notification"):

@@ -6,38 +6,20 @@ import gzip
 import json
 import lzma
 import os
-import pty
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import cap, read_pty
+from conftest import cap, msnsniff, on_terminal
 
 MAIN = cap("msnp8_session.pcap")
 
 
 def run(*args, **kw):
     extra = [] if "-h" in args else ["--no-progress"]
-    return subprocess.run([sys.executable, "-m", "msnsniff", *args, *extra],
-                          capture_output=True, text=True, **kw)
-
-
-def on_terminal(*args, cols=None):
-    """stdout and stderr on a pseudo-terminal (``cols`` wide), as a person runs it."""
-    master, slave = pty.openpty()
-    if cols:
-        import fcntl
-        import struct
-        import termios
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-    p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args], stdout=slave,
-                         stderr=slave, close_fds=True)
-    os.close(slave)
-    out = read_pty(master)
-    p.wait(30)
-    return out
+    return msnsniff(*args, *extra, **kw)
 
 
 def test_read_shows_the_conversation_and_the_transfers():

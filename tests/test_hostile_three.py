@@ -6,12 +6,9 @@ import json
 import subprocess
 import sys
 
-from conftest import conversation, write_pcap
+from conftest import conversation, msnsniff, write_pcap
 
-
-def run(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True,
-                          text=True, **kw)
+run = msnsniff
 
 
 def read_json(path, *extra):

@@ -11,14 +11,12 @@ import sys
 import time
 
 import pytest
-from conftest import cap, conversation, write_pcap
+from conftest import cap, conversation, msnsniff, write_pcap
 
 MAIN = cap("msnp8_session.pcap")
 
 
-def run(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True,
-                          text=True, **kw)
+run = msnsniff
 
 
 def sb_message(tmp_path, payload: bytes, name="m.pcap"):

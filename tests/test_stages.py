@@ -9,10 +9,8 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
-from conftest import cap
+from conftest import cap, invoke
 
-from msnsniff.cli import cli
 from msnsniff.cli.common import plan_jobs
 from msnsniff.engine.analyze import analyse
 
@@ -21,8 +19,7 @@ CAPS = ["msnp8_session.pcap", "compat_failures.pcap", "hostile.pcap", "reordered
         "p2p_transfers.pcap.gz", "http_gateway.pcap"]
 
 
-def run(*args, input=None):
-    return CliRunner().invoke(cli, list(args), input=input)
+run = invoke
 
 
 @pytest.mark.parametrize("name", CAPS)

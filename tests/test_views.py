@@ -1,33 +1,21 @@
 """What a person sees in round three (issue 30): flags, versions, help, fitted tables."""
 
 import os
-import pty
 import subprocess
 import sys
 
-from conftest import cap, read_pty
+from conftest import cap, msnsniff
+from conftest import on_terminal as terminal
 
 MAIN = cap("msnp8_session.pcap")
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "msnsniff", *args], capture_output=True,
-                          text=True)
+run = msnsniff
 
 
 def on_terminal(*args, cols=80):
-    """stdout and stderr of msnsniff on a pseudo-terminal ``cols`` wide."""
-    import fcntl
-    import struct
-    import termios
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
-    p = subprocess.Popen([sys.executable, "-m", "msnsniff", *args, "--no-progress"],
-                         stdout=slave, stderr=slave, close_fds=True)
-    os.close(slave)
-    out = read_pty(master)
-    p.wait(30)
-    return out.decode("utf-8").replace("\r\n", "\n")
+    """stdout and stderr of msnsniff on a pseudo-terminal ``cols`` wide, as text."""
+    return terminal(*args, "--no-progress", cols=cols).decode("utf-8").replace("\r\n", "\n")
 
 
 def test_redact_qry_alone_is_refused_by_every_command():
@@ -324,18 +312,9 @@ def test_sqlite_conversations_view_counts_each_message_once(tmp_path):
 
 
 def test_buffered_views_show_progress_on_a_terminal_until_their_first_row():
-    import fcntl
-    import struct
-    import termios
     # (commands on a terminal streams its rows instead; --wide buffers it)
     for command, extra in (("timeline", []), ("commands", ["--wide"]), ("stats", [])):
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        p = subprocess.Popen([sys.executable, "-m", "msnsniff", command, MAIN, *extra],
-                             stdout=slave, stderr=slave, close_fds=True)
-        os.close(slave)
-        out = read_pty(master).decode()
-        p.wait(30)
+        out = terminal(command, MAIN, *extra, cols=120).decode()
         head = out.index("verb " if command == "stats" else "time ")
         assert "msnp8_session.pcap  [" in out[:head] and "MB/s" in out[:head], command
         assert "MB/s" not in out[head:], command        # never inside the table
