@@ -264,7 +264,7 @@ def test_streamed_exports_equal_the_document(tmp_path, name):
     got["summary"]["tool"] = None
     assert got == json.loads(ex.to_json(ex.public_doc(doc)))
     invoke("export", cap(name), "--format", "csv", "--out", str(tmp_path / "s"))
-    ex.write_csv(doc, str(tmp_path / "d"), False)
+    ex.write_document(doc, "csv", str(tmp_path / "d"), False)
     for f in sorted(os.listdir(tmp_path / "d")):
         if f.endswith(".csv"):
             assert (tmp_path / "s" / f).read_bytes() == (tmp_path / "d" / f).read_bytes(), f

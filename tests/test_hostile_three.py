@@ -114,10 +114,10 @@ def test_a_network_integer_of_2_64_fits_the_sqlite_export(tmp_path):
     from conftest import cap
 
     from msnsniff.engine.analyze import analyse
-    from msnsniff.output.export import write_sqlite
+    from msnsniff.output.export import write_document
     doc = analyse([cap("msnp8_session.pcap")])
     doc["sessions"][0].update(bytes_c2s=2 ** 64 - 1, bytes_s2c=2 ** 63)
-    write_sqlite(doc, str(tmp_path / "x.sqlite"), False)
+    write_document(doc, "sqlite", str(tmp_path / "x.sqlite"), False)
     db = sqlite3.connect(tmp_path / "x.sqlite")
     assert db.execute("select bytes_c2s, bytes_s2c from sessions limit 1").fetchall() == [
         (1.8446744073709552e19, 9.223372036854776e18)]     # REAL: the JSON keeps it exact

@@ -208,7 +208,7 @@ def test_an_interrupted_csv_export_leaves_no_half_set(tmp_path, monkeypatch):
     monkeypatch.setattr(ex, "emit", failing)
     from msnsniff.engine.analyze import analyse
     with pytest.raises(Boom):
-        ex.write_csv(analyse([MAIN]), str(tmp_path / "set"), False)
+        ex.write_document(analyse([MAIN]), "csv", str(tmp_path / "set"), False)
     assert os.listdir(tmp_path / "set") == []
 
 

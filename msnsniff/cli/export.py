@@ -134,20 +134,14 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
     if rf.active:
         pairs = rf.pairs(pairs, summary)
     if redact:
-        pairs = _redacting(pairs, summary, redact_qry)
+        from ..output.redact import redact_pairs
+        pairs = redact_pairs(pairs, summary, redact_qry)
+    # the case file (sqlite) also holds the protocol trace
+    extra = () if no_trace or fmt != "sqlite" else [("trace", TRACE_TABLE, lambda: _trace(
+        paths, ports, redact, redact_qry, rf.keep_ids if rf.active else None))]
     try:
-        if fmt == "json":
-            written = ex.write_json_tables(pairs, summary, output, force, wanted,
-                                           stdout=sys.stdout)
-        elif fmt == "jsonl":
-            written = ex.write_jsonl_tables(pairs, summary, output, force, wanted,
-                                            stdout=sys.stdout)
-        elif fmt == "csv":
-            written = ex.write_csv_tables(pairs, summary, out_dir, force, wanted, raw_csv)
-        else:
-            extra = () if no_trace else [("trace", TRACE_TABLE, lambda: _trace(
-                paths, ports, redact, redact_qry, rf.keep_ids if rf.active else None))]
-            written = ex.write_sqlite_tables(pairs, summary, output, force, wanted, extra)
+        written = ex.write_tables(fmt, pairs, summary, out_dir if fmt == "csv" else output,
+                                  force, wanted, raw_csv, extra, stdout=sys.stdout)
     finally:
         spooled.close()
     if output != "-":
@@ -171,17 +165,6 @@ def _trace(paths, ports, redact, redact_qry, keep):
     return (r for r in rows if r["session"] in keep)
 
 
-def _redacting(pairs, summary, qry):
-    """Rows masked one by one as they are written (as JSON Lines are); the summary says
-    so once every table went by."""
-    from ..output.redact import Redactor
-    red = Redactor(qry)
-    for t, rows in pairs:
-        yield t, (red.row(t, r) for r in rows)
-    summary["redacted"] = red.info()
-
-
-EXTENSIONS = {"json": ".json", "jsonl": ".jsonl", "sqlite": ".db", "csv": ""}
 
 
 def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
@@ -192,6 +175,7 @@ def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
         raise click.UsageError("--per-capture writes into a folder: give --format and -o DIR")
     if redact_qry and not redact:
         raise click.UsageError("--redact-qry goes with --redact")
+    from ..output.export import EXTENSIONS
     paths = check_paths(captures)
     os.makedirs(out_dir, exist_ok=True)
     outs, taken = [], set()

@@ -217,22 +217,9 @@ def _export(doc, export_dir, fmt):
     from ..output import export as ex
     os.makedirs(export_dir, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    if fmt == "csv":
-        written = ex.write_csv(doc, os.path.join(export_dir, f"msnsniff-{stamp}"), False)
-    elif fmt == "json":
-        written = ex.write_json(doc, os.path.join(export_dir, f"msnsniff-{stamp}.json"), False)
-    elif fmt == "jsonl":
-        path = os.path.join(export_dir, f"msnsniff-{stamp}.jsonl")
-
-        def replay(emit):
-            for t, rs in doc.items():
-                if isinstance(rs, list):
-                    for r in rs:
-                        emit(t, r)
-            return dict(doc["summary"])
-        written = ex.stream_jsonl(replay, path, False)
-    else:
-        written = ex.write_sqlite(doc, os.path.join(export_dir, f"msnsniff-{stamp}.db"), False)
+    written = ex.write_document(doc, fmt, os.path.join(export_dir,
+                                                       f"msnsniff-{stamp}{ex.EXTENSIONS[fmt]}"),
+                                False)
     click.echo(f"exported: {', '.join(written)}", err=True)
 
 

@@ -46,11 +46,11 @@ def read(captures, ports, no_progress, jobs, fmt, account, brief, connections, t
     # --connection needs the whole document (a session's id is known only once its
     # connection has been seen), so it takes the document path like --redact
     if fmt == "json" or redact or connections or pool > 1 and len(paths) > 1:
-        from ..output.export import write_json
+        from ..output.export import write_document
         doc = redacted(analyse_captures(paths, ports, no_progress, jobs), redact, redact_qry)
         doc = for_connections(doc, connections)
         if fmt == "json":
-            write_json(for_account(doc, account), "-", False, stdout=sys.stdout)
+            write_document(for_account(doc, account), "json", "-", False, stdout=sys.stdout)
         else:
             write_report(doc, sys.stdout, account, table_format, brief)
         if account:         # (a capture without MSN is reported in the tables, exit 0)

@@ -102,20 +102,9 @@ def export_capture(path: str, out: str, fmt: str, ports=(), tables=None, force: 
     summary = dict(spooled.summary, tool=tool)
     pairs = spooled.tables()
     if redact:
-        pairs = _redacting(pairs, summary, redact_qry)
+        from ..output.redact import redact_pairs
+        pairs = redact_pairs(pairs, summary, redact_qry)
     try:
-        if fmt == "json":
-            return ex.write_json_tables(pairs, summary, out, force, tables)
-        if fmt == "csv":
-            return ex.write_csv_tables(pairs, summary, out, force, tables, raw_csv)
-        return ex.write_sqlite_tables(pairs, summary, out, force, tables)
+        return ex.write_tables(fmt, pairs, summary, out, force, tables, raw_csv)
     finally:
         spooled.close()
-
-
-def _redacting(pairs, summary, qry):
-    from ..output.redact import Redactor
-    red = Redactor(qry)
-    for t, rows in pairs:
-        yield t, (red.row(t, r) for r in rows)
-    summary["redacted"] = red.info()

@@ -111,9 +111,30 @@ def doc_tables(doc):
     return [(t, doc.get(t, [])) for t in TABLES]
 
 
-def write_json(doc, path, force, tables=None, stdout=None):
-    return write_json_tables(doc_tables(doc), doc.get("summary", {}), path, force, tables,
-                             stdout)
+# a file name's extension per format (csv writes a folder)
+EXTENSIONS = {"json": ".json", "jsonl": ".jsonl", "sqlite": ".db", "csv": ""}
+
+
+def write_tables(fmt, pairs, summary, out, force, tables=None, raw_csv=False, extra=(),
+                 stdout=None) -> list[str]:
+    """The one place a document is written in a format (``export``, the API's
+    ``export_capture``, ``live --export-dir``, ``read --format json``): ``out`` is a file,
+    a folder for csv, ``-`` for standard output (json, jsonl).  Returns what it wrote."""
+    if fmt == "json":
+        return write_json_tables(pairs, summary, out, force, tables, stdout)
+    if fmt == "jsonl":
+        return write_jsonl_tables(pairs, summary, out, force, tables, stdout)
+    if fmt == "csv":
+        return write_csv_tables(pairs, summary, out, force, tables, raw_csv)
+    if fmt == "sqlite":
+        return write_sqlite_tables(pairs, summary, out, force, tables, extra)
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def write_document(doc, fmt, out, force, tables=None, stdout=None) -> list[str]:
+    """A whole analysis document (dict of tables and summary) in a format."""
+    return write_tables(fmt, doc_tables(doc), doc.get("summary", {}), out, force, tables,
+                        stdout=stdout)
 
 
 def write_json_tables(pairs, summary, path, force, tables=None, stdout=None):
@@ -207,11 +228,6 @@ def stream_jsonl(run_analysis, path, force, tables=None, stdout=None, redactor=N
     return [path]
 
 
-def write_csv(doc, out_dir, force, tables=None, raw_csv=False):
-    return write_csv_tables(doc_tables(doc), doc.get("summary", {}), out_dir, force, tables,
-                            raw_csv)
-
-
 def write_csv_tables(pairs, summary, out_dir, force, tables=None, raw_csv=False):
     names = [t for t in TABLES if not tables or t in tables]
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
@@ -261,10 +277,6 @@ def _sql_value(v, typ):
     if type(v) is int and not -2 ** 63 <= v < 2 ** 63:
         return str(v)       # SQLite's INTEGER is 64-bit signed: stored as REAL, no overflow
     return v
-
-
-def write_sqlite(doc, path, force, tables=None):
-    return write_sqlite_tables(doc_tables(doc), doc.get("summary", {}), path, force, tables)
 
 
 def write_sqlite_tables(pairs, summary, path, force, tables=None, extra=()):

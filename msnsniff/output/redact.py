@@ -104,6 +104,15 @@ def _mask(value, secrets_sorted):
     return value
 
 
+def redact_pairs(pairs, summary: dict, qry: bool = False):
+    """(table, rows) pairs masked row by row as they are written (as JSON Lines are):
+    the summary says so once every table went by."""
+    red = Redactor(qry)
+    for t, rows in pairs:
+        yield t, (red.row(t, r) for r in rows)
+    summary["redacted"] = red.info()
+
+
 def redact_document(doc: dict, qry: bool = False) -> dict:
     red = Redactor(qry)
     for k, v in doc.items():
