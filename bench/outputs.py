@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Record what every command prints, in every format, for every capture in captures/.
+"""Record what every command prints, in every format, for every capture in captures/:
+read, commands, chats, files, timeline, export (every format), the report's page, and
+follow of every connection.
 
 Used to prove that a refactoring changes no behaviour: record before, record after,
 then ``diff -r BEFORE AFTER`` must print nothing.
@@ -9,6 +11,7 @@ then ``diff -r BEFORE AFTER`` must print nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -22,7 +25,8 @@ FORMATS = ["table", "csv", "json", "jsonl"]
 RUNS = [("read", fmt) for fmt in ("table", "json")] + [
     ("read", "table", "--redact"), ("read", "table", "--table-format", "grid"),
     ("read", "table", "-j2"),
-] + [(cmd, fmt) for cmd in ("commands", "chats", "files") for fmt in FORMATS] + [
+] + [(cmd, fmt) for cmd in ("commands", "chats", "files", "timeline") for fmt in FORMATS] + [
+    ("timeline", "timesketch"), ("timeline", "table", "--redact"),
     ("commands", "table", "--redact", "--redact-qry"), ("chats", "table", "--no-typing"),
 ]
 
@@ -55,18 +59,46 @@ def export(cap: Path, fmt: str, out: Path):
         out.write_bytes(b"".join(parts))
 
 
+def report(rel: str, out: Path):
+    """The HTML report's page (and what the command printed)."""
+    with tempfile.TemporaryDirectory() as d:
+        page = Path(d) / "r.html"
+        p = subprocess.run([sys.executable, "-m", "msnsniff", "report", rel, "-o", str(page),
+                            "--no-progress"], capture_output=True, cwd=ROOT)
+        parts = [p.stdout.replace(d.encode(), b"DIR"), p.stderr.replace(d.encode(), b"DIR"),
+                 f"exit {p.returncode}\n".encode()]
+        if page.exists():
+            parts.append(page.read_bytes())
+        out.write_bytes(b"".join(parts))
+
+
+def follow_all(rel: str, stem: str, dest: Path):
+    """`follow` of every connection `read` lists, plain and with --raw for the first."""
+    p = subprocess.run([sys.executable, "-m", "msnsniff", "export", rel, "--format", "json",
+                        "-o", "-", "--no-progress"], capture_output=True, cwd=ROOT)
+    ids = sorted(s["id"] for s in json.loads(p.stdout)["sessions"]) if p.returncode == 0 else []
+    for i in ids:
+        run(["follow", rel, str(i)], dest / f"{stem}_follow_{i}")
+    if ids:
+        run(["follow", rel, str(ids[0]), "--raw"], dest / f"{stem}_follow_{ids[0]}_raw")
+
+
 def main():
     dest = Path(sys.argv[1])
     dest.mkdir(parents=True, exist_ok=True)
-    caps = sorted(p for p in (ROOT / "captures").iterdir() if p.suffix in (".pcap", ".pcapng"))
+    caps = sorted(p for p in (ROOT / "captures").iterdir()
+                  if p.name.endswith((".pcap", ".pcapng", ".pcap.gz")))
     for cap in caps:
         rel = os.path.relpath(cap, ROOT)
+        stem = cap.name.replace(".", "_")
         for r in RUNS:
             cmd, fmt, *extra = r
-            name = "_".join([cap.stem, cmd, fmt, *[e.strip("-") for e in extra]])
+            name = "_".join([stem, cmd, fmt, *[e.strip("-") for e in extra]])
             run([cmd, rel, "--format", fmt, *extra], dest / name)
         for fmt in ("csv", "json", "jsonl", "sqlite"):
-            export(cap, fmt, dest / f"{cap.stem}_export_{fmt}")
+            export(cap, fmt, dest / f"{stem}_export_{fmt}")
+        report(rel, dest / f"{stem}_report")
+        follow_all(rel, stem, dest)
     print(f"{len(list(dest.iterdir()))} outputs in {dest}")
 
 
