@@ -321,6 +321,7 @@ def test_a_gzip_whose_deflate_data_is_damaged_is_reported_not_a_crash(tmp_path):
     assert "capture truncated: gzip stream broken: Error -3 while decompressing" in r.stdout
 
 
+@pytest.mark.slow          # over 5 s: CI runs it (plain pytest); -m 'not slow' skips it
 @pytest.mark.parametrize("v6", [False, True])
 def test_tcp_checksums_agree_with_scapy(v6):
     """checksum_ok against the sums Scapy computes, IPv4 and IPv6, odd and even

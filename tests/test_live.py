@@ -34,6 +34,7 @@ def start_live(*args):
     return p
 
 
+@pytest.mark.slow          # over 5 s: CI runs it (plain pytest); -m 'not slow' skips it
 @private_network
 def test_live_events_and_write_then_read_gives_the_same_analysis(tmp_path):
     pcap = tmp_path / "live.pcap"
@@ -182,6 +183,7 @@ def test_kernel_filter_compiled_by_libpcap_is_scapys_program():
     assert (6, 0, 0, 262144) in ours                 # whole packets, GRO-sized ones too
 
 
+@pytest.mark.slow          # over 5 s: CI runs it (plain pytest); -m 'not slow' skips it
 @private_network
 def test_scapy_backend_used_where_packet_sockets_are_missing(tmp_path):
     # macOS/BSD take this path (no AF_PACKET); on Linux it is forced by MSNSNIFF_LIVE
@@ -212,6 +214,7 @@ def test_scapy_backend_used_where_packet_sockets_are_missing(tmp_path):
     assert doc["anomalies"] == [] and doc["summary"]["captures"][0]["notices"] == []
 
 
+@pytest.mark.slow          # over 5 s: CI runs it (plain pytest); -m 'not slow' skips it
 @private_network
 def test_redact_masks_live_lines_the_summary_and_the_export(tmp_path):
     from test_export import SECRETS
@@ -231,6 +234,7 @@ def test_redact_masks_live_lines_the_summary_and_the_export(tmp_path):
     assert recs[-1]["event"] == "summary" and recs[-1]["redacted"]["secrets_masked"] >= 5
 
 
+@pytest.mark.slow          # over 5 s: CI runs it (plain pytest); -m 'not slow' skips it
 @private_network
 def test_live_follows_a_p2p_direct_connection_on_the_port_its_answer_names(tmp_path):
     # the default filter passes 1863 and MSNP first words; the direct connection runs on
@@ -256,6 +260,7 @@ def test_live_follows_a_p2p_direct_connection_on_the_port_its_answer_names(tmp_p
     assert [s["kind"] for s in doc["sessions"]].count("p2p-direct") == 1
 
 
+@pytest.mark.slow          # over 5 s: CI runs it (plain pytest); -m 'not slow' skips it
 @private_network
 def test_account_and_with_keep_the_lines_a_person_asks_for():
     p = start_live("--duration", "6", "--format", "jsonl", "--with", "carol@hotmail.com")

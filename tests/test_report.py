@@ -122,6 +122,7 @@ def test_nothing_from_the_network_becomes_markup(tmp_path):
         assert shown in dom, shown
 
 
+@pytest.mark.slow          # over 5 s: CI runs it (plain pytest); -m 'not slow' skips it
 def test_a_big_capture_gives_a_bounded_page(tmp_path):
     gen = subprocess.run([sys.executable, str(cap("").rsplit("captures", 1)[0] + "bench/gen.py"),
                           str(tmp_path / "big.pcap"), "--packets", "60000", "--msnp-fraction",

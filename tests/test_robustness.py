@@ -311,6 +311,7 @@ def test_garbage_on_1863_and_a_connection_that_changes_role(tmp_path):
             if n["session"] == 2] == [("s2c", "IRO", "2 1 1 c@d.com C"), ("c2s", "FIL", "100")]
 
 
+@pytest.mark.slow          # over 5 s: CI runs it (plain pytest); -m 'not slow' skips it
 def test_hundred_thousand_connections_bounded_memory(tmp_path):
     """100,000 concurrent connections: the connection cap closes the oldest, says so,
     and memory stays bounded (measured in a child process)."""
