@@ -212,7 +212,7 @@ def test_profile_port_readings_edge_cases():
         a = Analysis()
         a.apply(ConnectionOpened(0.0, 1, -1, client, "10.0.0.2:1863", 0.0))
         a.apply(E.Profile(1.0, 1, 1, {"ClientIP": ip, "ClientPort": str(port)}))
-        return a.sessions[1].profile
+        return a.sessions[1].ns.profile
     p = profile("10.0.0.1:23130", "10.0.0.1", 23130)                 # 0x5A5A
     assert (p["port_byteswapped"], p["client_port"], p["nat"]) == (None, 23130, False)
     p = profile("192.168.1.5:3407", "203.0.113.7", 20237)            # reference §11.2

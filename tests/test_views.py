@@ -392,16 +392,24 @@ def test_live_shows_the_first_typing_notice_of_an_unknown_sender(tmp_path):
     and the client's notice has no TypingUser.  The first notice is a line (the check
     against the last one shown compared None with None and hid it)."""
     from conftest import conversation, write_pcap
-
-    from msnsniff.capture.files import read_segments
-    from msnsniff.engine.pipeline import Pipeline
-    from msnsniff.model import Analysis
-    from msnsniff.output.livefmt import LiveFormatter
     typing = b"MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\n\r\n\r\n"
     text = b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi"
     path = write_pcap(tmp_path / "mid.pcap", conversation(server=("10.0.0.3", 1863), c2s=[
         b"MSG 5 U %d\r\n" % len(typing) + typing, b"MSG 6 U %d\r\n" % len(typing) + typing,
         b"MSG 7 N %d\r\n" % len(text) + text, b"MSG 8 U %d\r\n" % len(typing) + typing]))
+    recs = live_lines(path)
+    typed = [r for r in recs if r[0] == "typing"]
+    # the first notice, not its repeat; again after the message came between
+    assert typed == [("typing", "typing    unknown …"), ("typing", "typing    unknown …")]
+    assert [r[0] for r in recs] == ["typing", "message", "typing"]
+
+
+def live_lines(path) -> list[tuple[str, str]]:
+    """(event, text) of each line `live` would print for a capture file."""
+    from msnsniff.capture.files import read_segments
+    from msnsniff.engine.pipeline import Pipeline
+    from msnsniff.model import Analysis
+    from msnsniff.output.livefmt import LiveFormatter
     pipe, analysis = Pipeline(), Analysis(sink=lambda t, r: None, stream_sessions=True)
     printer = LiveFormatter(analysis)
     recs = []
@@ -411,7 +419,23 @@ def test_live_shows_the_first_typing_notice_of_an_unknown_sender(tmp_path):
             rec = printer.record(ev)
             if rec is not None:
                 recs.append((rec["event"], rec["text"]))
-    typed = [r for r in recs if r[0] == "typing"]
-    # the first notice, not its repeat; again after the message came between
-    assert typed == [("typing", "typing    unknown …"), ("typing", "typing    unknown …")]
-    assert [r[0] for r in recs] == ["typing", "message", "typing"]
+    return recs
+
+
+def test_live_lines_read_each_connection_kind_state_while_it_is_open():
+    """`live` makes its lines from the state of the connection still open (the sign-in's
+    client, the profile, the CHL being answered, the switchboard's roster, the MSNFTP
+    byte count), which `read` and `export` never show mid-connection."""
+    recs = live_lines(cap("msnp8_session.pcap"))
+    text = lambda event: [t for e, t in recs if e == event]
+    assert text("sign-in")[0] == ("sign-in   alice@hotmail.com “Alice Liddell ✿” MSNMSGR 5.0.0544 "
+                                  "MSNP8 from 127.0.0.10:52677")
+    assert text("profile")[0] == ("profile   alice@hotmail.com: ClientIP 127.0.0.10 ClientPort "
+                                  "50637 → 52677 (byte-swapped); observed 127.0.0.10:52677; NAT no")
+    assert text("challenge-answer") == [
+        "challenge alice@hotmail.com: QRY msmsgs@msnmsgr.com answer valid"]
+    assert text("message")[4] == (
+        "chat      carol@hotmail.com → alice@hotmail.com, bob@hotmail.com: こんにちは 👋 everyone")
+    assert text("transfer-end") == [
+        "transfer  session 8: BYE 16777989 (received successfully); 3000 of 3000 bytes",
+        "transfer  session 9: CCL; 2045 of 5120 bytes"]

@@ -24,8 +24,6 @@ from .. import config
 from .. import events as E
 from ..config import DEFAULT_LIMITS, Limits
 from ..protocol.dialects import version_of
-from ..protocol.numbers import is_num
-from ..protocol.tables import list_names, raw_bytes
 from .ftp import FtpFold
 from .ns import NsFold
 from .p2p import P2PFold
@@ -111,7 +109,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             self._owner(s)
             self._settle_early(s)
 
-    def _settle(self, s, table, r):
+    def _settle(self, s: Session, table, r):
         """Give a row its final owner (and recipients) and hand it on."""
         me = s.passport
         if "owner" in r:
@@ -125,7 +123,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             self._copy_of(s, r)
         self.sink(table, r)
 
-    def _settle_early(self, s):
+    def _settle_early(self, s: Session):
         # in the order the rows were made, not table by table: rows of one instant (a
         # JOI and the message after it, in one packet) keep their order downstream
         keep = []
@@ -154,7 +152,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             self._remember(self.by_ip, ip, set())
         self.by_ip[ip].add(passport)
 
-    def _learn(self, s, passport):
+    def _learn(self, s: Session, passport):
         """The connection's local account became known."""
         s.passport = passport
         if passport:
@@ -182,15 +180,15 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         # the connection a dispatch server just sent this client to (XFR … NS)
         ds = self.redirects.pop((ev.server, s.client_ip), None)
         if ds is not None:
-            s.redirected_from = ds
+            s.ns.redirected_from = ds
             row = self.session_rows.get(ds)
             if row is not None:
                 row["redirected_to_session"] = ev.conn
             elif ds in self.sessions:
-                self.sessions[ds].redirected_to = ev.conn
+                self.sessions[ds].ns.redirected_to = ev.conn
 
-    def note_redirect(self, s):
-        self._remember(self.redirects, (s.redirect_target, s.client_ip), s.id)
+    def note_redirect(self, s: Session):
+        self._remember(self.redirects, (s.ns.redirect_target, s.client_ip), s.id)
 
     def on_close(self, ev):
         s = self._s(ev)
@@ -262,10 +260,11 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         """The connection is over: settle its rows and hand them to the sink."""
         self.sessions.pop(s.id, None)
         if s.kind == "switchboard":
-            if s.sb_cookie in self.grants:
-                s.linked_ns = self.grants[s.sb_cookie]
-            elif s.sb_cookie in self.rings:
-                s.linked_ns = self.rings[s.sb_cookie][0]
+            cookie = s.sb_state.cookie if s.sb_state is not None else None
+            if cookie in self.grants:
+                s.linked_ns = self.grants[cookie]
+            elif cookie in self.rings:
+                s.linked_ns = self.rings[cookie][0]
             self._dialect_from_ns(s)
         me = self._owner(s)
         if me:
@@ -273,27 +272,10 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         for table, r in s.held:
             self._settle(s, table, r)
         s.held = []
-        for gid in sorted(s.groups, key=_group_order):
-            self.sink("groups", {"session": s.id, "owner": me, "group_id": gid,
-                                 "name": s.groups[gid]})
-        for c in s.contacts.values():
-            self.sink("contacts", {
-                "session": s.id, "owner": me, "passport": c["passport"],
-                "friendly_name": c["friendly_name"],
-                "friendly_name_raw": raw_bytes(c["friendly_name"]), "list_bits": c["list_bits"],
-                "lists": list_names(c["list_bits"]), "groups": list(c["groups"]),
-                # a group whose LSG was not captured is named by its id
-                "group_names": [s.groups.get(g) or f"#{g}" for g in c["groups"]],
-                "phones": c["phones"] or None, "contact_id": c["contact_id"],
-                "network": c["network"]})
-        if s.contacts_dropped:
-            self.sink("anomalies", {
-                "time": iso(s.end), "session": s.id, "direction": "s2c", "kind": "cap",
-                "detail": f"{s.contacts_dropped} contacts past the cap of "
-                          f"{self.limits.max_contacts} per session were counted, not kept",
-                "offset": None, "length": None})
+        if s.ns_state is not None:
+            self._list_rows(s, s.ns_state, me)
         if s.transfer is not None:
-            self.sink("transfers", self._transfer_row(s))
+            self.sink("transfers", self._transfer_row(s, s.transfer))
         row = s.row()
         if self.on_session is not None:
             self.on_session(row)
@@ -302,7 +284,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         else:
             self.session_rows[s.id] = row
 
-    def _copy_of(self, s, r):
+    def _copy_of(self, s: Session, r):
         """The switchboard relays one message to every participant's connection: a row
         that another connection of the same switchboard session already holds (same
         sender, type and text, within COPY_WINDOW) names it in ``copy_of_session`` and
@@ -312,12 +294,13 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             r["copy_of_session"] = self._seen_before(s, r["sender"], r["content_type"],
                                                      r["text"], ts)
 
-    def _seen_before(self, s, sender, ctype, content, ts):
+    def _seen_before(self, s: Session, sender, ctype, content, ts):
         """The connection that already holds this message, or None (then it is this one)."""
-        if s.kind != "switchboard" or not s.sb_session_id:
+        sb = s.sb_state
+        if s.kind != "switchboard" or sb is None or not sb.session_id:
             return None
         # (the text's hash, not the text: the table holds up to max_links entries)
-        key = (s.server, s.sb_session_id, sender, ctype, hash(content))
+        key = (s.server, sb.session_id, sender, ctype, hash(content))
         seen = self.recent_messages.get(key)
         if seen is not None and seen[0] != s.id and abs(ts - seen[1]) < COPY_WINDOW:
             return seen[0]
@@ -368,11 +351,6 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
 
 def _finite_time(ts) -> bool:
     return isinstance(ts, (int, float)) and 0 <= ts < 253402300800
-
-
-def _group_order(gid: str):
-    """Decimal ids (MSNP2-9) in numeric order, GUIDs after them."""
-    return (0, int(gid), "") if is_num(gid) else (1, 0, gid)
 
 
 # event class -> the Analysis method that folds it

@@ -11,63 +11,87 @@ from __future__ import annotations
 
 from ..protocol.clientid import decode_client_id
 from ..protocol.dialects import NETWORKS
+from ..protocol.numbers import is_num
 from ..protocol.tables import LIST_BIT, STATUS_NAMES, list_names, raw_bytes
 from ..protocol.xmlpayload import parse_msnobj
 from .host import FoldBase
-from .session import contact, iso
+from .session import NsState, Session, contact, iso
 
 CIRCLE_NETWORKS = (9, 13)
 
 
 class ListsFold(FoldBase):
     # ------------------------------------------------------------ contacts
-    def _contact(self, s, passport):
+    def _contact(self, ns: NsState, passport):
         """The session's entry for a contact, created on first sight (None past the cap)."""
-        c = s.contacts.get(passport)
+        c = ns.contacts.get(passport)
         if c is None:
-            if len(s.contacts) >= self.limits.max_contacts:
-                s.contacts_dropped += 1
+            if len(ns.contacts) >= self.limits.max_contacts:
+                ns.contacts_dropped += 1
                 return None
-            c = s.contacts[passport] = contact(passport)
+            c = ns.contacts[passport] = contact(passport)
         return c
 
-    def _by_id(self, s, contact_id):
-        return s.contact_ids.get(contact_id) if contact_id else None
+    @staticmethod
+    def _by_id(ns: NsState, contact_id):
+        return ns.contact_ids.get(contact_id) if contact_id else None
+
+    def _list_rows(self, s: Session, ns: NsState, me: str | None) -> None:
+        """A finished connection's groups and contacts rows (its list as it ended)."""
+        for gid in sorted(ns.groups, key=_group_order):
+            self.sink("groups", {"session": s.id, "owner": me, "group_id": gid,
+                                 "name": ns.groups[gid]})
+        for c in ns.contacts.values():
+            self.sink("contacts", {
+                "session": s.id, "owner": me, "passport": c["passport"],
+                "friendly_name": c["friendly_name"],
+                "friendly_name_raw": raw_bytes(c["friendly_name"]), "list_bits": c["list_bits"],
+                "lists": list_names(c["list_bits"]), "groups": list(c["groups"]),
+                # a group whose LSG was not captured is named by its id
+                "group_names": [ns.groups.get(g) or f"#{g}" for g in c["groups"]],
+                "phones": c["phones"] or None, "contact_id": c["contact_id"],
+                "network": c["network"]})
+        if ns.contacts_dropped:
+            self.sink("anomalies", {
+                "time": iso(s.end), "session": s.id, "direction": "s2c", "kind": "cap",
+                "detail": f"{ns.contacts_dropped} contacts past the cap of "
+                          f"{self.limits.max_contacts} per session were counted, not kept",
+                "offset": None, "length": None})
 
     def on_list_sync(self, ev):
-        s = self._s(ev)
-        s.list_version = ev.version
-        s.contacts_source = "SYN"
-        s.syn = {"client_version": ev.client_version, "version": ev.version,
-                 "contacts_declared": ev.contacts, "groups_declared": ev.groups}
+        ns = self._s(ev).ns
+        ns.list_version = ev.version
+        ns.contacts_source = "SYN"
+        ns.syn = {"client_version": ev.client_version, "version": ev.version,
+                  "contacts_declared": ev.contacts, "groups_declared": ev.groups}
         if ev.timestamps:
-            s.syn["timestamps"] = list(ev.timestamps)
+            ns.syn["timestamps"] = list(ev.timestamps)
 
     def on_setting(self, ev):
-        self._s(ev).settings[ev.name] = ev.value
+        self._s(ev).ns.settings[ev.name] = ev.value
 
     def on_phone(self, ev):
-        s = self._s(ev)
+        ns = self._s(ev).ns
         if ev.passport is None:
-            s.phones[ev.key] = ev.value
+            ns.phones[ev.key] = ev.value
         else:
-            c = self._contact(s, ev.passport)
+            c = self._contact(ns, ev.passport)
             if c is not None:
                 c["phones"][ev.key] = ev.value
 
     def on_group(self, ev):
-        self._s(ev).groups[ev.group_id] = ev.name
+        self._s(ev).ns.groups[ev.group_id] = ev.name
 
     def on_contact(self, ev):
-        s = self._s(ev)
+        ns = self._s(ev).ns
         if ev.source == "ADL":
-            s.contacts_source = "ADL"
+            ns.contacts_source = "ADL"
         if ev.network in CIRCLE_NETWORKS:
             # MSNP18 circles (group chats) are listed like contacts on network 9: shown
             # as groups; their members' presence names the circle (presence.via)
-            s.groups[f"{ev.network}:{ev.passport}"] = f"circle {ev.passport.split('@')[0]}"
+            ns.groups[f"{ev.network}:{ev.passport}"] = f"circle {ev.passport.split('@')[0]}"
             return
-        c = self._contact(s, ev.passport)
+        c = self._contact(ns, ev.passport)
         if c is None:
             return
         if ev.friendly_name is not None:
@@ -75,7 +99,7 @@ class ListsFold(FoldBase):
         c["list_bits"] |= ev.list_bits
         if ev.contact_id:
             c["contact_id"] = ev.contact_id
-            s.contact_ids[ev.contact_id] = ev.passport
+            ns.contact_ids[ev.contact_id] = ev.passport
         if ev.network is not None:
             c["network"] = ev.network
         for g in ev.groups:
@@ -84,20 +108,21 @@ class ListsFold(FoldBase):
 
     def on_own_name(self, ev):
         s = self._s(ev)
-        if ev.at_login and s.friendly_name_at_login is None:
-            s.friendly_name_at_login = ev.name
+        ns = s.ns
+        if ev.at_login and ns.friendly_name_at_login is None:
+            ns.friendly_name_at_login = ev.name
         elif not ev.at_login:
             self._add(ev.conn, "list_changes", self._change_row(
                 ev, "PRP", None, s.passport, ev.name, None, None, False))
         s.friendly_name = ev.name
 
     def on_contact_name(self, ev):
-        s = self._s(ev)
-        passport = self._by_id(s, ev.contact_id)
+        ns = self._s(ev).ns
+        passport = self._by_id(ns, ev.contact_id)
         self._add(ev.conn, "list_changes", self._change_row(
             ev, "SBP", None, passport, ev.name, None, None, False, ev.contact_id))
-        if passport in s.contacts:
-            s.contacts[passport]["friendly_name"] = ev.name
+        if passport in ns.contacts:
+            ns.contacts[passport]["friendly_name"] = ev.name
 
     @staticmethod
     def _change_row(ev, op, lst, passport, name, group_id, version, by_server,
@@ -109,9 +134,10 @@ class ListsFold(FoldBase):
 
     def on_list_change(self, ev):
         s = self._s(ev)
+        ns = s.ns
         if ev.version is not None:
-            s.list_version = ev.version
-        passport = ev.passport or self._by_id(s, ev.contact_id)
+            ns.list_version = ev.version
+        passport = ev.passport or self._by_id(ns, ev.contact_id)
         lst = ev.list
         if ev.list_bits is not None:           # ADL/RML: several lists at once
             lst = ",".join(list_names(ev.list_bits)) or None
@@ -123,14 +149,14 @@ class ListsFold(FoldBase):
         if ev.op == "REA":
             if s.passport and passport == s.passport:
                 s.friendly_name = ev.friendly_name
-            elif passport in s.contacts:
-                s.contacts[passport]["friendly_name"] = ev.friendly_name
+            elif passport in ns.contacts:
+                ns.contacts[passport]["friendly_name"] = ev.friendly_name
             return
         bits = ev.list_bits if ev.list_bits is not None else LIST_BIT.get(ev.list or "", 0)
         if passport is None:
             return
         if ev.op in ("ADD", "ADC", "ADL"):
-            c = self._contact(s, passport)
+            c = self._contact(ns, passport)
             if c is None:
                 return
             c["list_bits"] |= bits
@@ -138,13 +164,13 @@ class ListsFold(FoldBase):
                 c["friendly_name"] = ev.friendly_name
             if ev.contact_id:
                 c["contact_id"] = ev.contact_id
-                s.contact_ids[ev.contact_id] = passport
+                ns.contact_ids[ev.contact_id] = passport
             if ev.network is not None:
                 c["network"] = ev.network
             if ev.group_id is not None and ev.group_id not in c["groups"]:
                 c["groups"].append(ev.group_id)
-        elif ev.op in ("REM", "RML") and passport in s.contacts:
-            c = s.contacts[passport]
+        elif ev.op in ("REM", "RML") and passport in ns.contacts:
+            c = ns.contacts[passport]
             if ev.list == "FL" and ev.group_id is not None:
                 if ev.group_id in c["groups"]:
                     c["groups"].remove(ev.group_id)
@@ -156,22 +182,22 @@ class ListsFold(FoldBase):
                     c["groups"] = []
 
     def on_group_change(self, ev):
-        s = self._s(ev)
+        ns = self._s(ev).ns
         if ev.version is not None:
-            s.list_version = ev.version
+            ns.list_version = ev.version
         self._add(ev.conn, "list_changes", self._change_row(
             ev, ev.op, None, None, ev.name, ev.group_id, ev.version, False))
         if ev.op in ("ADG", "REG") and ev.group_id is not None:
-            s.groups[ev.group_id] = ev.name
+            ns.groups[ev.group_id] = ev.name
         elif ev.op == "RMG":
-            s.groups.pop(ev.group_id, None)
-            for c in s.contacts.values():
+            ns.groups.pop(ev.group_id, None)
+            for c in ns.contacts.values():
                 if ev.group_id in c["groups"]:
                     c["groups"].remove(ev.group_id)
 
     # ------------------------------------------------------------ presence
     def on_presence(self, ev):
-        s = self._s(ev)
+        ns = self._s(ev).ns
         msnc, caps = (decode_client_id(ev.client_id) if ev.client_id is not None
                       else (None, []))
         self._add(ev.conn, "presence", {
@@ -190,8 +216,8 @@ class ListsFold(FoldBase):
             "capabilities_added": (
                 [c for c in decode_client_id(ev.confirmed_client_id)[1] if c not in caps]
                 if ev.confirmed_client_id is not None else None)})
-        if ev.passport and ev.friendly_name and ev.passport in s.contacts:
-            s.contacts[ev.passport]["friendly_name"] = ev.friendly_name
+        if ev.passport and ev.friendly_name and ev.passport in ns.contacts:
+            ns.contacts[ev.passport]["friendly_name"] = ev.friendly_name
 
     def on_personal(self, ev):
         s = self._s(ev)
@@ -207,7 +233,12 @@ class ListsFold(FoldBase):
                "msnobj": d.get("msnobj")}
         if ev.passport is None and d.get("document", "Data") == "Data":
             # (a UUX of one endpoint's data alone says nothing of the personal message)
-            s.personal_message = d["psm"]
+            s.ns.personal_message = d["psm"]
             if d["machine_guid"]:
                 s.machine_guid = s.machine_guid or d["machine_guid"]
         self._add(ev.conn, "personal_messages", row)
+
+
+def _group_order(gid: str):
+    """Decimal ids (MSNP2-9) in numeric order, GUIDs after them."""
+    return (0, int(gid), "") if is_num(gid) else (1, 0, gid)

@@ -12,7 +12,7 @@ from .session import byteswap16, iso
 
 class NsFold(ListsFold):
     def on_ver_offer(self, ev):
-        self._s(ev).versions_offered = list(ev.versions)
+        self._s(ev).ns.versions_offered = list(ev.versions)
 
     def on_ver_chosen(self, ev):
         s = self._s(ev)
@@ -27,44 +27,48 @@ class NsFold(ListsFold):
 
     def on_client_info(self, ev):
         s = self._s(ev)
-        s.locale, s.os = ev.locale, f"{ev.os_type} {ev.os_version} {ev.arch}"
-        s.client_name, s.client_version = ev.client_name, ev.client_version
+        ns = s.ns
+        ns.locale, ns.os = ev.locale, f"{ev.os_type} {ev.os_version} {ev.arch}"
+        ns.client_name, ns.client_version = ev.client_name, ev.client_version
         if ev.passport and not s.passport:
             s.passport = ev.passport
 
     def on_auth_start(self, ev):
         s = self._s(ev)
-        s.auth_method = ev.method
+        s.ns.auth_method = ev.method
         s.passport = s.passport or ev.passport
 
     def on_policy(self, ev):
-        s = self._s(ev)
-        s.policy = ev.policy
-        s.auth_nonce = ev.nonce
+        ns = self._s(ev).ns
+        ns.policy = ev.policy
+        ns.auth_nonce = ev.nonce
 
     def on_ticket(self, ev):
         s = self._s(ev)
-        s.ticket = ev.ticket
-        s.auth_response = ev.response
+        ns = s.ns
+        ns.ticket = ev.ticket
+        ns.auth_response = ev.response
         if ev.machine_guid:
             s.machine_guid = ev.machine_guid
 
     def on_redirect(self, ev):
         s = self._s(ev)
         s.kind = "dispatch"
-        s.redirect_target, s.redirect_ts = ev.target, ev.ts
+        ns = s.ns
+        ns.redirect_target, ns.redirect_ts = ev.target, ev.ts
         self.note_redirect(s)
 
     def on_login_ok(self, ev):
         s = self._s(ev)
         self._learn(s, ev.passport)
+        ns = s.ns
         if ev.friendly_name is not None:          # MSNP10+: PRP MFN names the account
             s.friendly_name = ev.friendly_name
-            s.friendly_name_at_login = ev.friendly_name
-        s.login = "ok"
-        s.login_time = ev.ts
-        s.verified = ev.verified
-        s.extra_flag = ev.flag
+            ns.friendly_name_at_login = ev.friendly_name
+        ns.login = "ok"
+        ns.login_time = ev.ts
+        ns.verified = ev.verified
+        ns.extra_flag = ev.flag
 
     def on_logout(self, ev):
         s = self._s(ev)
@@ -77,8 +81,9 @@ class NsFold(ListsFold):
                                     "code": ev.code, "name": ev.name, "trid": ev.trid,
                                     "request": ev.request})
         if ev.request == "USR" and s.kind in ("notification", "dispatch"):
-            s.login = "failed"
-            s.login_error = f"{ev.code} {ev.name}"
+            ns = s.ns
+            ns.login = "failed"
+            ns.login_error = f"{ev.code} {ev.name}"
 
     def on_profile(self, ev):
         s = self._s(ev)
@@ -86,9 +91,9 @@ class NsFold(ListsFold):
         ip = header(h, "ClientIP") or None
         port_s = header(h, "ClientPort")
         reported = net_int(port_s, 5)
-        obs_ip, _, obs_port = s.client.rpartition(":")
+        obs_ip, _, obs_port_s = s.client.rpartition(":")
         obs_ip = obs_ip.strip("[]")
-        obs_port = net_int(obs_port, 5)
+        obs_port = net_int(obs_port_s, 5)
         swapped = byteswap16(reported) if reported is not None else None
         known = reported not in (None, 0) and obs_port is not None   # 0: HTTP gateway
         as_swapped = known and swapped == obs_port
@@ -108,11 +113,12 @@ class NsFold(ListsFold):
             nat = True
         else:
             nat = (not (as_swapped or as_plain)) if known else None
-        s.profile = {"client_ip_reported": ip, "client_port_reported": reported,
-                     "client_port": client_port, "client_port_byteswapped": swapped,
-                     "observed_client": s.client, "port_byteswapped": port_bs, "nat": nat,
-                     "login_time": iso(ev.ts), "headers": dict(h)}
-        s.login_time = s.login_time or ev.ts
+        ns = s.ns
+        ns.profile = {"client_ip_reported": ip, "client_port_reported": reported,
+                      "client_port": client_port, "client_port_byteswapped": swapped,
+                      "observed_client": s.client, "port_byteswapped": port_bs, "nat": nat,
+                      "login_time": iso(ev.ts), "headers": dict(h)}
+        ns.login_time = ns.login_time or ev.ts
 
     def on_hotmail(self, ev):
         kind = {"text/x-msmsgsinitialemailnotification": "initial e-mail status",
@@ -132,8 +138,8 @@ class NsFold(ListsFold):
             "summary": summary, "fields": fields})
 
     def on_server_versions(self, ev):
-        self._s(ev).server_versions = {"recommended": ev.recommended, "minimum": ev.minimum,
-                                       "download_url": ev.download_url, "info_url": ev.info_url}
+        self._s(ev).ns.server_versions = {"recommended": ev.recommended, "minimum": ev.minimum,
+                                          "download_url": ev.download_url, "info_url": ev.info_url}
 
     def on_ns_other(self, ev):
         what = {"URL": "service URL", "SDC": "e-mail invitation", "SND": "e-mail invitation",
@@ -158,8 +164,7 @@ class NsFold(ListsFold):
                     "session_id": ev.session_id, "address": ev.address, "cookie": ev.cookie})
 
     def on_challenge(self, ev):
-        s = self._s(ev)
-        s.challenge = ev.challenge
+        self._s(ev).ns.challenge = ev.challenge
         self._add(ev.conn, "challenges", {
             "time": iso(ev.ts), "session": ev.conn, "challenge": ev.challenge,
             "product_id": None, "response": None, "valid": None, "accepted": None,

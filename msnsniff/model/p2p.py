@@ -21,7 +21,7 @@ from ..protocol import p2p as P
 from ..protocol.xmlpayload import parse_msnobj
 from . import p2pdata as D
 from .p2pdirect import DirectFold
-from .session import iso
+from .session import Session, iso
 
 MAX_SLP_BYTES = 64 * 1024      # an MSNSLP message is a few hundred bytes to a few KB
 KINDS: dict[str | None, str] = {"file": "file", "msnobject": "display-picture"}
@@ -80,7 +80,7 @@ class P2PFold(DirectFold):
         if part.data:
             self._p2p_data(t, ev, s, sender)
 
-    def _slp_part(self, ev, s, sender, dest):
+    def _slp_part(self, ev, s: Session, sender, dest):
         """Join an MSNSLP message's chunks.  v1 chunks share the Identifier and carry an
         Offset.  v2 chunks each have their own SequenceNumber: the next chunk's is this
         one's plus its MessageSize (data header included; MSNPSharp SplitMessage) — the
@@ -148,7 +148,7 @@ class P2PFold(DirectFold):
         self._remember(self.p2p_done, key, None)
         self._slp_whole(ev, s, bytes(buf["data"]))
 
-    def _slp_whole(self, ev, s, raw):
+    def _slp_whole(self, ev, s: Session, raw):
         try:
             slp = P.parse_slp(raw)
         except P.P2PError as e:
@@ -175,7 +175,7 @@ class P2PFold(DirectFold):
                                 "detail": detail, "offset": None, "length": None})
 
     # ------------------------------------------------------------ MSNSLP
-    def _slp(self, ev, s, slp):
+    def _slp(self, ev, s: Session, slp):
         call_id = slp["call_id"]
         t = self.p2p_calls.get(call_id)
         ctype = slp["content_type"]
@@ -227,7 +227,7 @@ class P2PFold(DirectFold):
                                "bytes", t)
                 self._p2p_final(t, ev, "cancelled")
 
-    def _p2p_invite(self, ev, s, slp):
+    def _p2p_invite(self, ev, s: Session, slp):
         f = slp["fields"]
         guid = f.get("EUF-GUID", "").upper()
         what = P.EUF_GUIDS.get(guid)
@@ -302,7 +302,7 @@ class P2PFold(DirectFold):
             self._p2p_anomaly(ev, "hostile name", f"file name {name!r} has path separators "
                               "(only its last component is used on extraction)")
 
-    def _p2p_line(self, ev, s, who, text, t):
+    def _p2p_line(self, ev, s: Session, who, text, t):
         conn = ev.conn
         sb = t.get("session") if t else None
         if sb is not None and sb != conn and sb in self.sessions:

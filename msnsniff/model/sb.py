@@ -18,7 +18,7 @@ from ..protocol.numbers import net_int
 from ..protocol.tables import raw_bytes
 from ..protocol.xmlpayload import parse_msnobj
 from .host import FoldBase
-from .session import iso
+from .session import Session, iso
 
 _KINDS = {"text/plain": "text", "text/x-msmsgscontrol": "typing"}
 # text/x-msnmsgr-datacast ID values (MSNP12+): what the client shows for each
@@ -35,7 +35,8 @@ class SbFold(FoldBase):
         s = self._s(ev)
         s.kind = "switchboard"
         self._learn(s, ev.passport)
-        s.sb_how, s.sb_cookie, s.sb_session_id = ev.how, ev.cookie, ev.session_id
+        sb = s.sb
+        sb.how, sb.cookie, sb.session_id = ev.how, ev.cookie, ev.session_id
         if ev.endpoint:
             s.machine_guid = ev.endpoint
 
@@ -51,6 +52,7 @@ class SbFold(FoldBase):
         once per endpoint (``JOI pp;{guid}``) and once bare: those fold into the
         account, the endpoints are kept (sessions.endpoints)."""
         s = self._s(ev)
+        sb = s.sb
         who = ev.passport
         own = s.passport is not None and who.lower() == s.passport.lower()
         if own and ev.endpoint and s.machine_guid and \
@@ -58,29 +60,29 @@ class SbFold(FoldBase):
             return      # this connection's own endpoint (Escargot lists the joiner in IRO)
         if ev.command == "BYE":
             if ev.endpoint:
-                eps = s.endpoints.setdefault(who, set())    # the account's endpoints present
+                eps = sb.endpoints.setdefault(who, set())   # the account's endpoints present
                 eps.discard(ev.endpoint)
                 if eps:
                     return          # the account is still there on another endpoint
-                s.left_by_endpoint.add(who)
-            elif who in s.left_by_endpoint:
-                s.left_by_endpoint.discard(who)
+                sb.left_by_endpoint.add(who)
+            elif who in sb.left_by_endpoint:
+                sb.left_by_endpoint.discard(who)
                 return              # the bare BYE after the last endpoint's: folded
             if own:
                 # the account's other machine left; this connection is still here
                 detail = "left on one endpoint (still here on another)"
             else:
-                s.present.pop(who, None)
+                sb.present.pop(who, None)
                 detail = "left (idle timeout)" if ev.timeout else "left"
         else:
             if ev.endpoint:
-                eps = s.endpoints.setdefault(who, set())
+                eps = sb.endpoints.setdefault(who, set())
                 known = ev.endpoint in eps
                 eps.add(ev.endpoint)
-                s.endpoints_seen.setdefault(who, set()).add(ev.endpoint)
+                sb.endpoints_seen.setdefault(who, set()).add(ev.endpoint)
             else:
                 known = False
-            if who in s.present:
+            if who in sb.present:
                 if known or ev.endpoint is None:
                     return          # the same account again (MPOP): folded
                 detail = "another endpoint joined"
@@ -92,7 +94,7 @@ class SbFold(FoldBase):
                 detail = ("was there on another endpoint" if ev.command == "IRO" else
                           "joined on another endpoint" if ev.endpoint else
                           "joined (the server's echo of this connection's account)")
-            s.present[who] = ev.friendly_name
+            sb.present[who] = ev.friendly_name
             s.participants[who] = ev.friendly_name
         self._add(ev.conn, "participants", {
             "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
@@ -102,11 +104,11 @@ class SbFold(FoldBase):
     def on_calling(self, ev):
         # who the local account invited: the recipients when the server's side (JOI)
         # was not captured
-        self._s(ev).called.setdefault(ev.passport, None)
+        self._s(ev).sb.called.setdefault(ev.passport, None)
 
     def on_ringing(self, ev):
-        s = self._s(ev)
-        s.sb_session_id = s.sb_session_id or ev.session_id
+        sb = self._s(ev).sb
+        sb.session_id = sb.session_id or ev.session_id
 
     def on_message(self, ev):
         s = self._s(ev)
@@ -203,22 +205,26 @@ class SbFold(FoldBase):
         else:
             row["text"] = f"datacast ID {header(f, 'ID') or '?'}"
 
-    def _msg_row(self, ev, s, sender, recipients, ctype, kind, text, ack, sender_name=None):
+    def _msg_row(self, ev, s: Session, sender, recipients, ctype, kind, text, ack, sender_name=None):
+        # (a UUM/UBM on a notification server reads no roster: it has none)
+        sb = s.sb_state
         return {"time": iso(ev.ts), "session": ev.conn, "owner": None,
                 "direction": "out" if ev.dir == 0 else "in", "sender": sender,
                 "sender_name": sender_name, "recipients": recipients,
-                "_present": sorted(s.present), "_called": sorted(s.called),
+                "_present": sorted(sb.present) if sb else [],
+                "_called": sorted(sb.called) if sb else [],
                 "content_type": ctype, "kind": kind,
                 "text": text, "font": None, "effects": None, "color": None, "charset": None,
                 "pitch_family": None, "ack": ack, "_ts": ev.ts}
 
-    def _invitation(self, ev, s, row) -> str:
+    def _invitation(self, ev, s: Session, row) -> str:
         f = parse_fields(ev.body)
         cmd = header(f, "Invitation-Command").upper()
         cookie = header(f, "Invitation-Cookie")
-        inv = s.invites.get(cookie)
+        invites = s.sb.invites
+        inv = invites.get(cookie)
         if inv is None:
-            inv = s.invites[cookie] = {
+            inv = invites[cookie] = {
                 "time": iso(ev.ts), "session": ev.conn, "owner": None, "cookie": cookie,
                 "application": None, "guid": None, "inviter": None, "invitee": None,
                 "file_name": None, "file_size": None, "connectivity": None, "status": None,

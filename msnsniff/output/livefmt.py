@@ -6,15 +6,20 @@ events not worth a line.  No I/O.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .. import events as E
 from ..model.timefmt import iso
 from ..protocol.challenge import verify
 from ..protocol.clientid import decode_client_id
 from ..protocol.tables import FTP_BYE_CODES, STATUS_NAMES
 
+if TYPE_CHECKING:
+    from ..model import Analysis
+
 
 class LiveFormatter:
-    def __init__(self, analysis, typing=True):
+    def __init__(self, analysis: Analysis, typing=True):
         self.a = analysis
         self.typing = typing
         self.last_typing: dict[int, str | None] = {}     # (None: a sender not known)
@@ -39,7 +44,8 @@ class LiveFormatter:
     # ------------------------------------------------------------ NS
     def _login(self, ev):
         s = self.a.sessions.get(ev.conn)
-        client = " ".join(x for x in ((s.client_name, s.client_version) if s else ()) if x)
+        ns = s.ns_state if s else None
+        client = " ".join(x for x in ((ns.client_name, ns.client_version) if ns else ()) if x)
         proto = s.protocol if s else None
         addr = s.client if s else "?"
         # MSNP10+ sends no name with USR OK (PRP MFN follows): none is shown then
@@ -66,7 +72,7 @@ class LiveFormatter:
 
     def _profile(self, ev):
         s = self.a.sessions.get(ev.conn)
-        p = s.profile if s else None
+        p = s.ns_state.profile if s and s.ns_state else None
         if not p:
             return None
         reading = {True: "byte-swapped", False: "plain", None: "cannot tell"}[
@@ -113,7 +119,8 @@ class LiveFormatter:
 
     def _answer(self, ev):
         s = self.a.sessions.get(ev.conn)
-        valid = verify(s.challenge if s else None, ev.product_id, ev.response)
+        valid = verify(s.ns_state.challenge if s and s.ns_state else None, ev.product_id,
+                       ev.response)
         v = {True: "valid", False: "INVALID", None: "not checkable"}[valid]
         return {"event": "challenge-answer", "product_id": ev.product_id, "valid": valid,
                 "text": f"challenge {self._who(ev.conn)}: QRY {ev.product_id} answer {v}"}
@@ -154,7 +161,7 @@ class LiveFormatter:
         s = self.a.sessions.get(ev.conn)
         me = s.passport if s else None
         sender = ev.sender if ev.dir == 1 else (ev.sender or me)
-        present = set(s.present) if s else set()
+        present = set(s.sb_state.present) if s and s.sb_state else set()
         if me:
             present.add(me)
         present.discard(sender)
@@ -188,8 +195,8 @@ class LiveFormatter:
     def _ftp_end(self, ev):
         s = self.a.sessions.get(ev.conn)
         t = s.transfer if s else None
-        got = t["received"] if t else 0
-        size = t["size"] if t else None
+        got = t.received if t else 0
+        size = t.size if t else None
         how = ev.how + (f" {ev.code} ({FTP_BYE_CODES.get(ev.code, 'unknown code')})"
                         if ev.code is not None else "")
         return {"event": "transfer-end", "how": ev.how, "code": ev.code, "received": got,
