@@ -11,8 +11,8 @@ import json
 
 from msnsniff import config
 from msnsniff.capture.packet import ACK, PSH, SYN, Segment
-from msnsniff.engine.pipeline import Pipeline
 from msnsniff.model import Analysis
+from msnsniff.pipeline import Pipeline
 
 CLIENT, SERVER = ("10.0.0.1", 40000), ("10.0.0.2", 1863)
 

@@ -204,8 +204,8 @@ def test_idle_connections_are_evicted():
 
 def test_port_reuse_starts_a_new_connection():
     """Two connections on the same port pair in one capture (pipeline level)."""
-    from msnsniff.engine.pipeline import Pipeline
     from msnsniff.events import ConnectionOpened
+    from msnsniff.pipeline import Pipeline
     p = Pipeline()
     out = []
     for isn in (1000, 50000):

@@ -389,8 +389,8 @@ def test_internal_error_points_to_debug(monkeypatch, capsys):
 def test_a_long_run_keeps_nothing_per_finished_connection():
     """What `live` runs: 3,000 switchboard conversations through the pipeline and a
     streaming model.  Afterwards nothing per connection is left but bounded caches."""
-    from msnsniff.engine.pipeline import Pipeline
     from msnsniff.model import Analysis
+    from msnsniff.pipeline import Pipeline
     emitted = []
     p = Pipeline()
     a = Analysis(sink=lambda t, r: emitted.append(t), stream_sessions=True)

@@ -415,9 +415,9 @@ def test_live_shows_the_first_typing_notice_of_an_unknown_sender(tmp_path):
     from conftest import conversation, write_pcap
 
     from msnsniff.capture.files import read_segments
-    from msnsniff.engine.pipeline import Pipeline
     from msnsniff.model import Analysis
     from msnsniff.output.livefmt import LiveFormatter
+    from msnsniff.pipeline import Pipeline
     typing = b"MIME-Version: 1.0\r\nContent-Type: text/x-msmsgscontrol\r\n\r\n\r\n"
     text = b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi"
     path = write_pcap(tmp_path / "mid.pcap", conversation(server=("10.0.0.3", 1863), c2s=[

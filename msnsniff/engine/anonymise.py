@@ -24,9 +24,9 @@ from ..capture.packet import SYN, CaptureStats, _ip_offset, checksum_ok
 from ..capture.rewrite import copy_capture
 from ..decoder.direct import DirectDecoder
 from ..errors import MsnsniffError
+from ..pipeline import Pipeline
+from ..pipeline.gateway import CarrierDecoder
 from ..stream.reassembly import Connection, Data, End, Gap, Reassembler, fmt_ep
-from .gateway import CarrierDecoder
-from .pipeline import Pipeline
 
 MASK = 0xFFFFFFFF
 
