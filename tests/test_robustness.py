@@ -104,7 +104,7 @@ def test_framing_any_bytes_any_split_any_gap(data, cuts, gaps):
 def test_reassembly_arbitrary_segments_tile_the_stream(segs):
     r = Reassembler(Limits(max_pending_bytes=2000))
     ev = []
-    conn = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, True, ev)
+    conn = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, ev)
     for i, (rel, data, flags) in enumerate(segs):
         r.feed(conn, Segment(float(i), "1.1.1.1", 1, "2.2.2.2", 1863, 0xFFFFFF00 + rel, 0,
                              flags, data if not flags & (SYN | RST) else b""), ev)
@@ -347,7 +347,7 @@ def test_every_cap_reports_what_it_dropped():
     assert [u.reason for u in out][0].startswith("line longer than 100")
     r = Reassembler(Limits(max_pending_bytes=10))
     ev = []
-    c = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, True, ev)
+    c = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, ev)
     r.feed(c, Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), ev)
     r.feed(c, Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 50, 0, ACK, b"x" * 20), ev)
     assert [(g.reason, g.length) for g in ev if isinstance(g, Gap)] == [("buffer cap", 49)]
