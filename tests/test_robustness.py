@@ -413,5 +413,6 @@ def test_a_long_run_keeps_nothing_per_finished_connection():
         t += 2
     assert emitted.count("sessions") == 3000 and emitted.count("messages") == 3000
     assert len(a.sessions) == 0 and len(a.session_rows) == 0 and len(p.reasm.conns) == 0
+    assert p.states == {}          # the pipeline's own state goes with the connection
     assert len(a.by_ip) == 3000 <= Limits().max_links
     assert len(p.closed) <= Limits().max_connections
