@@ -11,8 +11,9 @@ import json
 
 from msnsniff import config
 from msnsniff.capture.packet import ACK, PSH, SYN, Segment
-from msnsniff.engine.pipeline import Pipeline
+from msnsniff.events import ConnectionClosed
 from msnsniff.model import Analysis
+from msnsniff.pipeline import Pipeline
 
 CLIENT, SERVER = ("10.0.0.1", 40000), ("10.0.0.2", 1863)
 
@@ -40,20 +41,27 @@ def _run(chunks, gaps):
             segs.append(Segment(0.001 * (i + 1), *src, *dst, seq[d], seq[1 - d], PSH | ACK, data))
         seq[d] = (seq[d] + len(data)) & 0xFFFFFFFF
         sent[d] += len(data)
-    conns = []
+    states: dict = {}           # the pipeline's, kept past the connection's close
+    closed = []
     for s in segs:
         for ev in p.feed(s):
             a.apply(ev)
-        conns = list(p.reasm.conns.values()) or conns
+            if type(ev) is ConnectionClosed:
+                closed.append(ev)
+        states.update(p.states)
     for ev in p.finish():
         a.apply(ev)
+        if type(ev) is ConnectionClosed:
+            closed.append(ev)
     doc = a.document()
     json.dumps(doc, default=lambda o: o.hex() if isinstance(o, (bytes, bytearray)) else str(o))
-    if conns:
-        conn = conns[0]
-        for d in (0, 1):
-            fr = conn.info.framers[d]
+    if states:
+        framers = states[1].framers
+        for fr in framers:
             # every byte the connection carried is decoded, undecodable or a gap
             assert fr.decoded + fr.undecodable + fr.gap_bytes == fr.fed + fr.gap_bytes
-            assert fr.fed + fr.gap_bytes == conn.halves[d].offset
+        # ... and the framers were given what the reassembler reports it delivered
+        end = next(ev for ev in closed if ev.conn == 1)
+        assert (framers[0].fed, framers[1].fed) == (end.bytes_c2s, end.bytes_s2c)
+        assert framers[0].gap_bytes + framers[1].gap_bytes == end.gap_bytes
     return doc

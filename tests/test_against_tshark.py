@@ -53,7 +53,7 @@ def our_streams(path):
         if conn is None:
             if not s.flags & SYN:
                 continue
-            conn = r.open(s, not s.flags & ACK, True, events)
+            conn = r.open(s, not s.flags & ACK, events)
         r.feed(conn, s, events)
     r.flush(events)
     for e in events:

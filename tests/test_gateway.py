@@ -143,3 +143,58 @@ def test_commands_name_the_http_request_that_carried_them():
         {"verb": "VER", "direction": "s2c", "via": "http connection 1, response to "
          "/gateway/gateway.dll?Action=open&Server=NS&IP=messenger.hotmail.com"}]
     assert rows[-1] == {"verb": "OUT", "direction": "c2s", "via": "http connection 8, request 4"}
+
+
+def test_the_gateway_returns_what_each_message_means():
+    """The gateway decodes nothing itself: for each HTTP message it returns its events
+    and its sessions' steps (opened, bytes carried, ended), in order, for the pipeline."""
+    from msnsniff import events as E
+    from msnsniff.config import DEFAULT_LIMITS
+    from msnsniff.pipeline.gateway import Carried, Ended, Gateway, Opened
+
+    ids = iter(range(7, 100))
+    gw = Gateway(DEFAULT_LIMITS, lambda: next(ids))
+
+    class Carrier:
+        id, client, server = 3, ("10.0.0.1", 40000), ("10.0.0.5", 80)
+
+    framers, dec = gw.carrier(Carrier)
+    body = b"VER 1 MSNP8 CVR0\r\n"
+    req = (b"POST /gateway/gateway.dll?Action=open&Server=NS&IP=65.54.239.140 HTTP/1.1\r\n"
+           b"Host: gateway.messenger.hotmail.com\r\nContent-Length: 18\r\n\r\n" + body)
+    steps = [s for item in framers[0].feed(req, 1.0) for s in dec.handle(item, 0)]
+    assert [type(s) for s in steps] == [Opened, E.GatewayExchange, Carried]
+    lg = steps[0].session
+    assert (lg.id, lg.client, lg.server, steps[0].ts) == (7, "10.0.0.1:40000",
+                                                          "65.54.239.140", 1.0)
+    assert steps[1] == E.GatewayExchange(1.0, 7, 0, 3, None, None, False)
+    assert (steps[2].session, steps[2].dir, steps[2].data, steps[2].ts) == (lg, 0, body, 1.0)
+    resp = (b"HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=1.2; GW-IP=10.0.0.5; "
+            b"Session=close\r\nContent-Length: 21\r\n\r\nVER 1 MSNP8 CVR0\r\nOUT")
+    steps = [s for item in framers[1].feed(resp, 2.0) for s in dec.handle(item, 1)]
+    assert [type(s) for s in steps] == [E.GatewayExchange, Carried, Ended]
+    assert steps[0] == E.GatewayExchange(2.0, 7, 1, 3, "1.2", "10.0.0.5", False)
+    assert (steps[1].session, steps[1].dir, steps[1].data) == (lg, 1, body + b"OUT")
+    assert (steps[2].session, steps[2].reason, steps[2].ts) == (lg, "Session=close", 2.0)
+    assert lg.bytes == [18, 21] and not gw.open
+    assert gw.finish() == []
+
+
+def test_a_gateway_sessions_commands_are_decoded_once(tmp_path):
+    """A session's XFR naming a port that cannot be followed: one anomaly (the events
+    of a gateway session are looked at once for endpoints, not again as the carrier's)."""
+    from conftest import conversation, write_pcap
+
+    from msnsniff import analyse
+    req = (b"POST /gateway/gateway.dll?Action=open&Server=NS&IP=65.54.239.140 HTTP/1.1\r\n"
+           b"Host: gateway.messenger.hotmail.com\r\nContent-Length: 18\r\n\r\n"
+           b"VER 1 MSNP8 CVR0\r\n")
+    xfr = b"XFR 2 NS 10.0.0.9:99999 0 10.0.0.5:1863\r\n"
+    resp = (b"HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=1.2; GW-IP=10.0.0.5\r\n"
+            b"Content-Length: %d\r\n\r\n" % (18 + len(xfr)) + b"VER 1 MSNP8 CVR0\r\n" + xfr)
+    path = write_pcap(tmp_path / "g.pcap", conversation(server=("10.0.0.5", 80), c2s=[req],
+                                                        s2c=[resp]))
+    d = analyse(path)
+    assert [(a["session"], a["kind"], a["detail"]) for a in d["anomalies"]
+            if a["kind"] == "bad number"] == [
+        (2, "bad number", "notification endpoint with port '99999' cannot be followed")]

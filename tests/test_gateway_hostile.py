@@ -80,7 +80,7 @@ def test_an_evicted_gateway_session_is_an_anomaly():
     from msnsniff import events as E
     from msnsniff.capture.files import read_segments
     from msnsniff.config import DEFAULT_LIMITS
-    from msnsniff.engine.pipeline import Pipeline
+    from msnsniff.pipeline import Pipeline
     sys.path.insert(0, os.path.dirname(__file__))
     import tempfile
 

@@ -11,13 +11,14 @@ import pytest
 PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "msnsniff")
 
 # lowest first: a module may import its own layer and the layers before it
-# engine sits above output: it drives every stage and writes (the Python API, exports
-# per capture), while output only renders rows
+# pipeline (sans-IO: reassembly -> framing -> decoders, the HTTP gateway) sits right above
+# the decoders it runs; engine sits above output: it drives every stage and writes (the
+# Python API, exports per capture, spooling), while output only renders rows
 LAYERS = ["version", "errors", "config", "protocol", "events", "capture", "stream", "decoder",
-          "anonymise",
+          "pipeline", "anonymise",
           "model", "output", "engine", "cli"]
-STAGE_FOLDERS = {"capture", "stream", "decoder", "anonymise", "model", "engine", "output", "cli",
-                 "protocol"}
+STAGE_FOLDERS = {"capture", "stream", "decoder", "pipeline", "anonymise", "model", "engine",
+                 "output", "cli", "protocol"}
 
 
 def _modules() -> dict[str, str]:

@@ -104,7 +104,7 @@ def test_framing_any_bytes_any_split_any_gap(data, cuts, gaps):
 def test_reassembly_arbitrary_segments_tile_the_stream(segs):
     r = Reassembler(Limits(max_pending_bytes=2000))
     ev = []
-    conn = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, True, ev)
+    conn = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, ev)
     for i, (rel, data, flags) in enumerate(segs):
         r.feed(conn, Segment(float(i), "1.1.1.1", 1, "2.2.2.2", 1863, 0xFFFFFF00 + rel, 0,
                              flags, data if not flags & (SYN | RST) else b""), ev)
@@ -348,7 +348,7 @@ def test_every_cap_reports_what_it_dropped():
     assert [u.reason for u in out][0].startswith("line longer than 100")
     r = Reassembler(Limits(max_pending_bytes=10))
     ev = []
-    c = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, True, ev)
+    c = r.open(Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), True, ev)
     r.feed(c, Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 0, 0, SYN, b""), ev)
     r.feed(c, Segment(0, "1.1.1.1", 1, "2.2.2.2", 1863, 50, 0, ACK, b"x" * 20), ev)
     assert [(g.reason, g.length) for g in ev if isinstance(g, Gap)] == [("buffer cap", 49)]
@@ -390,8 +390,8 @@ def test_internal_error_points_to_debug(monkeypatch, capsys):
 def test_a_long_run_keeps_nothing_per_finished_connection():
     """What `live` runs: 3,000 switchboard conversations through the pipeline and a
     streaming model.  Afterwards nothing per connection is left but bounded caches."""
-    from msnsniff.engine.pipeline import Pipeline
     from msnsniff.model import Analysis
+    from msnsniff.pipeline import Pipeline
     emitted = []
     p = Pipeline()
     a = Analysis(sink=lambda t, r: emitted.append(t), stream_sessions=True)
@@ -414,5 +414,6 @@ def test_a_long_run_keeps_nothing_per_finished_connection():
         t += 2
     assert emitted.count("sessions") == 3000 and emitted.count("messages") == 3000
     assert len(a.sessions) == 0 and len(a.session_rows) == 0 and len(p.reasm.conns) == 0
+    assert p.states == {}          # the pipeline's own state goes with the connection
     assert len(a.by_ip) == 3000 <= Limits().max_links
     assert len(p.closed) <= Limits().max_connections

@@ -113,8 +113,8 @@ def test_unknown_owner_is_not_guessed():
     """A switchboard whose USR/ANS was not captured and whose client address belongs to
     no known account: outgoing messages have sender None (shown as unknown)."""
     from msnsniff.capture.packet import ACK, Segment
-    from msnsniff.engine.pipeline import Pipeline
     from msnsniff.model import Analysis
+    from msnsniff.pipeline import Pipeline
     p, a = Pipeline(), Analysis()
     payload = "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nhello".encode()
     data = b"MSG 7 N %d\r\n" % len(payload) + payload
@@ -172,8 +172,8 @@ def test_transfer_cut_by_the_end_of_the_capture_is_incomplete(tmp_path):
 
 
 def _pipeline_doc(segments, ports=()):
-    from msnsniff.engine.pipeline import Pipeline
     from msnsniff.model import Analysis
+    from msnsniff.pipeline import Pipeline
     p, a = Pipeline(ports), Analysis()
     for ev in p.run(segments):
         a.apply(ev)

@@ -407,9 +407,9 @@ def test_live_shows_the_first_typing_notice_of_an_unknown_sender(tmp_path):
 def live_lines(path) -> list[tuple[str, str]]:
     """(event, text) of each line `live` would print for a capture file."""
     from msnsniff.capture.files import read_segments
-    from msnsniff.engine.pipeline import Pipeline
     from msnsniff.model import Analysis
     from msnsniff.output.livefmt import LiveFormatter
+    from msnsniff.pipeline import Pipeline
     pipe, analysis = Pipeline(), Analysis(sink=lambda t, r: None, stream_sessions=True)
     printer = LiveFormatter(analysis)
     recs = []

@@ -70,9 +70,9 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     from ..capture.follow import Follow
     from ..capture.live import LiveSource
     from ..engine.analyze import Rows
-    from ..engine.pipeline import Pipeline
     from ..model import Analysis
     from ..output.livefmt import LiveFormatter
+    from ..pipeline import Pipeline
 
     if export_dir and os.path.exists(export_dir) and not os.path.isdir(export_dir):
         raise MsnsniffError(f"{export_dir}: exists and is not a directory")

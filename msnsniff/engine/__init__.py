@@ -1,2 +1,2 @@
-"""Drives the stages over captures: the sans-IO pipeline (segments -> events), one
-process or two stage processes, several captures side by side."""
+"""Drives the stages over captures: the sans-IO pipeline (msnsniff/pipeline/) in one
+process or two stage processes, several captures side by side, spooling, the Python API."""

@@ -15,7 +15,7 @@ from ..capture.files import CaptureStats, file_provenance, file_size, read_segme
 from ..config import DEFAULT_LIMITS, Limits
 from ..model.schema import TABLE_NAMES, TABLES
 from ..model.timefmt import iso
-from .pipeline import Pipeline
+from ..pipeline import Pipeline
 
 
 class Run:

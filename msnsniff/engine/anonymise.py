@@ -22,11 +22,12 @@ from ..anonymise.scan import ConnScan, Ctx
 from ..capture.files import read_segments
 from ..capture.packet import SYN, CaptureStats, _ip_offset, checksum_ok
 from ..capture.rewrite import copy_capture
+from ..config import DEFAULT_LIMITS
 from ..decoder.direct import DirectDecoder
 from ..errors import MsnsniffError
+from ..pipeline import Pipeline
+from ..pipeline.gateway import CarrierDecoder
 from ..stream.reassembly import Connection, Data, End, Gap, Reassembler, fmt_ep
-from .gateway import CarrierDecoder
-from .pipeline import Pipeline
 
 MASK = 0xFFFFFFFF
 
@@ -60,8 +61,7 @@ class _Tap(Pipeline):
     """The pipeline, with each connection's stream bytes also given to its scanner."""
 
     def __init__(self, ctx, ports=()):
-        super().__init__(ports)
-        self.reasm = _TapReassembler(self.limits, self)   # (nothing holds the first one)
+        super().__init__(ports, reasm=_TapReassembler(DEFAULT_LIMITS, self))
         self.ctx = ctx
         self.scans: dict[int, ConnScan] = {}
         self.conns: dict[int, Connection] = {}
@@ -69,7 +69,7 @@ class _Tap(Pipeline):
     def _scan(self, conn) -> ConnScan:
         scan = self.scans.get(conn.id)
         if scan is None:
-            dec = conn.info.decoder
+            dec = self.states[conn.id].decoder
             kind = ("direct" if isinstance(dec, DirectDecoder) else
                     "gateway" if isinstance(dec, CarrierDecoder) else "msnp")
             scan = self.scans[conn.id] = ConnScan(kind, self.ctx)
@@ -84,8 +84,10 @@ class _Tap(Pipeline):
         scan.data(d, offset, data)
 
     def _stream_events(self, raw, out):
-        super()._stream_events(raw, out)
+        # one by one: a connection's first bytes tell its kind (in the pipeline's state,
+        # which a Closed later in the same list drops)
         for ev in raw:
+            super()._stream_events([ev], out)
             t = type(ev)
             if t is Data:
                 self._data(ev.conn, ev.dir, ev.offset, ev.data)

@@ -9,7 +9,12 @@ Events (plain slotted classes):
   Data(conn, dir, offset, data, ts)     bytes in stream order
   Gap(conn, dir, offset, length, ts, reason)   bytes that were sent but never seen
   End(conn, dir, reason, ts)            FIN / RST / idle / evicted / capture end
-Direction ``dir`` is 0 = client to server, 1 = server to client.
+  Closed(conn, reason, ts, delivered, gap_bytes, dup_bytes, early_bytes)
+                                        both directions ended (right after the second
+                                        End): the connection's totals, (c2s, s2c) each
+Direction ``dir`` is 0 = client to server, 1 = server to client; which side is the
+client is the caller's to say when it opens the connection, and never changes.  The
+reassembler's state is its own: what a caller needs of it comes in these events.
 
 Invariants (checked by tests/test_reassembly.py): for every direction, the Data and Gap
 events tile the stream from offset 0 without overlap; duplicates and overlaps are trimmed
@@ -51,6 +56,15 @@ class End:
         self.conn, self.dir, self.reason, self.ts = conn, dir, reason, ts
 
 
+class Closed:
+    __slots__ = ("conn", "reason", "ts", "delivered", "gap_bytes", "dup_bytes", "early_bytes")
+
+    def __init__(self, conn, reason, ts, delivered, gap_bytes, dup_bytes, early_bytes):
+        self.conn, self.reason, self.ts = conn, reason, ts
+        self.delivered, self.gap_bytes = delivered, gap_bytes
+        self.dup_bytes, self.early_bytes = dup_bytes, early_bytes
+
+
 class HalfStream:
     """One direction of a connection."""
 
@@ -73,28 +87,19 @@ class HalfStream:
 
 
 class Connection:
-    """A TCP connection: endpoints, roles, two half streams."""
+    """A TCP connection: endpoints, two half streams."""
 
-    __slots__ = ("id", "client", "server", "start", "last", "halves", "roles_known", "key",
-                 "closed", "info")
+    __slots__ = ("id", "client", "server", "start", "last", "halves", "key", "closed")
 
-    def __init__(self, cid, client, server, ts, roles_known):
+    def __init__(self, cid, client, server, ts):
         self.id = cid
         self.client = client        # (ip, port)
         self.server = server
         self.start = ts
         self.last = ts
         self.halves = (HalfStream(), HalfStream())
-        self.roles_known = roles_known
         self.key = None
         self.closed = False
-        self.info = None            # set by the pipeline (decoder state)
-
-    def swap(self):
-        """Exchange client and server (content showed the first guess was wrong)."""
-        self.client, self.server = self.server, self.client
-        self.halves = (self.halves[1], self.halves[0])
-        self.roles_known = True
 
     @property
     def name(self) -> str:
@@ -114,7 +119,7 @@ def flow_key(seg: Segment):
 
 class Reassembler:
     """Flow table + per-direction reassembly.  ``feed`` only sees segments the caller
-    decided to track (see pipeline.Selector); ``open`` creates the connection."""
+    decided to track (see pipeline/pipeline.py); ``open`` creates the connection."""
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS):
         self.limits = limits
@@ -127,13 +132,19 @@ class Reassembler:
     def lookup(self, seg: Segment):
         return self.conns.get(flow_key(seg))
 
-    def open(self, seg: Segment, client_is_src: bool, roles_known: bool, events: list):
+    def new_id(self) -> int:
+        """The next connection id (the HTTP gateway's sessions draw from it too, so that
+        ids stay unique)."""
+        cid = self.next_id
+        self.next_id += 1
+        return cid
+
+    def open(self, seg: Segment, client_is_src: bool, events: list):
         """Start tracking the flow of ``seg`` (which side is the client is decided by the
         caller: from the SYN, a known server endpoint, or the content)."""
         a, b = (seg.src, seg.sport), (seg.dst, seg.dport)
         client, server = (a, b) if client_is_src else (b, a)
-        conn = Connection(self.next_id, client, server, seg.ts, roles_known)
-        self.next_id += 1
+        conn = Connection(self.new_id(), client, server, seg.ts)
         conn.key = flow_key(seg)
         self.conns[conn.key] = conn
         if len(self.conns) > self.limits.max_connections:
@@ -141,6 +152,17 @@ class Reassembler:
             self.evicted += 1
             self._close(old, "evicted (connection cap)", seg.ts, events)
         return conn
+
+    def reused(self, conn: Connection, seg: Segment, events: list) -> bool:
+        """``seg``, a SYN without ACK on the flow of ``conn``: True (and ``conn`` closed,
+        "port reused") when it starts a new connection on the same port pair rather than
+        repeating the SYN of this one."""
+        half = conn.halves[C2S if (seg.src, seg.sport) == conn.client else S2C]
+        if half.isn == seg.seq or not (half.delivered or half.fin_off is not None
+                                       or half.isn is not None):
+            return False
+        self._close(conn, "port reused", seg.ts, events)
+        return True
 
     # ------------------------------------------------------------ segment input
     def take_in_order(self, conn: Connection, seg: Segment):
@@ -218,12 +240,12 @@ class Reassembler:
         if flags & RST:
             for dd in (C2S, S2C):
                 self._finish(conn, dd, "rst", ts, events)
-            self._maybe_close(conn)
+            self._maybe_close(conn, "rst", ts, events)
             return
         if half.fin_off is not None and not half.ended and half.offset >= half.fin_off:
             # (bytes buffered beyond a FIN contradict it: they are delivered, not kept)
             self._finish(conn, d, "fin", ts, events)
-            self._maybe_close(conn)
+            self._maybe_close(conn, "fin", ts, events)
         self._tick += 1
         if self._tick >= 4096:
             self._tick = 0
@@ -320,19 +342,24 @@ class Reassembler:
         half.ended = True
         events.append(End(conn, d, reason, ts))
 
-    def _maybe_close(self, conn: Connection):
+    def _maybe_close(self, conn: Connection, reason, ts, events):
         if conn.halves[0].ended and conn.halves[1].ended and not conn.closed:
-            conn.closed = True
-            # keep closed connections out of the table so a reused port pair starts anew
-            if self.conns.get(conn.key) is conn:
-                del self.conns[conn.key]
+            self._closed(conn, reason, ts, events)
 
     def _close(self, conn: Connection, reason, ts, events):
         for d in (C2S, S2C):
             self._finish(conn, d, reason, ts, events)
+        self._closed(conn, reason, ts, events)
+
+    def _closed(self, conn: Connection, reason, ts, events):
         conn.closed = True
+        # keep closed connections out of the table so a reused port pair starts anew
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
+        h0, h1 = conn.halves
+        events.append(Closed(conn, reason, ts, (h0.delivered, h1.delivered),
+                             (h0.gap_bytes, h1.gap_bytes), (h0.dup_bytes, h1.dup_bytes),
+                             (h0.early_bytes, h1.early_bytes)))
 
     def evict_idle(self, now, events):
         limit = now - self.limits.idle_timeout
@@ -342,9 +369,6 @@ class Reassembler:
                 break
             self.evicted += 1
             self._close(conn, "idle", now, events)
-
-    def close_flow(self, conn, reason, ts, events):
-        self._close(conn, reason, ts, events)
 
     def flush(self, events):
         """End of input: every open connection is finished."""

@@ -5,9 +5,11 @@ SessionID the latest response announced in ``X-MSN-Messenger: SessionID=…; GW-
 (it may change with every response); ``Session=close`` ends it.  Its client→server
 stream is its request bodies in order, its server→client stream its response bodies in
 order, whatever TCP connection carried them (one per session, one keep-alive connection
-shared by an NS and an SB session, a session that goes on over a new connection).  Those
-streams go to the same framers and decoders as a TCP connection's, so everything after
-(sessions, chats, transfers, exports, live) works unchanged.  No I/O.
+shared by an NS and an SB session, a session that goes on over a new connection).  The
+gateway returns, for each HTTP message, its events and the steps of its sessions
+(``Opened``, ``Carried`` bytes, ``Ended``), in order; the pipeline gives those streams the
+same framers and decoders as a TCP connection's, so everything after (sessions, chats,
+transfers, exports, live) works unchanged.  No I/O.
 """
 
 from __future__ import annotations
@@ -28,17 +30,45 @@ _MSNP_START = re.compile(rb"(?:[A-Z]{3}|[0-9]{3})(?: |\r\n)")
 
 
 class Logical:
-    """One gateway session, shaped like a reassembly connection for the pipeline
-    (``id`` and ``info``: framers and decoder)."""
+    """One gateway session: its connection id, endpoints and byte counts."""
 
-    __slots__ = ("id", "info", "client", "server", "bytes", "open", "last_ts", "via")
+    __slots__ = ("id", "client", "server", "bytes", "open", "last_ts", "via")
 
-    def __init__(self, cid, info, client, server, ts):
-        self.id, self.info, self.client, self.server = cid, info, client, server
+    def __init__(self, cid, client, server, ts):
+        self.id, self.client, self.server = cid, client, server
         self.bytes = [0, 0]
         self.open = True
         self.last_ts = ts
-        self.via = None         # what carries the bytes being fed (for the trace)
+        # what carried the bytes fed last (for the trace; the steps of one message are
+        # decoded before the next message can change it)
+        self.via = None
+
+
+class Opened:
+    """A gateway session began."""
+
+    __slots__ = ("session", "ts")
+
+    def __init__(self, session, ts):
+        self.session, self.ts = session, ts
+
+
+class Carried:
+    """Bytes of a session's stream: a request's body (dir 0) or a response's (dir 1)."""
+
+    __slots__ = ("session", "dir", "data", "ts")
+
+    def __init__(self, session, d, data, ts):
+        self.session, self.dir, self.data, self.ts = session, d, data, ts
+
+
+class Ended:
+    """A gateway session ended (its totals are ``session.bytes``)."""
+
+    __slots__ = ("session", "reason", "ts")
+
+    def __init__(self, session, reason, ts):
+        self.session, self.reason, self.ts = session, reason, ts
 
 
 class HttpSide:
@@ -70,6 +100,7 @@ class CarrierDecoder:
         self.requests = 0
 
     def handle(self, item, d):
+        """Events and session steps, in order (see the module's docstring)."""
         if type(item) is HttpProblem:
             return [E.Anomaly(item.ts, self.conn.id, item.dir, "http", item.detail,
                               item.offset, item.length)]
@@ -101,21 +132,19 @@ def _x_msn(value: str) -> dict:
 
 
 class Gateway:
-    def __init__(self, limits, new_id, make_state, run_items):
+    def __init__(self, limits, new_id):
         self.limits = limits
         self.new_id = new_id               # () -> a connection id (shared with reassembly)
-        self.make_state = make_state       # cid -> framers and decoder, as for TCP
-        self.run_items = run_items         # (conn, d, items, out): the pipeline's decoding
         # (client IP, SessionID) -> Logical: SessionIDs are only unique per gateway, and
         # the gateway a session talks to changes (GW-IP), its client does not
         self.by_sid: OrderedDict = OrderedDict()
         self.open: OrderedDict = OrderedDict()       # id -> Logical (open sessions)
-        self.closed_lines = 0
         self.last_ts = 0.0
 
     # ------------------------------------------------------------ carriers
-    def carrier(self, conn, limits):
-        demux = HttpDemux(limits.max_payload)
+    def carrier(self, conn):
+        """Framers and decoder of a TCP connection that carries gateway traffic."""
+        demux = HttpDemux(self.limits.max_payload)
         return (HttpSide(demux, 0), HttpSide(demux, 1)), CarrierDecoder(self, conn)
 
     # ------------------------------------------------------------ requests
@@ -154,10 +183,9 @@ class Gateway:
 
     def _open(self, carrier, ts, ip, server, out):
         cid = self.new_id()
-        lg = Logical(cid, self.make_state(cid), fmt_ep(carrier.conn.client),
-                     ip or fmt_ep(carrier.conn.server), ts)
+        lg = Logical(cid, fmt_ep(carrier.conn.client), ip or fmt_ep(carrier.conn.server), ts)
         self.open[cid] = lg
-        out.append(E.ConnectionOpened(ts, cid, -1, lg.client, lg.server, ts))
+        out.append(Opened(lg, ts))
         if len(self.open) > self.limits.max_connections:
             _, old = self.open.popitem(last=False)
             self._close(old, ts, "evicted (connection cap)", out)
@@ -212,25 +240,17 @@ class Gateway:
             return
         lg.bytes[d] += len(data)
         lg.last_ts = ts
-        self.run_items(lg, d, lg.info.framers[d].feed(data, ts), out)
+        out.append(Carried(lg, d, data, ts))
 
     # ------------------------------------------------------------ the end
     def _close(self, lg, ts, reason, out):
         lg.open = False
         self.open.pop(lg.id, None)
-        st = lg.info
-        for d in (0, 1):
-            self.run_items(lg, d, st.framers[d].close(ts), out)
-        self.closed_lines += st.framers[0].lines + st.framers[1].lines
-        out.extend(st.decoder.close(ts))
-        out.append(E.ConnectionClosed(ts, lg.id, -1, st.decoder.kind, reason, lg.bytes[0],
-                                      lg.bytes[1], 0, 0))
+        out.append(Ended(lg, reason, ts))
 
-    def finish(self, out):
+    def finish(self) -> list:
+        """End of input: every open session ends."""
+        out: list = []
         for lg in list(self.open.values()):
             self._close(lg, lg.last_ts, "capture end", out)
-
-    @property
-    def lines(self) -> int:
-        return self.closed_lines + sum(f.lines for lg in self.open.values()
-                                       for f in lg.info.framers)
+        return out

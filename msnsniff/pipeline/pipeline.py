@@ -6,8 +6,9 @@ Which connections are followed (issue "Which connections are MSNP"): TCP port 18
 ``--port``s; every endpoint the traffic itself announces (XFR NS/SB, RNG, the address of
 an accepted file-transfer invitation); and any flow whose first client bytes look like
 MSNP (`VER n MSNP…`, `USR n passport cookie`, `ANS n …`, `VER MSNFTP`).  Client and
-server come from the SYN when it was captured, else from a known server endpoint, else
-from the content (who sends `VER`/`USR`/`ANS` first).
+server come from the SYN when it was captured, else from the content (who sends
+`VER`/`USR`/`ANS` first, or which side sends a flow's first line), else from a known
+server endpoint; they are settled when the connection opens, before any of its events.
 """
 
 from __future__ import annotations
@@ -27,9 +28,8 @@ from ..protocol.p2pdc import DC_START
 from ..protocol.tables import CLIENT_SENT, CLIENT_START, SERVER_SENT
 from ..stream.directframing import DirectFramer
 from ..stream.framing import Framer
-from ..stream.http import HttpProblem, HttpRequest, HttpResponse
-from ..stream.reassembly import Data, End, Gap, Reassembler, flow_key, fmt_ep
-from .gateway import Gateway
+from ..stream.reassembly import Closed, Data, End, Gap, Reassembler, flow_key, fmt_ep
+from .gateway import Carried, CarrierDecoder, Ended, Gateway, HttpSide, Opened
 
 MSNP_PORT = 1863
 
@@ -88,8 +88,6 @@ def _side(data: bytes) -> int | None:
     return None
 
 
-_HTTP_ITEMS = frozenset({HttpRequest, HttpResponse, HttpProblem})
-
 # events that may announce an endpoint to follow (see _items)
 _ANNOUNCING = frozenset({E.Redirect, E.SwitchboardGranted, E.Ring, E.Message, E.P2PPart})
 # a P2P direct-connection answer (MSNSLP transrespbody) names where its peer listens
@@ -98,24 +96,32 @@ _DC_ADDRS = re.compile(rb"IPv4(?:Internal|External)-Addrs: *([0-9. ]+)")
 
 
 class _ConnState:
-    __slots__ = ("framers", "decoder", "first_data", "ended", "closed")
+    """The pipeline's own state of an open connection (TCP, or an HTTP gateway session):
+    its framers and decoder."""
 
-    def __init__(self, cid, limits):
-        self.framers = (Framer(limits), Framer(limits))
-        self.decoder = ConnectionDecoder(cid)
-        self.first_data = True
-        self.ended = [False, False]     # each direction's End event handled
-        self.closed = False
+    __slots__ = ("framers", "decoder", "first_data")
+
+    def __init__(self, cid, limits, first_data=True):
+        self.framers: tuple[Framer, Framer] | tuple[DirectFramer, DirectFramer] | \
+            tuple[HttpSide, HttpSide] = (Framer(limits), Framer(limits))
+        self.decoder: ConnectionDecoder | DirectDecoder | CarrierDecoder = \
+            ConnectionDecoder(cid)
+        # a TCP connection's first bytes may say it is P2P direct or an HTTP carrier; a
+        # gateway session's are MSNP
+        self.first_data = first_data
 
 
 class Pipeline:
     def __init__(self, ports=(), limits: Limits = DEFAULT_LIMITS, trace: bool = False,
-                 follow_announced: bool = True):
+                 follow_announced: bool = True, reasm: Reassembler | None = None):
         self.limits = limits
         self.ports = {MSNP_PORT, *ports}
         self.trace = trace
         self.follow_announced = follow_announced
-        self.reasm = Reassembler(limits)
+        self.reasm = reasm if reasm is not None else Reassembler(limits)
+        # connection id -> _ConnState, from ConnectionOpened to ConnectionClosed (so it
+        # holds no more than the reassembler's and the gateway's open connections)
+        self.states: dict[int, _ConnState] = {}
         self.announced: OrderedDict = OrderedDict()   # (ip or None, port) -> kind
         self.candidates: OrderedDict = OrderedDict()  # flow key -> client endpoint (SYN seen)
         # flows closed by FIN/RST: their last ACKs and late retransmissions must not
@@ -127,8 +133,7 @@ class Pipeline:
         # what can matter, for the readers' filters (libpcap BPF, kernel BPF, Python)
         self.follow = Follow(ports)
         self.segments = 0
-        self.gateway = Gateway(limits, self._new_id, lambda cid: _ConnState(cid, limits),
-                               self._items)
+        self.gateway = Gateway(limits, self.reasm.new_id)
 
     # ------------------------------------------------------------ selection
     def _is_server_ep(self, ip, port) -> bool:
@@ -177,19 +182,20 @@ class Pipeline:
                     self.candidates.popitem(last=False)
             return None
         if flags & SYN:
-            client_is_src, known = not (flags & ACK), True
+            client_is_src = not (flags & ACK)
         elif key in self.candidates:
-            client_is_src, known = self.candidates.pop(key) == (seg.src, seg.sport), True
+            client_is_src = self.candidates.pop(key) == (seg.src, seg.sport)
         elif by_content:
-            client_is_src, known = not from_server, True
-        elif by_port_dst != by_port_src:
-            client_is_src, known = by_port_dst, False
+            client_is_src = not from_server
         else:
-            client_is_src, known = True, False
+            # no SYN seen: the first line tells who sent it, else the server's port does
+            # (a flow opens only on a SYN or on bytes, so these are its first bytes)
+            side = _side(seg.payload)
+            client_is_src = side == 0 if side is not None else by_port_dst or not by_port_src
         evicted: list = []          # a connection closed to make room (connection cap)
-        conn = self.reasm.open(seg, client_is_src, known, evicted)
+        conn = self.reasm.open(seg, client_is_src, evicted)
         self._stream_events(evicted, out)
-        conn.info = _ConnState(conn.id, self.limits)
+        self.states[conn.id] = _ConnState(conn.id, self.limits)
         if gateway:
             # this connection only: the rest of port 80 is none of our business
             self.follow.add_connection(conn.client, conn.server)
@@ -208,21 +214,17 @@ class Pipeline:
         conn = reasm.lookup(seg)
         if conn is not None:
             self.last_ts = seg.ts
-        if conn is not None and not conn.info.first_data:
-            d = reasm.take_in_order(conn, seg)
-            if d is not None:
-                # in order on a known connection (most packets): straight to its framer
-                self._items(conn, d, conn.info.framers[d].feed(seg.payload, seg.ts), out)
-                reasm.tick(raw)
-                if raw:
-                    self._stream_events(raw, out)
-                return out
-        if conn is not None and seg.flags & SYN and not seg.flags & ACK:
-            half = conn.halves[0] if (seg.src, seg.sport) == conn.client else conn.halves[1]
-            if half.isn != seg.seq and (half.delivered or half.fin_off is not None
-                                        or half.isn is not None):
-                # the port pair is reused by a new connection
-                self.reasm.close_flow(conn, "port reused", seg.ts, raw)
+            st = self.states[conn.id]
+            if not st.first_data:
+                d = reasm.take_in_order(conn, seg)
+                if d is not None:
+                    # in order on a known connection (most packets): straight to its framer
+                    self._items(conn.id, st, d, st.framers[d].feed(seg.payload, seg.ts), out)
+                    reasm.tick(raw)
+                    if raw:
+                        self._stream_events(raw, out)
+                    return out
+            if seg.flags & SYN and not seg.flags & ACK and reasm.reused(conn, seg, raw):
                 self._stream_events(raw, out)
                 raw = []
                 conn = None
@@ -249,13 +251,8 @@ class Pipeline:
         raw: list = []
         self.reasm.flush(raw)
         self._stream_events(raw, out)
-        self.gateway.finish(out)
+        self._steps(self.gateway.finish(), out)
         return out
-
-    def _new_id(self) -> int:
-        cid = self.reasm.next_id
-        self.reasm.next_id += 1
-        return cid
 
     def run(self, segments):
         """Generator: every event for an iterable of segments, then the final flush."""
@@ -276,10 +273,12 @@ class Pipeline:
 
     # ------------------------------------------------------------ stream events
     def _stream_events(self, raw: list, out: list):
+        states = self.states
         for ev in raw:
+            t = type(ev)
             conn = ev.conn
-            st = conn.info
-            if type(ev) is Data:
+            st = states[conn.id]
+            if t is Data:
                 if st.first_data:
                     st.first_data = False
                     if ev.data[:8] == DC_START:
@@ -290,62 +289,89 @@ class Pipeline:
                     if ev.dir == 0 and is_gateway(ev.data) or ev.dir == 1 and \
                             is_gateway_response(ev.data):
                         # HTTP gateway: h11 and the gateway sessions replace the framers
-                        st.framers, st.decoder = self.gateway.carrier(conn, self.limits)
-                    if not conn.roles_known:
-                        side = _side(ev.data)
-                        if side is not None and side != ev.dir:
-                            conn.swap()
-                            ev.dir ^= 1
-                        conn.roles_known = True
-                self._items(conn, ev.dir, st.framers[ev.dir].feed(ev.data, ev.ts), out)
-            elif type(ev) is Gap:
+                        st.framers, st.decoder = self.gateway.carrier(conn)
+                self._items(conn.id, st, ev.dir, st.framers[ev.dir].feed(ev.data, ev.ts), out)
+            elif t is Gap:
                 out.append(E.Anomaly(ev.ts, conn.id, ev.dir, "gap",
                                      f"{ev.length} bytes never captured ({ev.reason})",
                                      ev.offset, ev.length))
-                self._items(conn, ev.dir, st.framers[ev.dir].gap(ev.length, ev.ts), out)
-            elif type(ev) is End:
-                self._items(conn, ev.dir, st.framers[ev.dir].close(ev.ts), out)
-                st.ended[ev.dir] = True
-                h0, h1 = conn.halves
-                # closed once both directions' last commands are out: the reassembler
-                # ends both halves before either End event is handled here, and what
-                # the second framer still holds (a payload cut by the capture's end)
-                # belongs before ConnectionClosed
-                if st.ended[0] and st.ended[1] and not st.closed:
-                    st.closed = True
-                    self.closed_commands += st.framers[0].lines + st.framers[1].lines
-                    self.closed[conn.key] = None
-                    if len(self.closed) > self.limits.max_connections:
-                        self.closed.popitem(last=False)
-                    out.extend(st.decoder.close(ev.ts))
-                    out.append(E.ConnectionClosed(
-                        ev.ts, conn.id, -1, st.decoder.kind, ev.reason, h0.delivered,
-                        h1.delivered, h0.gap_bytes + h1.gap_bytes, h0.dup_bytes + h1.dup_bytes))
-                    if ev.reason.startswith("evicted"):
-                        out.append(E.Anomaly(ev.ts, conn.id, -1, "connection cap",
-                                             f"closed early: more than "
-                                             f"{self.limits.max_connections} connections open "
-                                             "at once; its buffered bytes were flushed and "
-                                             "later segments start a new connection"))
-                    if h0.early_bytes or h1.early_bytes:
-                        out.append(E.Anomaly(ev.ts, conn.id, -1, "unplaceable bytes",
-                                             f"{h0.early_bytes + h1.early_bytes} bytes arrived "
-                                             "before the first byte seen of a mid-session stream"))
+                self._items(conn.id, st, ev.dir, st.framers[ev.dir].gap(ev.length, ev.ts), out)
+            elif t is End:
+                self._items(conn.id, st, ev.dir, st.framers[ev.dir].close(ev.ts), out)
+            elif t is Closed:
+                # (after both End events: what the second framer still held, a payload cut
+                # by the capture's end, came before ConnectionClosed)
+                self._closed(ev, st, out)
+
+    def _closed(self, ev, st, out):
+        conn = ev.conn
+        del self.states[conn.id]
+        self.closed_commands += st.framers[0].lines + st.framers[1].lines
+        self.closed[conn.key] = None
+        if len(self.closed) > self.limits.max_connections:
+            self.closed.popitem(last=False)
+        out.extend(st.decoder.close(ev.ts))
+        c2s, s2c = ev.delivered
+        out.append(E.ConnectionClosed(ev.ts, conn.id, -1, st.decoder.kind, ev.reason, c2s, s2c,
+                                      sum(ev.gap_bytes), sum(ev.dup_bytes)))
+        if ev.reason.startswith("evicted"):
+            out.append(E.Anomaly(ev.ts, conn.id, -1, "connection cap",
+                                 f"closed early: more than {self.limits.max_connections} "
+                                 "connections open at once; its buffered bytes were flushed "
+                                 "and later segments start a new connection"))
+        early = sum(ev.early_bytes)
+        if early:
+            out.append(E.Anomaly(ev.ts, conn.id, -1, "unplaceable bytes",
+                                 f"{early} bytes arrived before the first byte seen of a "
+                                 "mid-session stream"))
+
+    # ------------------------------------------------------------ HTTP gateway sessions
+    def _steps(self, steps, out):
+        """What the gateway returned: its events, and its sessions' opening, bytes and end,
+        which are framed and decoded here as a TCP connection's are."""
+        states = self.states
+        for s in steps:
+            t = type(s)
+            if t is Carried:
+                lg = s.session
+                st = states[lg.id]
+                self._items(lg.id, st, s.dir, st.framers[s.dir].feed(s.data, s.ts), out,
+                            lg.via)
+            elif t is Opened:
+                lg = s.session
+                states[lg.id] = _ConnState(lg.id, self.limits, first_data=False)
+                out.append(E.ConnectionOpened(s.ts, lg.id, -1, lg.client, lg.server, s.ts))
+            elif t is Ended:
+                lg = s.session
+                st = states.pop(lg.id)
+                for d in (0, 1):
+                    self._items(lg.id, st, d, st.framers[d].close(s.ts), out, lg.via)
+                self.closed_commands += st.framers[0].lines + st.framers[1].lines
+                out.extend(st.decoder.close(s.ts))
+                out.append(E.ConnectionClosed(s.ts, lg.id, -1, st.decoder.kind, s.reason,
+                                              lg.bytes[0], lg.bytes[1], 0, 0))
+            else:
+                out.append(s)
 
     @property
     def commands(self) -> int:
         """Framed MSNP commands so far (benchmarks check the count): the framers count
         them, so the per-command path does not."""
-        return self.closed_commands + self.gateway.lines + sum(
-            f.lines for c in self.reasm.conns.values() if c.info is not None
-            for f in c.info.framers)
+        return self.closed_commands + sum(
+            f.lines for st in self.states.values() for f in st.framers)
 
-    def _items(self, conn, d, items, out):
-        handle = conn.info.decoder.handle
+    def _items(self, cid, st, d, items, out, via=None):
+        dec = st.decoder
+        if type(dec) is CarrierDecoder:
+            # HTTP messages (never traced: the trace shows the sessions' commands)
+            for item in items:
+                self._steps(dec.handle(item, d), out)
+            return
+        handle = dec.handle
         trace = self.trace
         for item in items:
-            if trace and type(item) not in _HTTP_ITEMS:
-                out.append(E.Framed(item.ts, conn.id, d, item, getattr(conn, "via", None)))
+            if trace:
+                out.append(E.Framed(item.ts, cid, d, item, via))
             evs = handle(item, d)
             out += evs
             for ev in evs:
