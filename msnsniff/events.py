@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .protocol.mime import media_type, split_payload
 from .protocol.p2p import Part
+from .protocol.xmlpayload import PersonalData
 
 # @dataclass(slots=True) on each class, written out (an alias for it hid every event
 # from mypy and pyright).  Not frozen=True: a frozen dataclass's __init__ goes through
@@ -258,7 +259,7 @@ class PersonalMessage(Event):
     command: str
     passport: str | None       # None: the account's own (UUX)
     network: int | None
-    data: dict                 # protocol.xmlpayload.parse_data's result
+    data: PersonalData         # protocol.xmlpayload.parse_data's result
 
 
 @dataclass(slots=True)

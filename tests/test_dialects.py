@@ -285,8 +285,9 @@ def test_msnp18_ddp_msnobject_in_personal_data():
     d = parse_data(b'<Data><PSM>x</PSM><CurrentMedia></CurrentMedia><DDP>&lt;msnobj '
                    b'Creator="a@b.c" Size="10" Type="7" Location="0" Friendly="AAA=" '
                    b'SHA1D="abc="/&gt;</DDP></Data>')
-    assert (d["msnobj"]["ddp"]["type_name"], d["msnobj"]["ddp"]["creator"],
-            d["msnobj"]["ddp"]["size"]) == ("dynamic picture", "a@b.c", 10)
+    assert d.msnobj is not None
+    assert (d.msnobj["ddp"]["type_name"], d.msnobj["ddp"]["creator"],
+            d.msnobj["ddp"]["size"]) == ("dynamic picture", "a@b.c", 10)
 
 
 def test_name_positions_of_group_and_contact_commands_in_every_dialect():

@@ -6,12 +6,11 @@ notifications.  A mixin of ``NsDecoder`` (decoder/ns.py); handlers never raise.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from .. import events as E
 from ..protocol.dialects import split_endpoint, split_network
 from ..protocol.numbers import is_num
-from ..protocol.xmlpayload import XmlError, parse_data
+from ..protocol.xmlpayload import PersonalData, XmlError, parse_data
 from .host import NsBase
 
 _POLICY_TYPES = re.compile(rb'<Policy type="([A-Za-z0-9_]{1,40})"')
@@ -24,10 +23,8 @@ def _p(params, i, default=None):
 class NsExtrasMixin(NsBase):
     def _personal(self, cmd, ts, d, passport, network):
         self._infer(11)
-        data: dict[str, Any]
         if not cmd.payload:                    # an empty UBX: no personal data
-            data = {"psm": None, "current_media_raw": None, "current_media": None,
-                    "machine_guid": None, "endpoints": [], "msnobj": None}
+            data = PersonalData()
         else:
             try:
                 data = parse_data(cmd.payload)

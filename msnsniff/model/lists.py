@@ -224,18 +224,18 @@ class ListsFold(FoldBase):
         d = ev.data
         # objects, not display strings: JSON and SQLite keep the structure, the table
         # and CSV renderers join it (output/emit.py)
-        eps = [{k: v for k, v in ep.items() if v is not None} for ep in d["endpoints"]]
+        eps = [{k: v for k, v in ep.items() if v is not None} for ep in d.endpoints]
         row = {"time": iso(ev.ts), "session": ev.conn, "owner": None,
                "command": ev.command, "passport": ev.passport, "network": ev.network,
-               "personal_message": d["psm"], "current_media": d["current_media"],
-               "current_media_raw": d["current_media_raw"],
-               "machine_guid": d["machine_guid"], "endpoints": eps,
-               "msnobj": d.get("msnobj")}
-        if ev.passport is None and d.get("document", "Data") == "Data":
+               "personal_message": d.psm, "current_media": d.current_media,
+               "current_media_raw": d.current_media_raw,
+               "machine_guid": d.machine_guid, "endpoints": eps,
+               "msnobj": d.msnobj}
+        if ev.passport is None and d.document == "Data":
             # (a UUX of one endpoint's data alone says nothing of the personal message)
-            s.ns.personal_message = d["psm"]
-            if d["machine_guid"]:
-                s.machine_guid = s.machine_guid or d["machine_guid"]
+            s.ns.personal_message = d.psm
+            if d.machine_guid:
+                s.machine_guid = s.machine_guid or d.machine_guid
         self._add(ev.conn, "personal_messages", row)
 
 

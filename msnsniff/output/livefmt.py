@@ -65,9 +65,9 @@ class LiveFormatter:
     def _personal(self, ev):
         who = ev.passport or self._who(ev.conn)
         d = ev.data
-        media = f" ♪ {d['current_media']}" if d["current_media"] else ""
+        media = f" ♪ {d.current_media}" if d.current_media else ""
         return {"event": "personal-message", "passport": who,
-                "personal_message": d["psm"], "current_media": d["current_media"],
+                "personal_message": d.psm, "current_media": d.current_media,
                 "text": f"psm       {who}: “{d['psm'] or ''}”{media}"}
 
     def _profile(self, ev):

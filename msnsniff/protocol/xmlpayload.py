@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -106,7 +107,19 @@ def decode_current_media(raw: str | None) -> str | None:
     return f"{kind}: {out}" if kind else out
 
 
-def parse_data(payload: bytes) -> dict:
+@dataclass(slots=True)
+class PersonalData:
+    """What a UUX/UBX document holds (an empty UBX: nothing)."""
+    psm: str | None = None
+    current_media_raw: str | None = None
+    current_media: str | None = None        # as the client renders it
+    machine_guid: str | None = None
+    endpoints: list[dict] = field(default_factory=list)   # MSNP16+: one dict per endpoint
+    msnobj: dict | None = None              # MSNP18: ddp, scene, signaturesound
+    document: str = "Data"                  # the root: Data, or one endpoint's document alone
+
+
+def parse_data(payload: bytes) -> PersonalData:
     """A UUX/UBX ``<Data>`` document -> personal message, current media, machine guid
     and the MSNP16+ endpoints (EndpointData / PrivateEndpointData by id)."""
     root = _parse(payload)
@@ -131,11 +144,11 @@ def parse_data(payload: bytes) -> dict:
     # MSNP18: the dynamic display picture and the scene are MSNObjects (XML-escaped)
     objs = {tag.lower(): parse_msnobj(_text(root.find(tag)) or "")
             for tag in ("DDP", "Scene", "SignatureSound")}
-    return {"psm": _text(root.find("PSM")), "current_media_raw": media_raw,
-            "msnobj": {k: v for k, v in objs.items() if v} or None,
-            "current_media": decode_current_media(media_raw),
-            "machine_guid": _text(root.find("MachineGuid")),
-            "endpoints": list(endpoints.values()), "document": root.tag}
+    return PersonalData(psm=_text(root.find("PSM")), current_media_raw=media_raw,
+                        msnobj={k: v for k, v in objs.items() if v} or None,
+                        current_media=decode_current_media(media_raw),
+                        machine_guid=_text(root.find("MachineGuid")),
+                        endpoints=list(endpoints.values()), document=root.tag)
 
 
 def parse_ml(payload: bytes) -> tuple[bool, list[dict]]:
