@@ -391,8 +391,9 @@ class GatewaySide:
 class ConnScan:
     """Both directions of one connection, and the facts they share."""
 
-    def __init__(self, kind: str, ctx: Ctx):
+    def __init__(self, kind: str, ctx: Ctx, ident: int = 0):
         self.kind = kind
+        self.ident = ident          # the connection's id: seeds its fillers (one key, one output)
         self.ctx = ctx
         self.version: int | None = None
         # each direction's sequence number of stream offset 0 (the writing pass maps
@@ -404,7 +405,7 @@ class ConnScan:
 
     def ftp_filler(self, d):
         if self._ftp[d] is None:
-            self._ftp[d] = self.ctx.ps.filler("msnftp", f"{id(self)}:{d}".encode())
+            self._ftp[d] = self.ctx.ps.filler("msnftp", f"{self.ident}:{d}".encode())
         return self._ftp[d]
 
     def _make(self, d):

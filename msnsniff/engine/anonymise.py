@@ -72,7 +72,7 @@ class _Tap(Pipeline):
             dec = self.states[conn.id].decoder
             kind = ("direct" if isinstance(dec, DirectDecoder) else
                     "gateway" if isinstance(dec, CarrierDecoder) else "msnp")
-            scan = self.scans[conn.id] = ConnScan(kind, self.ctx)
+            scan = self.scans[conn.id] = ConnScan(kind, self.ctx, conn.id)
             self.conns[conn.id] = conn
         return scan
 
