@@ -417,3 +417,16 @@ def test_a_long_run_keeps_nothing_per_finished_connection():
     assert p.states == {}          # the pipeline's own state goes with the connection
     assert len(a.by_ip) == 3000 <= Limits().max_links
     assert len(p.closed) <= Limits().max_connections
+
+
+def test_the_harness_accounts_for_bytes_that_begin_like_a_gateway_post():
+    """Fuzz input that starts like an HTTP gateway POST makes port 1863 a gateway carrier:
+    the harness checks the HTTP side's byte count then (it asked a framer's counters of
+    the HTTP side before, and raised on its own)."""
+    body = b"VER 1 MSNP8 CVR0\r\n"
+    req = (b"POST /gateway/gateway.dll?Action=open&Server=NS&IP=1.2.3.4 HTTP/1.1\r\n"
+           b"Content-Type: application/x-msn-messenger\r\nContent-Length: %d\r\n\r\n"
+           % len(body) + body)
+    doc = run_chunks([(0, req), (1, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")])
+    assert [s["kind"] for s in doc["sessions"]] == ["http"]
+    assert doc["sessions"][0]["bytes_c2s"] == len(req)
