@@ -439,3 +439,21 @@ def test_live_lines_read_each_connection_kind_state_while_it_is_open():
     assert text("transfer-end") == [
         "transfer  session 8: BYE 16777989 (received successfully); 3000 of 3000 bytes",
         "transfer  session 9: CCL; 2045 of 5120 bytes"]
+
+
+def test_live_lines_of_every_dialect_say_what_the_model_decoded():
+    """`live` takes the presence's status and capabilities and a challenge answer's
+    validity from the rows the model made (Analysis.made), and reads the personal data
+    from its dataclass: a UBX line raised before this test existed."""
+    recs = live_lines(cap("msnp_dialects.pcap"))
+    text = lambda event: [t for e, t in recs if e == event]
+    assert "psm       alice11@example.com: “En réunion ☕ ça” ♪ Music: Seven Nation Army - " \
+           "The White Stripes" in text("personal-message")
+    assert text("challenge-answer") == [
+        "challenge alice11@example.com: QRY PROD0090YUAUV{2B answer valid",
+        "challenge alice11@example.com: QRY PROD0090YUAUV{2B answer INVALID",
+        "challenge alice15@example.com: QRY PROD0118R6%2WYOS answer valid"]
+    assert "presence  alice12@example.com is Online [MSNC5: multi-packet messaging]" \
+        in text("presence")
+    assert "presence  erin@yahoo.com “Erin” is Away [MSNC0] (seen by alice15@example.com)" \
+        in text("presence")

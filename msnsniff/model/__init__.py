@@ -53,6 +53,9 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         self.session_rows: dict[int, dict] = {}      # finished connections
         self.out: dict[str, list[dict]] = {t: [] for t in TABLES}
         self.seq = 0
+        # the row the event being applied made or completed, as (table, row): what a
+        # watcher of the events (live's lines) reads instead of working it out again
+        self.made: tuple[str, dict] | None = None
         self.recent_messages: OrderedDict = OrderedDict()   # for copy_of_session
         self.sink = sink or self._collect
         self.grants: OrderedDict = OrderedDict()     # XFR SB cookie -> NS session id
@@ -73,6 +76,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         self.out[table].append(row)
 
     def apply(self, ev) -> None:
+        self.made = None
         h = _HANDLERS.get(type(ev))
         if h is not None:
             try:
@@ -93,6 +97,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         return s
 
     def _add(self, conn, table, row):
+        self.made = (table, row)
         s = self._s_id(conn)
         # the order rows were made in, across tables: a JOI and the message that came
         # with it in one packet share a timestamp, and views that merge tables (the

@@ -23,6 +23,7 @@ class FoldHost(Protocol):
     rings: OrderedDict         # RNG cookie -> (NS id, SB session id)
     offers: OrderedDict        # ("auth", cookie) / ("port", p) -> invitation
     p2p_shortcuts: OrderedDict
+    made: tuple[str, dict] | None   # the row the event being applied made (live reads it)
 
     def _s(self, ev: Any) -> Session: ...
     def _add(self, conn: int, table: str, row: dict) -> None: ...

@@ -11,6 +11,8 @@ from .session import byteswap16, iso
 
 
 class NsFold(ListsFold):
+    made: tuple[str, dict] | None        # (the host's: see model/__init__.py)
+
     def on_ver_offer(self, ev):
         self._s(ev).ns.versions_offered = list(ev.versions)
 
@@ -171,13 +173,14 @@ class NsFold(ListsFold):
             "trid": None})
 
     def on_answer(self, ev):
-        row = next((r for r in reversed(self._rows(ev.conn, "challenges"))
-                    if r["session"] == ev.conn and r["response"] is None), None)
+        row: dict | None = next((r for r in reversed(self._rows(ev.conn, "challenges"))
+                                 if r["session"] == ev.conn and r["response"] is None), None)
         if row is None:
             row = {"time": iso(ev.ts), "session": ev.conn, "challenge": None, "accepted": None}
             self._add(ev.conn, "challenges", row)
         row.update(product_id=ev.product_id, response=ev.response, trid=ev.trid,
                    valid=verify(row["challenge"], ev.product_id, ev.response))
+        self.made = ("challenges", row)
 
     def on_chal_result(self, ev):
         for r in reversed(self._rows(ev.conn, "challenges")):

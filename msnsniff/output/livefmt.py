@@ -6,13 +6,12 @@ events not worth a line.  No I/O.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .. import events as E
 from ..model.timefmt import iso
-from ..protocol.challenge import verify
-from ..protocol.clientid import decode_client_id
-from ..protocol.tables import FTP_BYE_CODES, STATUS_NAMES
+from ..protocol.tables import FTP_BYE_CODES
 
 if TYPE_CHECKING:
     from ..model import Analysis
@@ -42,7 +41,7 @@ class LiveFormatter:
         return {"time": iso(ev.ts), "session": ev.conn, **rec}
 
     # ------------------------------------------------------------ NS
-    def _login(self, ev):
+    def _login(self, ev: E.LoginOk):
         s = self.a.sessions.get(ev.conn)
         ns = s.ns_state if s else None
         client = " ".join(x for x in ((ns.client_name, ns.client_version) if ns else ()) if x)
@@ -55,22 +54,22 @@ class LiveFormatter:
                 "text": f"sign-in   {ev.passport} {name}"
                         f"{client or '?'} {proto or ''} from {addr}".replace("  from", " from")}
 
-    def _own_name(self, ev):
+    def _own_name(self, ev: E.OwnName):
         if ev.at_login:
             return None
         who = self._who(ev.conn)
         return {"event": "rename", "account": who, "friendly_name": ev.name,
                 "text": f"rename    {who} is now “{ev.name}”"}
 
-    def _personal(self, ev):
+    def _personal(self, ev: E.PersonalMessage):
         who = ev.passport or self._who(ev.conn)
         d = ev.data
         media = f" ♪ {d.current_media}" if d.current_media else ""
         return {"event": "personal-message", "passport": who,
                 "personal_message": d.psm, "current_media": d.current_media,
-                "text": f"psm       {who}: “{d['psm'] or ''}”{media}"}
+                "text": f"psm       {who}: “{d.psm or ''}”{media}"}
 
-    def _profile(self, ev):
+    def _profile(self, ev: E.Profile):
         s = self.a.sessions.get(ev.conn)
         p = s.ns_state.profile if s and s.ns_state else None
         if not p:
@@ -87,7 +86,7 @@ class LiveFormatter:
                         f"ClientPort {p['client_port_reported']} → {p['client_port']} "
                         f"({reading}); observed {p['observed_client']}; NAT {nat}"}
 
-    def _sync(self, ev):
+    def _sync(self, ev: E.ListSync):
         who = self._who(ev.conn)
         if ev.contacts is None:
             return {"event": "contact-list", "account": who, "version": ev.version,
@@ -97,15 +96,20 @@ class LiveFormatter:
                 "text": f"contacts  {who}: version {ev.version}, {ev.contacts} contacts, "
                         f"{ev.groups} groups"}
 
-    def _presence(self, ev):
+    def _made(self, table: str) -> dict | None:
+        """The row the model made of this event (its decoded facts, not worked out
+        again here), if it made one of this table."""
+        made = self.a.made
+        return made[1] if made is not None and made[0] == table else None
+
+    def _presence(self, ev: E.Presence):
         who = ev.passport or self._who(ev.conn)
         caps = ""
-        msnc = None
-        names: list = []
+        row = self._made("presence") or {}
+        msnc, names = row.get("msnc_version"), row.get("capabilities") or []
         if ev.client_id is not None:
-            msnc, names = decode_client_id(ev.client_id)
             caps = f" [MSNC{msnc}{': ' + ', '.join(names) if names else ''}]"
-        status = STATUS_NAMES.get(ev.status, ev.status)
+        status = row.get("status_name") or ev.status
         name = f" “{ev.friendly_name}”" if ev.friendly_name else ""
         owner = "" if ev.passport is None else f" (seen by {self._who(ev.conn)})"
         return {"event": "presence", "command": ev.command, "passport": who,
@@ -113,24 +117,23 @@ class LiveFormatter:
                 "capabilities": names,
                 "text": f"presence  {who}{name} is {status}{caps}{owner}"}
 
-    def _challenge(self, ev):
+    def _challenge(self, ev: E.Challenge):
         return {"event": "challenge", "challenge": ev.challenge,
                 "text": f"challenge {self._who(ev.conn)}: CHL {ev.challenge}"}
 
-    def _answer(self, ev):
-        s = self.a.sessions.get(ev.conn)
-        valid = verify(s.ns_state.challenge if s and s.ns_state else None, ev.product_id,
-                       ev.response)
+    def _answer(self, ev: E.ChallengeAnswer):
+        row = self._made("challenges")
+        valid = row["valid"] if row is not None else None
         v = {True: "valid", False: "INVALID", None: "not checkable"}[valid]
         return {"event": "challenge-answer", "product_id": ev.product_id, "valid": valid,
                 "text": f"challenge {self._who(ev.conn)}: QRY {ev.product_id} answer {v}"}
 
-    def _error(self, ev):
+    def _error(self, ev: E.ErrorReply):
         req = f" (answers {ev.request} {ev.trid})" if ev.request else ""
         return {"event": "error", "code": ev.code, "name": ev.name, "request": ev.request,
                 "text": f"error     {self._who(ev.conn)}: {ev.code} {ev.name}{req}"}
 
-    def _logout(self, ev):
+    def _logout(self, ev: E.Logout):
         reason = f" ({ev.reason})" if ev.reason else ""
         s = self.a.sessions.get(ev.conn)
         if s is not None and s.kind == "switchboard":
@@ -139,25 +142,25 @@ class LiveFormatter:
         return {"event": "sign-out", "account": self._who(ev.conn), "reason": ev.reason,
                 "text": f"sign-out  {self._who(ev.conn)}{reason}"}
 
-    def _ring(self, ev):
+    def _ring(self, ev: E.Ring):
         return {"event": "ring", "account": self._who(ev.conn), "inviter": ev.inviter,
                 "session_id": ev.session_id,
                 "text": f"ring      {ev.inviter} invites {self._who(ev.conn)} to switchboard "
                         f"{ev.session_id} at {ev.address}"}
 
     # ------------------------------------------------------------ SB
-    def _join(self, ev):
+    def _join(self, ev: E.SbJoinRequest):
         return {"event": "switchboard", "account": ev.passport, "how": ev.how,
                 "text": f"chat      {ev.passport} opens a switchboard ({ev.how})"}
 
-    def _participant(self, ev):
+    def _participant(self, ev: E.Participant):
         what = {"IRO": "is there", "JOI": "joins", "BYE": "leaves"}[ev.command]
         if ev.timeout:
             what = "times out"
         return {"event": "participant", "passport": ev.passport, "command": ev.command,
                 "text": f"chat      * {ev.passport} {what}"}
 
-    def _message(self, ev):
+    def _message(self, ev: E.Message):
         s = self.a.sessions.get(ev.conn)
         me = s.passport if s else None
         sender = ev.sender if ev.dir == 1 else (ev.sender or me)
@@ -188,11 +191,11 @@ class LiveFormatter:
                 "text": f"chat      {sender or 'unknown'} → {rcpt}: [{ct}] {len(ev.body)} bytes"}
 
     # ------------------------------------------------------------ MSNFTP
-    def _ftp_file(self, ev):
+    def _ftp_file(self, ev: E.FtpFile):
         return {"event": "transfer", "size": ev.size,
                 "text": f"transfer  session {ev.conn}: file of {ev.size} bytes announced"}
 
-    def _ftp_end(self, ev):
+    def _ftp_end(self, ev: E.FtpEnd):
         s = self.a.sessions.get(ev.conn)
         t = s.transfer if s else None
         got = t.received if t else 0
@@ -204,12 +207,13 @@ class LiveFormatter:
                                       f"{size if size is not None else '?'} bytes"}
 
     # ------------------------------------------------------------ damage
-    def _anomaly(self, ev):
+    def _anomaly(self, ev: E.Anomaly):
         return {"event": "damage", "kind": ev.kind, "detail": ev.detail,
                 "text": f"damage    session {ev.conn}: {ev.kind}: {ev.detail}"}
 
 
-_FORMATS = {
+# each event class's line maker (typed per event above; the table only dispatches)
+_FORMATS: dict[type, Callable[[LiveFormatter, Any], dict | None]] = {
     E.LoginOk: LiveFormatter._login, E.Profile: LiveFormatter._profile,
     E.ListSync: LiveFormatter._sync, E.Presence: LiveFormatter._presence,
     E.Challenge: LiveFormatter._challenge, E.ChallengeAnswer: LiveFormatter._answer,
