@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record what every command prints, in every format, for every capture in captures/:
-read, commands, chats, files, timeline, export (every format), the report's page, and
-follow of every connection.
+read, commands, chats, files, timeline, export (every format), the report's page,
+follow of every connection, and live's lines.
 
 Used to prove that a refactoring changes no behaviour: record before, record after,
 then ``diff -r BEFORE AFTER`` must print nothing.
@@ -83,6 +83,34 @@ def follow_all(rel: str, stem: str, dest: Path):
         run(["follow", rel, str(ids[0]), "--raw"], dest / f"{stem}_follow_{ids[0]}_raw")
 
 
+LIVE = """
+import json, sys
+from msnsniff.capture.files import read_segments
+from msnsniff.model import Analysis
+from msnsniff.output.livefmt import LiveFormatter
+from msnsniff.pipeline import Pipeline
+pipe, analysis = Pipeline(), Analysis(sink=lambda t, r: None, stream_sessions=True)
+printer = LiveFormatter(analysis)
+def show(evs):
+    for ev in evs:
+        analysis.apply(ev)
+        rec = printer.record(ev)
+        if rec is not None:
+            print(json.dumps(rec, ensure_ascii=False, default=str))
+for seg in read_segments(sys.argv[1]):
+    show(pipe.feed(seg))
+show(pipe.finish())
+"""
+
+
+def live(rel: str, out: Path):
+    """The lines `live` prints for the capture's events, fed as a capture file (live's
+    own loop over a socket is not replayable; its formatter and model are the same)."""
+    run_py = [sys.executable, "-c", LIVE, rel]
+    p = subprocess.run(run_py, capture_output=True, cwd=ROOT)
+    out.write_bytes(p.stdout + b"\n--- stderr\n" + p.stderr + f"\n--- exit {p.returncode}\n".encode())
+
+
 def main():
     dest = Path(sys.argv[1])
     dest.mkdir(parents=True, exist_ok=True)
@@ -98,6 +126,7 @@ def main():
         for fmt in ("csv", "json", "jsonl", "sqlite"):
             export(cap, fmt, dest / f"{stem}_export_{fmt}")
         report(rel, dest / f"{stem}_report")
+        live(rel, dest / f"{stem}_live")
         follow_all(rel, stem, dest)
     print(f"{len(list(dest.iterdir()))} outputs in {dest}")
 
