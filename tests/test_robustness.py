@@ -430,3 +430,30 @@ def test_the_harness_accounts_for_bytes_that_begin_like_a_gateway_post():
     doc = run_chunks([(0, req), (1, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")])
     assert [s["kind"] for s in doc["sessions"]] == ["http"]
     assert doc["sessions"][0]["bytes_c2s"] == len(req)
+
+
+def test_an_evicted_connection_goes_on_as_a_new_one():
+    """Past the connection cap the least active connection is closed early; its later
+    segments are decoded as a new connection (they were dropped as "late segments" of a
+    closed flow, against what the anomaly and docs/robustness.md say)."""
+    import dataclasses
+
+    from msnsniff.config import DEFAULT_LIMITS
+    from msnsniff.events import ConnectionClosed, ConnectionOpened, Framed
+    from msnsniff.pipeline import Pipeline
+    p = Pipeline(limits=dataclasses.replace(DEFAULT_LIMITS, max_connections=2), trace=True)
+    evs = []
+    for i in range(3):                      # the third open evicts the first
+        ip = f"10.0.0.{i + 1}"
+        evs += p.feed(Segment(float(i), ip, 40000, "10.9.9.9", 1863, 999, 0, SYN, b""))
+        evs += p.feed(Segment(float(i) + 0.1, ip, 40000, "10.9.9.9", 1863, 1000, 0,
+                              PSH | ACK, b"VER 1 MSNP8 CVR0\r\n"))
+    evs += p.feed(Segment(5.0, "10.0.0.1", 40000, "10.9.9.9", 1863, 1018, 0, PSH | ACK,
+                          b"CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 5.0.0544 MSMSGS a@b.c\r\n"))
+    closed = [(e.conn, e.reason) for e in evs if type(e) is ConnectionClosed]
+    # (the flow coming back is an open connection again: it evicts the next least active)
+    assert closed == [(1, "evicted (connection cap)"), (2, "evicted (connection cap)")]
+    opened = [(e.conn, e.client) for e in evs if type(e) is ConnectionOpened]
+    assert opened[-1] == (4, "10.0.0.1:40000")
+    framed = [(e.conn, e.item.verb) for e in evs if type(e) is Framed]
+    assert framed[-1] == (4, "CVR") and p.late_segments == 0

@@ -307,9 +307,12 @@ class Pipeline:
         conn = ev.conn
         del self.states[conn.id]
         self.closed_commands += st.framers[0].lines + st.framers[1].lines
-        self.closed[conn.key] = None
-        if len(self.closed) > self.limits.max_connections:
-            self.closed.popitem(last=False)
+        if ev.reason in ("fin", "rst"):
+            # (a connection closed by the cap or by idleness is not over: its later
+            # segments start a new connection, as the anomaly below says)
+            self.closed[conn.key] = None
+            if len(self.closed) > self.limits.max_connections:
+                self.closed.popitem(last=False)
         out.extend(st.decoder.close(ev.ts))
         c2s, s2c = ev.delivered
         out.append(E.ConnectionClosed(ev.ts, conn.id, -1, st.decoder.kind, ev.reason, c2s, s2c,
