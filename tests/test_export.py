@@ -385,3 +385,14 @@ def test_sqlite_keeps_endpoints_as_objects(tmp_path):
         cells = [r["endpoints"] for r in csv.DictReader(f) if r["endpoints"]]
     assert [split_list(c) for c in cells] == [
         ["capabilities=2789003324:48"], ["name=HOME-PC; client_type=1; state=NLN; idle=false"]]
+
+
+def test_the_api_refuses_an_unknown_format_before_reading(tmp_path):
+    """msnsniff.export_capture with a format it does not write: one clear error, raised
+    before the capture is read (it wrote SQLite under any other name before)."""
+    import msnsniff
+    from msnsniff.errors import MsnsniffError
+    with pytest.raises(MsnsniffError, match=r"unknown export format 'xml': one of csv, json, "
+                                            r"jsonl, sqlite"):
+        msnsniff.export_capture(str(tmp_path / "not-read.pcap"), str(tmp_path / "x"), "xml")
+    assert not (tmp_path / "x").exists()

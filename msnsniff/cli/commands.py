@@ -76,8 +76,6 @@ def commands(captures, ports, no_progress, jobs, fmt, verbs, connections, accoun
     from ..output.trace import TRACE_COLUMNS, Trace
 
     captures = check_paths(captures)
-    if redact_qry and not redact:
-        raise click.UsageError("--redact-qry goes with --redact")
     verbs_u = {v.upper() for v in verbs}
     from ..protocol.tables import KNOWN_VERBS
     for v in sorted(verbs_u - KNOWN_VERBS):

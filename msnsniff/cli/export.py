@@ -102,8 +102,6 @@ def export(captures, ports, no_progress, jobs, fmt, output, tables, force, raw_c
         out_dir, output = output, None
     elif output == "-" and fmt == "sqlite":
         raise click.UsageError("sqlite cannot be written to standard output")
-    if redact_qry and not redact:
-        raise click.UsageError("--redact-qry goes with --redact")
     if output and output != "-":
         ex._check_target(output, force)       # fail before the (long) analysis
     if fmt == "jsonl" and not rf.active:
@@ -173,8 +171,6 @@ def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
     workers; each streams, so memory is N × one capture's, never the sum."""
     if fmt is None or not out_dir or out_dir == "-":
         raise click.UsageError("--per-capture writes into a folder: give --format and -o DIR")
-    if redact_qry and not redact:
-        raise click.UsageError("--redact-qry goes with --redact")
     from ..output.export import EXTENSIONS
     paths = check_paths(captures)
     os.makedirs(out_dir, exist_ok=True)

@@ -65,8 +65,6 @@ def live(ifaces, ports, bpf, write_path, count, duration, fmt, export_dir, expor
     Needs root or CAP_NET_RAW.  Stops on --count, --duration, Ctrl-C or SIGTERM, then
     prints the session summary (as `read` does).  A second Ctrl-C quits at once.
     """
-    if redact_qry and not redact:
-        raise click.UsageError("--redact-qry goes with --redact")
     from ..capture.follow import Follow
     from ..capture.live import LiveSource
     from ..engine.analyze import Rows

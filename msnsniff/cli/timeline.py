@@ -58,8 +58,6 @@ def timeline(captures, ports, no_progress, jobs, fmt, account, with_, since, unt
     from ..output.redact import Redactor
     from ..output.timeline import COLUMNS, TimelineSort, entries, one_per_message, timesketch
 
-    if redact_qry and not redact:
-        raise click.UsageError("--redact-qry goes with --redact")
     paths = check_paths(captures)
     since, until = time_arg(since, "--since"), time_arg(until, "--until")
     rx = grep_regex(grep, ignore_case)

@@ -90,8 +90,12 @@ def export_capture(path: str, out: str, fmt: str, ports=(), tables=None, force: 
     """Export one capture at ``out`` (a file; a folder for csv), streaming: what
     ``export --per-capture`` runs for each capture, locally or on a Dask worker (the
     capture must be at the same path there)."""
+    from ..errors import MsnsniffError
     from ..output import export as ex
     from .spool import spool_analysis
+    if fmt not in ex.EXTENSIONS:        # (before the capture is read, not after)
+        raise MsnsniffError(f"unknown export format {fmt!r}: one of "
+                            f"{', '.join(sorted(ex.EXTENSIONS))}")
     if fmt == "jsonl":
         from ..output.redact import Redactor
         return ex.stream_jsonl(lambda emit: dict(stream([path], ports, emit=emit,

@@ -57,7 +57,7 @@ class NsFold(ListsFold):
         s = self._s(ev)
         s.kind = "dispatch"
         ns = s.ns
-        ns.redirect_target, ns.redirect_ts = ev.target, ev.ts
+        ns.redirect_target = ev.target
         self.note_redirect(s)
 
     def on_login_ok(self, ev):

@@ -31,7 +31,7 @@ class NsState:
                  "client_name", "client_version", "locale", "os", "login", "login_time",
                  "login_error", "auth_method", "verified", "extra_flag", "server_versions",
                  "policy", "ticket", "auth_nonce", "auth_response", "redirect_target",
-                 "redirect_ts", "redirected_to", "redirected_from", "profile",
+                 "redirected_to", "redirected_from", "profile",
                  "list_version", "syn", "settings", "phones", "contacts", "contact_ids",
                  "contacts_dropped", "contacts_source", "groups", "challenge")
 
@@ -55,7 +55,6 @@ class NsState:
         self.auth_nonce: str | None = None       # SSO nonce (MSNP15+)
         self.auth_response: str | None = None    # SSO signed nonce (a credential)
         self.redirect_target: str | None = None
-        self.redirect_ts: float | None = None
         self.redirected_to: int | None = None    # dispatch: the NS connection that followed
         self.redirected_from: int | None = None  # NS: the dispatch connection that sent it
         self.profile: dict | None = None

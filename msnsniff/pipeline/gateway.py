@@ -139,7 +139,6 @@ class Gateway:
         # the gateway a session talks to changes (GW-IP), its client does not
         self.by_sid: OrderedDict = OrderedDict()
         self.open: OrderedDict = OrderedDict()       # id -> Logical (open sessions)
-        self.last_ts = 0.0
 
     # ------------------------------------------------------------ carriers
     def carrier(self, conn):
@@ -149,7 +148,6 @@ class Gateway:
 
     # ------------------------------------------------------------ requests
     def request(self, carrier, req, out):
-        self.last_ts = req.ts
         url = urlsplit(req.target)
         if not url.path.endswith(GATEWAY_PATH):
             out.append(E.Anomaly(req.ts, carrier.conn.id, 0, "http",
@@ -203,7 +201,6 @@ class Gateway:
 
     # ------------------------------------------------------------ responses
     def response(self, carrier, resp, out):
-        self.last_ts = resp.ts
         if not carrier.outstanding:
             out.append(E.Anomaly(resp.ts, carrier.conn.id, 1, "http", f"response {resp.status} "
                                  "to no request", resp.offset, 0))
