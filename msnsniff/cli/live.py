@@ -207,7 +207,7 @@ def _stats_line(src, pipe, started):
     except ImportError:      # pragma: no cover - not Linux
         rss = 0
     click.echo(f"[stats] {time.monotonic() - started:.0f}s packets {src.stats.packets} "
-               f"tcp {src.stats.tcp_segments} open connections {len(pipe.reasm.conns)} "
+               f"tcp {src.stats.tcp_segments} open connections {pipe.open_connections} "
                f"followed ports {len(src.follow.extra)} peak RSS {rss} MB", err=True)
 
 

@@ -66,14 +66,13 @@ class Run:
             self.stats.append((path, stats))
             self.current = path
             yield [CaptureStart(path)]
-            pipe = Pipeline(self.ports, self.limits, trace=self.trace)
-            pipe.reasm.next_id = next_id
+            pipe = Pipeline(self.ports, self.limits, trace=self.trace, first_id=next_id)
             segs = read_segments(path, stats, pipe.follow)
             if self.progress is not None:
                 segs = self.progress(path, segs, stats)
             yield from pipe.run_lists(segs)
             stats.msn_last = pipe.last_ts
-            next_id = pipe.reasm.next_id
+            next_id = pipe.next_id
             self.late_segments += pipe.late_segments
             self.commands += pipe.commands
             yield [CaptureNotice(path, notice) for notice in stats.notices()] + [CaptureEnd(path)]

@@ -113,12 +113,13 @@ class _ConnState:
 
 class Pipeline:
     def __init__(self, ports=(), limits: Limits = DEFAULT_LIMITS, trace: bool = False,
-                 follow_announced: bool = True, reasm: Reassembler | None = None):
+                 follow_announced: bool = True, reasm: Reassembler | None = None,
+                 first_id: int = 1):
         self.limits = limits
         self.ports = {MSNP_PORT, *ports}
         self.trace = trace
         self.follow_announced = follow_announced
-        self.reasm = reasm if reasm is not None else Reassembler(limits)
+        self.reasm = reasm if reasm is not None else Reassembler(limits, first_id)
         # connection id -> _ConnState, from ConnectionOpened to ConnectionClosed (so it
         # holds no more than the reassembler's and the gateway's open connections)
         self.states: dict[int, _ConnState] = {}
@@ -355,6 +356,16 @@ class Pipeline:
                                               lg.bytes[0], lg.bytes[1], 0, 0))
             else:
                 out.append(s)
+
+    @property
+    def next_id(self) -> int:
+        """The id the next connection would get (a following capture starts there)."""
+        return self.reasm.next_id
+
+    @property
+    def open_connections(self) -> int:
+        """TCP connections and gateway sessions open now (live's stats line)."""
+        return len(self.states)
 
     @property
     def commands(self) -> int:

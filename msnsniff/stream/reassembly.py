@@ -121,10 +121,10 @@ class Reassembler:
     """Flow table + per-direction reassembly.  ``feed`` only sees segments the caller
     decided to track (see pipeline/pipeline.py); ``open`` creates the connection."""
 
-    def __init__(self, limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, first_id: int = 1):
         self.limits = limits
         self.conns: OrderedDict = OrderedDict()
-        self.next_id = 1
+        self.next_id = first_id     # (ids stay unique across the captures of one run)
         self.evicted = 0
         self._tick = 0
         self.now = 0.0
