@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from machine import cpu_times, load_average, load_line
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PAGE = 4096
@@ -119,15 +121,6 @@ def timed(cmd, shell=False):
     return wall, cpu, out, err
 
 
-def cpu_times():
-    """/proc/stat's aggregate: (busy, steal, total) jiffies — a shared machine's steal
-    time says how much of the wall figures another tenant took."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    idle, steal = v[3] + v[4], v[7] if len(v) > 7 else 0
-    return sum(v) - idle - steal, steal, sum(v)
-
-
 def peak_mb(cmd):
     """Peak resident size of the command (GNU time's maximum RSS)."""
     p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True)
@@ -158,9 +151,7 @@ def main():
          f"strings {img} | grep -cE 'MSG|NLN|ILN|TypingUser'", True),
     ]
     rows = []
-    with open("/proc/loadavg") as f:
-        load = f.read().split()[0]
-    stat0 = cpu_times()
+    load, stat0 = load_average(), cpu_times()
     for name, cmd, shell in tools:
         walls, cpus, check = [], [], ""
         for _ in range(a.repeat):
@@ -178,10 +169,7 @@ def main():
         rows.append(f"| {name} | {w:.2f} | {statistics.median(cpus):.2f} | "
                     f"{size / w / 1e6:.0f} | {mem} | {check} |")
         print(rows[-1], flush=True)
-    stat1 = cpu_times()
-    total = (stat1[2] - stat0[2]) or 1
-    machine = (f"load average {load} before the run, {100 * (stat1[1] - stat0[1]) / total:.0f}% "
-               f"steal and {100 * (stat1[0] - stat0[0]) / total:.0f}% busy during it")
+    machine = load_line(load, stat0, cpu_times())
     print(machine)
     flag = " --dense-upper" if a.dense_upper else ""
     text = ["", f"## carve{flag} ({time.strftime('%Y-%m-%d')})", "",

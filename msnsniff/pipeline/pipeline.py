@@ -304,20 +304,26 @@ class Pipeline:
                 # by the capture's end, came before ConnectionClosed)
                 self._closed(ev, st, out)
 
+    def _end_state(self, cid, st, ts, reason, c2s, s2c, gaps, dups, out):
+        """A connection or gateway session is over: its decoder's last events, then
+        ConnectionClosed with its totals."""
+        self.closed_commands += st.framers[0].lines + st.framers[1].lines
+        out.extend(st.decoder.close(ts))
+        out.append(E.ConnectionClosed(ts, cid, -1, st.decoder.kind, reason, c2s, s2c, gaps,
+                                      dups))
+
     def _closed(self, ev, st, out):
         conn = ev.conn
         del self.states[conn.id]
-        self.closed_commands += st.framers[0].lines + st.framers[1].lines
         if ev.reason in ("fin", "rst"):
             # (a connection closed by the cap or by idleness is not over: its later
             # segments start a new connection, as the anomaly below says)
             self.closed[conn.key] = None
             if len(self.closed) > self.limits.max_connections:
                 self.closed.popitem(last=False)
-        out.extend(st.decoder.close(ev.ts))
         c2s, s2c = ev.delivered
-        out.append(E.ConnectionClosed(ev.ts, conn.id, -1, st.decoder.kind, ev.reason, c2s, s2c,
-                                      sum(ev.gap_bytes), sum(ev.dup_bytes)))
+        self._end_state(conn.id, st, ev.ts, ev.reason, c2s, s2c, sum(ev.gap_bytes),
+                        sum(ev.dup_bytes), out)
         if ev.reason.startswith("evicted"):
             out.append(E.Anomaly(ev.ts, conn.id, -1, "connection cap",
                                  f"closed early: more than {self.limits.max_connections} "
@@ -350,10 +356,7 @@ class Pipeline:
                 st = states.pop(lg.id)
                 for d in (0, 1):
                     self._items(lg.id, st, d, st.framers[d].close(s.ts), out, lg.via)
-                self.closed_commands += st.framers[0].lines + st.framers[1].lines
-                out.extend(st.decoder.close(s.ts))
-                out.append(E.ConnectionClosed(s.ts, lg.id, -1, st.decoder.kind, s.reason,
-                                              lg.bytes[0], lg.bytes[1], 0, 0))
+                self._end_state(lg.id, st, s.ts, s.reason, lg.bytes[0], lg.bytes[1], 0, 0, out)
             else:
                 out.append(s)
 
