@@ -4,7 +4,10 @@ read, commands, chats, files, timeline, export (every format), the report's page
 follow of every connection, and live's lines.
 
 Used to prove that a refactoring changes no behaviour: record before, record after,
-then ``diff -r BEFORE AFTER`` must print nothing.
+then ``diff -r BEFORE AFTER`` must print nothing (temporary folders are written as DIR;
+a checkout at another path differs in the capture paths, which ``sed`` can align).
+Recordings made before 2026-12-04 name their files ``capture_command_…`` rather than
+``capture_pcap_command_…``: compare recordings made by the same version of this script.
 
     python3 bench/outputs.py /tmp/before
 """
@@ -56,7 +59,8 @@ def export(cap: Path, fmt: str, out: Path):
             con.close()
         elif dest.exists():
             parts.append(dest.read_bytes())
-        out.write_bytes(b"".join(parts))
+        # (the files name it too: summary.tool.command_line)
+        out.write_bytes(b"".join(parts).replace(d.encode(), b"DIR"))
 
 
 def report(rel: str, out: Path):
@@ -69,7 +73,7 @@ def report(rel: str, out: Path):
                  f"exit {p.returncode}\n".encode()]
         if page.exists():
             parts.append(page.read_bytes())
-        out.write_bytes(b"".join(parts))
+        out.write_bytes(b"".join(parts).replace(d.encode(), b"DIR"))
 
 
 def follow_all(rel: str, stem: str, dest: Path):
