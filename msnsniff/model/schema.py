@@ -2,7 +2,8 @@
 example.  The single source for CSV headers, SQLite columns, the JSON Schema shipped in
 the package (schema.json) and docs/schema.md (tests check all of them agree).
 
-Types: text, integer, boolean, list (of text), intlist (of integers), object.  Every
+Types: text, integer, boolean, list (of text), intlist (of integers), objectlist (of
+objects of text), object.  Every
 column may be null unless marked required.  Times are ISO 8601 UTC text.
 """
 

@@ -1,11 +1,13 @@
 """The sans-IO pipeline: Segments in, events out (capture -> reassembly -> framing ->
-decoder).  No I/O here: capture/files.py and capture/live.py produce the segments, the CLI consumes
-the events.
+decoder).  No I/O here: capture/files.py and capture/live.py produce the segments;
+engine/ (analyze.py, stages.py) and `live` drive it and hand the events to the model.
 
 Which connections are followed (issue "Which connections are MSNP"): TCP port 1863 and
 ``--port``s; every endpoint the traffic itself announces (XFR NS/SB, RNG, the address of
-an accepted file-transfer invitation); and any flow whose first client bytes look like
-MSNP (`VER n MSNP…`, `USR n passport cookie`, `ANS n …`, `VER MSNFTP`).  Client and
+an accepted file-transfer invitation, a P2P direct connection's address); and any flow
+whose first bytes open an MSN connection (protocol/tables.py ``CLIENT_OPENINGS``: `VER n
+MSNP…`, `USR n passport cookie`, `ANS n …`, `VER MSNFTP`, a direct connection's
+preamble) or an HTTP gateway exchange (a POST to the gateway, or its response).  Client and
 server come from the SYN when it was captured, else from the content (who sends
 `VER`/`USR`/`ANS` first, or which side sends a flow's first line), else from a known
 server endpoint; they are settled when the connection opens, before any of its events.
