@@ -28,8 +28,21 @@ def run_chunks(chunks: list[tuple[int, bytes]], gaps: set[int] = frozenset()) ->
         config.STRICT = strict
 
 
+class _Tapped(Pipeline):
+    """The pipeline, keeping the reassembler's Closed events: each direction's totals
+    (ConnectionClosed sums the two directions' gaps)."""
+
+    def __init__(self):
+        super().__init__()
+        self.totals: dict = {}
+
+    def _closed(self, ev, st, out):
+        self.totals[ev.conn.id] = ev
+        super()._closed(ev, st, out)
+
+
 def _run(chunks, gaps):
-    p = Pipeline()
+    p = _Tapped()
     a = Analysis()
     seq = [1000, 5000]
     segs = [Segment(0.0, *CLIENT, *SERVER, seq[0] - 1, 0, SYN, b""),
@@ -70,4 +83,6 @@ def _run(chunks, gaps):
         end = next(ev for ev in closed if ev.conn == 1)
         assert (framers[0].fed, framers[1].fed) == (end.bytes_c2s, end.bytes_s2c)
         assert framers[0].gap_bytes + framers[1].gap_bytes == end.gap_bytes
+        # each direction's gaps where they were, as the reassembler counted them
+        assert (framers[0].gap_bytes, framers[1].gap_bytes) == p.totals[1].gap_bytes
     return doc

@@ -12,7 +12,7 @@ from conftest import cap
 from msnsniff.capture.files import CaptureStats, read_segments
 from msnsniff.engine.analyze import Run
 from msnsniff.errors import MsnsniffError
-from msnsniff.events import Framed
+from msnsniff.events import ConnectionOpened, Framed
 from msnsniff.stream.framing import RawCommand
 
 
@@ -392,6 +392,7 @@ def test_every_opening_is_followed_on_any_port_by_both_readers(tmp_path, monkeyp
         pytest.importorskip("pcapy")
     else:
         monkeypatch.setenv("MSNSNIFF_READER", "python")
+    from msnsniff.protocol.tables import GATEWAY_OPENINGS
     openings = [*_OPENINGS, (DC_START, None)]
     # every opening the pipeline knows has a case here, and its first word is filtered on
     assert {w for w, _ in CLIENT_OPENINGS} == {o[:4] for o, _ in openings}
@@ -400,22 +401,44 @@ def test_every_opening_is_followed_on_any_port_by_both_readers(tmp_path, monkeyp
         assert CLIENT_START.match(payload)
         pkts.append(Ether() / IP(src="10.0.0.1", dst="10.0.0.2")
                     / TCP(sport=40000 + i, dport=7000 + i, flags="PA", seq=1000) / payload)
+    # a gateway POST on an odd port (a proxy's): followed by its four-tuple, its body MSNP
+    body = b"VER 1 MSNP8 CVR0\r\n"
+    post = (b"POST /gateway/gateway.dll?Action=open&Server=NS&IP=10.0.0.9 HTTP/1.1\r\n"
+            b"Host: gateway.messenger.hotmail.com\r\n"
+            b"Content-Type: application/x-msn-messenger\r\nContent-Length: %d\r\n\r\n"
+            % len(body) + body)
+    answer = b"VER 1 MSNP8\r\n"
+    resp = (b"HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=1.2; GW-IP=10.0.0.2\r\n"
+            b"Content-Type: application/x-msn-messenger\r\nContent-Length: %d\r\n\r\n"
+            % len(answer) + answer)
+    assert {post[:4]} < set(GATEWAY_OPENINGS)
+    pkts += [Ether() / IP(src="10.0.0.1", dst="10.0.0.2")
+             / TCP(sport=40005, dport=7005, flags="PA", seq=1000) / post,
+             Ether() / IP(src="10.0.0.2", dst="10.0.0.1")
+             / TCP(sport=7005, dport=40005, flags="PA", seq=5000, ack=1000 + len(post)) / resp]
     # and a look-alike that must stay out: no MSN opening, odd port
     pkts.append(Ether() / IP(src="10.0.0.1", dst="10.0.0.2")
                 / TCP(sport=45000, dport=7999, flags="PA", seq=1) / b"VERY long text\r\n")
     p = tmp_path / "openings.pcap"
     wrpcap(str(p), pkts)
     run = Run([str(p)], trace=True)
-    framed = {}
+    framed, ends = {}, {}
     for ev in run.events():
+        if isinstance(ev, ConnectionOpened):
+            ends[ev.conn] = (ev.client, ev.server)
         if isinstance(ev, Framed) and isinstance(ev.item, RawCommand):
             framed.setdefault(ev.conn, ev.item.verb)
     assert run.stats[0][1].reader == reader
-    # the four MSNP openings framed as commands; the direct connection (binary) opened
-    assert sorted(framed.values()) == ["ANS", "USR", "VER", "VER"]
+    # each MSNP opening framed as its command on its port, the client the sender
+    assert {ends[c]: v for c, v in framed.items()} == {
+        ("10.0.0.1:40000", "10.0.0.2:7000"): "VER", ("10.0.0.1:40001", "10.0.0.2:7001"): "VER",
+        ("10.0.0.1:40002", "10.0.0.2:7002"): "USR", ("10.0.0.1:40003", "10.0.0.2:7003"): "ANS",
+        # the gateway session's body: client and server as the gateway names them
+        ("10.0.0.1:40005", "10.0.0.9"): "VER"}
     from msnsniff.engine.analyze import analyse
     doc = analyse([str(p)])
-    ports = sorted(int(s["server"].rsplit(":", 1)[1]) for s in doc["sessions"])
-    assert ports == [7000, 7001, 7002, 7003, 7004]
-    kinds = {int(s["server"].rsplit(":", 1)[1]): s["kind"] for s in doc["sessions"]}
-    assert kinds[7001] == "file-transfer" and kinds[7004] == "p2p-direct"
+    kinds = sorted((int(s["server"].rsplit(":", 1)[1]) if s["transport"] == "tcp" else 0,
+                    s["kind"]) for s in doc["sessions"])
+    assert kinds == [(0, "notification"), (7000, "notification"), (7001, "file-transfer"),
+                     (7002, "switchboard"), (7003, "switchboard"), (7004, "p2p-direct"),
+                     (7005, "http")]
