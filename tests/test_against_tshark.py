@@ -9,7 +9,7 @@ from conftest import cap
 
 from msnsniff.capture.files import read_segments
 from msnsniff.capture.packet import ACK, SYN
-from msnsniff.stream.reassembly import Data, Gap, Reassembler
+from msnsniff.stream.reassembly import Closed, Data, Gap, Reassembler
 
 CAPS = ["msnp8_session.pcap", "reordered.pcap", "vlan.pcap", "compat_failures.pcap",
         "cooked_any.pcap", "ipv6.pcapng", "cooked2_any.pcap"]
@@ -56,14 +56,21 @@ def our_streams(path):
             conn = r.open(s, not s.flags & ACK, events)
         r.feed(conn, s, events)
     r.flush(events)
+    totals = {}
     for e in events:
+        if isinstance(e, Closed):
+            totals[(ep(*e.conn.client), ep(*e.conn.server))] = e.delivered
         if isinstance(e, Gap):
             raise AssertionError(f"unexpected gap in {path}")
         if isinstance(e, Data):
             key = (ep(*e.conn.client), ep(*e.conn.server))
             c2s, s2c = out.setdefault(key, (bytearray(), bytearray()))
             (c2s if e.dir == 0 else s2c).extend(e.data)
-    return {k: (bytes(a), bytes(b)) for k, (a, b) in out.items()}
+    streams = {k: (bytes(a), bytes(b)) for k, (a, b) in out.items()}
+    # the totals a connection's Closed event reports are the bytes it delivered
+    assert {k: v for k, v in totals.items() if k in streams} == {
+        k: (len(a), len(b)) for k, (a, b) in streams.items()}
+    return streams
 
 
 @pytest.mark.parametrize("name", CAPS)
@@ -75,3 +82,4 @@ def test_same_bytes_as_tshark(name):
     assert set(ours) == set(theirs)
     for k in ours:
         assert ours[k] == theirs[k], k
+    # (so the Closed totals, checked against these streams in our_streams, are tshark's)
