@@ -49,9 +49,29 @@ def run_capture(data: bytes, readers=("python",)) -> None:
             except MsnsniffError:
                 return
             render_all(doc)
+            live_lines(path)
     finally:
         os.environ.pop("MSNSNIFF_READER", None)
         os.unlink(path)
+
+
+def live_lines(path: str) -> None:
+    """`live`'s lines for the capture's events (its formatter reads the model's open
+    state and the rows each event made)."""
+    from msnsniff.capture.files import CaptureStats, read_segments
+    from msnsniff.model import Analysis
+    from msnsniff.output.livefmt import LiveFormatter
+    from msnsniff.pipeline import Pipeline
+    pipe, analysis = Pipeline(), Analysis(sink=lambda t, r: None, stream_sessions=True)
+    printer = LiveFormatter(analysis)
+    try:
+        segs = list(read_segments(path, CaptureStats()))
+    except MsnsniffError:
+        return
+    for evs in [*(pipe.feed(s) for s in segs), pipe.finish()]:
+        for ev in evs:
+            analysis.apply(ev)
+            printer.record(ev)
 
 
 def render_all(doc: dict) -> None:
