@@ -198,3 +198,44 @@ def test_a_gateway_sessions_commands_are_decoded_once(tmp_path):
     assert [(a["session"], a["kind"], a["detail"]) for a in d["anomalies"]
             if a["kind"] == "bad number"] == [
         (2, "bad number", "notification endpoint with port '99999' cannot be followed")]
+
+
+def test_a_gateway_session_silent_for_the_idle_timeout_is_closed():
+    """A gateway session whose close was never captured is closed after an hour of
+    capture time without bytes ("idle"), as a TCP connection is; a request that names it
+    later starts a new session and says so (it stayed open until the capture's end or
+    the connection cap)."""
+    from msnsniff import events as E
+    from msnsniff.config import DEFAULT_LIMITS
+    from msnsniff.pipeline.gateway import Ended, Gateway, Opened
+
+    ids = iter(range(7, 100))
+    gw = Gateway(DEFAULT_LIMITS, lambda: next(ids))
+
+    class Carrier:
+        id, client, server = 3, ("10.0.0.1", 40000), ("10.0.0.5", 80)
+
+    framers, dec = gw.carrier(Carrier)
+
+    def exchange(target, body, ts, sid):
+        req = (b"POST /gateway/gateway.dll?%s HTTP/1.1\r\nHost: gateway.messenger.hotmail.com"
+               b"\r\nContent-Length: %d\r\n\r\n" % (target, len(body)) + body)
+        resp = (b"HTTP/1.1 200 OK\r\nX-MSN-Messenger: SessionID=%s; GW-IP=10.0.0.5\r\n"
+                b"Content-Length: 0\r\n\r\n" % sid)
+        return ([s for item in framers[0].feed(req, ts) for s in dec.handle(item, 0)]
+                + [s for item in framers[1].feed(resp, ts) for s in dec.handle(item, 1)])
+
+    first = exchange(b"Action=open&Server=NS&IP=65.54.239.140", b"VER 1 MSNP8 CVR0\r\n", 10.0,
+                     b"1.1")
+    assert isinstance(first[0], Opened) and list(gw.open) == [7]
+    # an hour and a half later another client session opens: the first is closed first
+    second = exchange(b"Action=open&Server=NS&IP=65.54.239.140", b"VER 2 MSNP8 CVR0\r\n",
+                      5410.0, b"2.1")
+    ended = [s for s in second if isinstance(s, Ended)]
+    assert [(s.session.id, s.reason, s.ts) for s in ended] == [(7, "idle", 10.0)]
+    assert list(gw.open) == [8]
+    # the first session's SessionID again: a new session, and why
+    third = exchange(b"SessionID=1.1", b"PNG\r\n", 5411.0, b"1.1")
+    notes = [s.detail for s in third if isinstance(s, E.Anomaly)]
+    assert notes == ["gateway session 1.1 went on after session 7 was closed (idle)"]
+    assert list(gw.open) == [8, 9]

@@ -32,12 +32,13 @@ _MSNP_START = re.compile(rb"(?:[A-Z]{3}|[0-9]{3})(?: |\r\n)")
 class Logical:
     """One gateway session: its connection id, endpoints and byte counts."""
 
-    __slots__ = ("id", "client", "server", "bytes", "open", "last_ts", "via")
+    __slots__ = ("id", "client", "server", "bytes", "open", "ended", "last_ts", "via")
 
     def __init__(self, cid, client, server, ts):
         self.id, self.client, self.server = cid, client, server
         self.bytes = [0, 0]
         self.open = True
+        self.ended: str | None = None    # why msnsniff closed it
         self.last_ts = ts
         # what carried the bytes fed last (for the trace; the steps of one message are
         # decoded before the next message can change it)
@@ -154,6 +155,7 @@ class Gateway:
                                  f"{req.method} {req.target[:200]}: not the MSN gateway",
                                  req.offset, 0))
             return
+        self._expire(req.ts, out)
         q = {k: v[-1] for k, v in parse_qs(url.query).items()}
         action, sid = q.get("Action", "").lower(), q.get("SessionID")
         poll = action == "poll"
@@ -162,11 +164,14 @@ class Gateway:
         elif sid is not None:
             lg = self.by_sid.get((carrier.conn.client[0], sid))
             if lg is None or not lg.open:
-                # a session whose opening the capture does not hold
+                # a session whose opening the capture does not hold, or one closed early
+                why = ("was opened before the capture began" if lg is None or lg.ended in
+                       (None, "Session=close") else
+                       f"went on after session {lg.id} was closed ({lg.ended})")
                 lg = self._open(carrier, req.ts, "", None, out)
                 self._bind(lg, carrier, sid)
-                out.append(E.Anomaly(req.ts, lg.id, -1, "http", f"gateway session {sid} "
-                                     "was opened before the capture began", req.offset, 0))
+                out.append(E.Anomaly(req.ts, lg.id, -1, "http", f"gateway session {sid} {why}",
+                                     req.offset, 0))
         else:
             out.append(E.Anomaly(req.ts, carrier.conn.id, 0, "http", f"gateway request "
                                  f"{req.target[:200]} names no session", req.offset, 0))
@@ -237,11 +242,23 @@ class Gateway:
             return
         lg.bytes[d] += len(data)
         lg.last_ts = ts
+        self.open.move_to_end(lg.id)        # least recently active first (_expire)
         out.append(Carried(lg, d, data, ts))
+
+    def _expire(self, now, out):
+        """Sessions silent for Limits.idle_timeout of capture time are closed ("idle"), as
+        TCP connections are: a session whose close was never captured does not stay."""
+        limit = now - self.limits.idle_timeout
+        while self.open:
+            lg = next(iter(self.open.values()))
+            if lg.last_ts >= limit:
+                return
+            self._close(lg, lg.last_ts, "idle", out)
 
     # ------------------------------------------------------------ the end
     def _close(self, lg, ts, reason, out):
         lg.open = False
+        lg.ended = reason
         self.open.pop(lg.id, None)
         out.append(Ended(lg, reason, ts))
 
