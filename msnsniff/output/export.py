@@ -74,11 +74,12 @@ def atomic_path(path: str):
         return
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".msnsniff-", suffix=".tmp", dir=d)
-    os.close(fd)
-    # mkstemp makes the file 0600; the result gets the mode every other file msnsniff
-    # writes gets (open()'s 0666 less the umask), whichever writer made it
-    os.chmod(tmp, 0o666 & ~_umask())
     try:
+        # (inside the try: a Ctrl-C or SIGTERM from here on removes the file)
+        os.close(fd)
+        # mkstemp makes the file 0600; the result gets the mode every other file msnsniff
+        # writes gets (open()'s 0666 less the umask), whichever writer made it
+        os.chmod(tmp, 0o666 & ~_umask())
         yield tmp
         os.replace(tmp, path)
     except BaseException as e:
