@@ -107,7 +107,7 @@ class LiveFormatter:
         caps = ""
         row = self._made("presence") or {}
         msnc, names = row.get("msnc_version"), row.get("capabilities") or []
-        if ev.client_id is not None:
+        if ev.client_id is not None and msnc is not None:
             caps = f" [MSNC{msnc}{': ' + ', '.join(names) if names else ''}]"
         status = row.get("status_name") or ev.status
         name = f" “{ev.friendly_name}”" if ev.friendly_name else ""
