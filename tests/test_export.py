@@ -396,3 +396,40 @@ def test_the_api_refuses_an_unknown_format_before_reading(tmp_path):
                                             r"jsonl, sqlite"):
         msnsniff.export_capture(str(tmp_path / "not-read.pcap"), str(tmp_path / "x"), "xml")
     assert not (tmp_path / "x").exists()
+
+
+def test_a_worker_stopped_twice_still_removes_its_temporary_file(tmp_path):
+    """A --jobs worker's export gets SIGTERM while a second signal follows during its
+    cleanup (a Ctrl-C reaches the process group, then the parent and the pool send
+    SIGTERM): the first stops the job, the others are ignored, and no temporary file of
+    the export is left (a second KeyboardInterrupt cut the cleanup short)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    target = tmp_path / "x.jsonl"
+    prog = f"""
+import os, signal, sys, time
+from msnsniff.engine import pool
+from msnsniff.output.export import atomic_path
+def job(path):
+    with atomic_path(path) as tmp:
+        open(tmp, "w").write("half")
+        try:
+            time.sleep(30)
+        finally:
+            print("cleaning", flush=True)
+            time.sleep(0.5)          # a slow cleanup: the second signal lands inside it
+pool._call((job, {str(target)!r}))
+"""
+    p = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not [n for n in os.listdir(tmp_path) if ".msnsniff-" in n]:
+        assert time.monotonic() < deadline and p.poll() is None
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    assert p.stdout.readline() == "cleaning\n"
+    p.send_signal(signal.SIGINT)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(10) == 130
+    assert os.listdir(tmp_path) == []

@@ -192,7 +192,14 @@ def _per_capture(captures, ports, jobs, fmt, out_dir, wanted, force, raw_csv,
         written = _on_dask(dask_address, jobs, calls)
     elif (jobs or 1) > 1 and len(paths) > 1:
         from ..engine.pool import map_in_processes
-        written = map_in_processes(_export_job, calls, min(jobs, len(paths)))
+        from ..output.export import remove_leftovers
+        try:
+            written = map_in_processes(_export_job, calls, min(jobs, len(paths)))
+        except BaseException:
+            # stopped: the workers removed their temporary files; check that none is left
+            for o in outs:
+                remove_leftovers(o)
+            raise
     else:
         written = [_export_job(c) for c in calls]
     # one capture that cannot be read costs only its own export: the others are written

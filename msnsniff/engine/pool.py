@@ -9,8 +9,20 @@ import os
 import signal
 
 
+def _stop_once(signum, frame):
+    """A worker's first SIGTERM or SIGINT stops its job; the ones after it are ignored,
+    so they cannot cut the job's cleanup short (a Ctrl-C reaches the whole process group
+    and the parent then sends SIGTERM; the pool itself sends SIGTERM to the other workers
+    once one has ended)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def _call(item):
     fn, args = item
+    signal.signal(signal.SIGTERM, _stop_once)
+    signal.signal(signal.SIGINT, _stop_once)
     try:
         return fn(args)
     except (KeyboardInterrupt, SystemExit):

@@ -73,7 +73,9 @@ def atomic_path(path: str):
             raise _disk_error(path, e, 0) from None
         return
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".msnsniff-", suffix=".tmp", dir=d)
+    # (named after the target: remove_leftovers finds it)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.msnsniff-", suffix=".tmp",
+                               dir=d)
     try:
         # (inside the try: a Ctrl-C or SIGTERM from here on removes the file)
         os.close(fd)
@@ -91,6 +93,23 @@ def atomic_path(path: str):
         if isinstance(e, OSError):
             raise _disk_error(path, e, written) from None
         raise
+
+
+def remove_leftovers(path: str) -> None:
+    """Remove what an export of ``path`` stopped mid-way may have left: its temporary
+    file beside it, or a CSV folder's staging folder inside it (a worker process stopped
+    by Ctrl-C cleans up itself; this is the parent's check after it)."""
+    import glob
+    import shutil
+    d, name = os.path.dirname(os.path.abspath(path)), os.path.basename(path)
+    found = glob.glob(os.path.join(glob.escape(d), f".{glob.escape(name)}.msnsniff-*.tmp"))
+    if os.path.isdir(path):
+        found += glob.glob(os.path.join(glob.escape(path), ".msnsniff-*.tmp"))
+    for f in found:
+        try:
+            shutil.rmtree(f) if os.path.isdir(f) else os.unlink(f)
+        except OSError:
+            pass
 
 
 def _umask() -> int:
