@@ -107,7 +107,10 @@ def remove_leftovers(path: str) -> None:
         found += glob.glob(os.path.join(glob.escape(path), ".msnsniff-*.tmp"))
     for f in found:
         try:
-            shutil.rmtree(f) if os.path.isdir(f) else os.unlink(f)
+            if os.path.isdir(f):
+                shutil.rmtree(f)
+            else:
+                os.unlink(f)
         except OSError:
             pass
 
