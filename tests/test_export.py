@@ -406,7 +406,6 @@ def test_a_worker_stopped_twice_still_removes_its_temporary_file(tmp_path):
     import signal
     import subprocess
     import sys
-    import time
     target = tmp_path / "x.jsonl"
     prog = f"""
 import os, signal, sys, time
@@ -416,6 +415,7 @@ def job(path):
     with atomic_path(path) as tmp:
         open(tmp, "w").write("half")
         try:
+            print("ready", flush=True)
             time.sleep(30)
         finally:
             print("cleaning", flush=True)
@@ -423,10 +423,9 @@ def job(path):
 pool._call((job, {str(target)!r}))
 """
     p = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while not [n for n in os.listdir(tmp_path) if ".msnsniff-" in n]:
-        assert time.monotonic() < deadline and p.poll() is None
-        time.sleep(0.02)
+    # (the signal goes once the job is inside its try, its temporary file written)
+    assert p.stdout.readline() == "ready\n"
+    assert [n for n in os.listdir(tmp_path) if ".msnsniff-" in n]
     p.send_signal(signal.SIGTERM)
     assert p.stdout.readline() == "cleaning\n"
     p.send_signal(signal.SIGINT)
