@@ -211,20 +211,27 @@ def test_ip_fragments_are_counted(tmp_path):
 @pytest.mark.parametrize("name", ["msnp8_session.pcap", "vlan.pcap", "reordered.pcap",
                                   "compat_failures.pcap", "ipv6.pcapng", "cooked_any.pcap",
                                   "mid_session.pcap", "hostile.pcap"])
-def test_both_readers_give_the_same_analysis(name, monkeypatch):
-    """libpcap with BPF (pcapy-ng) and the pure-Python reader with its cheap check agree."""
+def test_every_reader_gives_the_same_analysis(name, monkeypatch):
+    """libpcap with BPF (pcapy-ng), the pure-Python reader with its cheap check, and the
+    compiled core where it is built, agree."""
     pytest.importorskip("pcapy")
+    from msnsniff import core
     from msnsniff.engine.analyze import analyse
-    fast = analyse([cap(name)])
-    monkeypatch.setenv("MSNSNIFF_READER", "python")
-    slow = analyse([cap(name)])
+    docs = {}
+    for reader in ("libpcap", "python", "auto"):
+        monkeypatch.setenv("MSNSNIFF_READER", reader)
+        docs[reader] = analyse([cap(name)])
+    fast, slow = docs["libpcap"], docs["python"]
     assert fast["summary"]["captures"][0]["reader"] == ("python" if name == "compat_failures.pcap"
                                                       else "libpcap")
     assert slow["summary"]["captures"][0]["reader"] == "python"
+    assert docs["auto"]["summary"]["captures"][0]["reader"] == (
+        "compiled" if core.name() == "compiled" else fast["summary"]["captures"][0]["reader"])
     for t in fast:
         if t != "summary":
-            assert fast[t] == slow[t], t
-    assert fast["summary"]["commands"] == slow["summary"]["commands"] > 0
+            assert fast[t] == slow[t] == docs["auto"][t], t
+    assert fast["summary"]["commands"] == slow["summary"]["commands"] == \
+        docs["auto"]["summary"]["commands"] > 0
 
 
 def test_header_snaplen_smaller_than_the_records(tmp_path):
@@ -382,14 +389,19 @@ _OPENINGS = [
 ]
 
 
-@pytest.mark.parametrize("reader", ["libpcap", "python"])
+@pytest.mark.parametrize("reader", ["libpcap", "python", "compiled"])
 def test_every_opening_is_followed_on_any_port_by_both_readers(tmp_path, monkeypatch, reader):
     from scapy.all import IP, TCP, Ether, wrpcap
 
+    from msnsniff import core
     from msnsniff.protocol.p2pdc import DC_START
     from msnsniff.protocol.tables import CLIENT_OPENINGS, CLIENT_START
     if reader == "libpcap":
         pytest.importorskip("pcapy")
+        monkeypatch.setenv("MSNSNIFF_READER", "libpcap")
+    elif reader == "compiled":
+        if core.name() != "compiled":
+            pytest.skip("the compiled core is not built")
     else:
         monkeypatch.setenv("MSNSNIFF_READER", "python")
     from msnsniff.protocol.tables import GATEWAY_OPENINGS

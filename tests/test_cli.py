@@ -9,6 +9,7 @@ import pytest
 from conftest import cap, invoke, msnsniff, read_pty
 
 from msnsniff import __version__
+from msnsniff.core import name as core_name
 
 MAIN = cap("msnp8_session.pcap")
 
@@ -18,7 +19,7 @@ run = invoke
 
 def test_version_and_help():
     r = run("--version")
-    assert r.exit_code == 0 and r.output.strip() == f"msnsniff, version {__version__}"
+    assert r.exit_code == 0 and r.output.strip() == f"msnsniff, version {__version__} (core: {core_name()})"
     for sub in ([], ["read"], ["commands"], ["chats"], ["files"]):
         r = run(*sub, "-h")
         assert r.exit_code == 0 and "Usage: " in r.output and "-h, --help" in r.output

@@ -14,10 +14,11 @@ PKG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 # pipeline (sans-IO: reassembly -> framing -> decoders, the HTTP gateway) sits right above
 # the decoders it runs; engine sits above output: it drives every stage and writes (the
 # Python API, exports per capture, spooling), while output only renders rows
-LAYERS = ["version", "errors", "config", "protocol", "events", "capture", "stream", "decoder",
+LAYERS = ["version", "errors", "config", "protocol", "events", "capture", "stream", "core",
+          "decoder",
           "pipeline", "anonymise",
           "model", "output", "engine", "cli"]
-STAGE_FOLDERS = {"capture", "stream", "decoder", "pipeline", "anonymise", "model", "engine",
+STAGE_FOLDERS = {"capture", "stream", "core", "decoder", "pipeline", "anonymise", "model", "engine",
                  "output", "cli", "protocol"}
 
 

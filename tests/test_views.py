@@ -28,7 +28,8 @@ def test_redact_qry_alone_is_refused_by_every_command():
 
 def test_one_version_number():
     from msnsniff import __version__
-    assert run("--version").stdout.strip() == f"msnsniff, version {__version__}"
+    from msnsniff.core import name
+    assert run("--version").stdout.strip() == f"msnsniff, version {__version__} (core: {name()})"
     # the package's metadata reads the same file (pyproject's version is dynamic)
     from setuptools.config.pyprojecttoml import apply_configuration
     from setuptools.dist import Distribution

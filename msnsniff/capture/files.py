@@ -123,7 +123,19 @@ def _iter_pcap(r: _Reader, magic: bytes, stats: CaptureStats, follow=None) -> It
             yield seg
 
 
-def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
+def pcapng_time(ticks: int, unit: float, tsoffset: int) -> float:
+    """An enhanced packet block's time in seconds (the compiled core computes the same,
+    and calls this for units its 64-bit arithmetic cannot hold)."""
+    if unit < 1e-6:
+        # finer than µs: cut to µs as libpcap does, so both readers agree
+        sec, rest = divmod(ticks, round(1 / unit))
+        ts = sec + (rest * 1000000 // round(1 / unit)) * 1e-6
+    else:
+        ts = ticks * unit
+    return ts + tsoffset            # (seconds the interface's clock was off, as libpcap)
+
+
+def _iter_pcapng(r: _Reader, stats: CaptureStats, follow=None) -> Iterator[Segment]:
     stats.format = "pcapng"
     endian = "<"
     interfaces: list[tuple] = []     # (linktype, seconds per tick, if_tsoffset seconds)
@@ -177,7 +189,7 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
                 code, olen = struct.unpack_from(endian + "HH", body, opt)
                 if code == 0:
                     break
-                if code == 9 and olen >= 1:            # if_tsresol
+                if code == 9 and olen >= 1 and opt + 4 < len(body):   # if_tsresol
                     v = body[opt + 4]
                     unit = 2.0 ** -(v & 0x7F) if v & 0x80 else 10.0 ** -v
                 elif code == 14 and olen == 8 and opt + 12 <= len(body):   # if_tsoffset
@@ -197,18 +209,14 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
                 stats.bad_headers += 1
                 continue
             lt, unit, tsoffset = interfaces[iface]
-            ticks = (hi << 32) | lo
-            if unit < 1e-6:
-                # finer than µs: cut to µs as libpcap does, so both readers agree
-                sec, rest = divmod(ticks, round(1 / unit))
-                ts = sec + (rest * 1000000 // round(1 / unit)) * 1e-6
-            else:
-                ts = ticks * unit
-            ts += tsoffset                  # (seconds the interface's clock was off, as libpcap)
+            ts = pcapng_time((hi << 32) | lo, unit, tsoffset)
             if ts > MAX_TS or ts < 0:
                 # 2^63 ticks and the like: no time a capture can hold; counted as damage
                 stats.bad_times += 1
                 ts = MAX_TS
+            if follow is not None and _irrelevant(lt, data, follow):
+                stats.skipped += 1
+                continue
             seg = parse_frame(lt, data, ts, stats, frame)
             if seg is not None:
                 yield seg
@@ -219,6 +227,9 @@ def _iter_pcapng(r: _Reader, stats: CaptureStats) -> Iterator[Segment]:
             stats.bytes += len(data)
             if not interfaces:
                 stats.bad_headers += 1
+                continue
+            if follow is not None and _irrelevant(interfaces[0][0], data, follow):
+                stats.skipped += 1
                 continue
             seg = parse_frame(interfaces[0][0], data, 0.0, stats, frame)
             if seg is not None:
@@ -246,7 +257,7 @@ def _open(path: str) -> BinaryIO:
 def _libpcap():
     """pcapy-ng (libpcap) when installed and not disabled (MSNSNIFF_READER=python)."""
     import os
-    if os.environ.get("MSNSNIFF_READER", "auto") == "python":
+    if os.environ.get("MSNSNIFF_READER", "auto") == "python":  # (=libpcap: this reader)
         return None
     try:
         import pcapy
@@ -367,7 +378,7 @@ def read_segments(path: str, stats: CaptureStats | None = None, follow=None) -> 
                 stats.format += f" ({compression})"
         elif magic == _PCAPNG_SHB:
             r.prefix, r.offset = magic, 0
-            yield from _iter_pcapng(r, stats)
+            yield from _iter_pcapng(r, stats, follow)
             if compression:
                 stats.format += f" ({compression})"
         else:

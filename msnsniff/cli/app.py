@@ -55,12 +55,20 @@ class Group(click.Group):
             raise _OutputClosed() from None
 
 
+def _version_line() -> str:
+    """The version and which core reads captures (the compiled one, or the Python path
+    where it was not built or MSNSNIFF_CORE=python)."""
+    from ..core import name
+    return f"%(prog)s, version %(version)s (core: {name()})"
+
+
 class _OutputClosed(Exception):
     """Standard output was closed by its reader (``| head``)."""
 
 
 @click.group(cls=Group, context_settings=CONTEXT)
-@click.version_option(__version__, "-V", "--version", prog_name="msnsniff")
+@click.version_option(__version__, "-V", "--version", prog_name="msnsniff",
+                      message=_version_line())
 @click.option("--debug", is_flag=True, help="Show the full traceback of internal errors.")
 @click.pass_context
 def cli(ctx, debug):

@@ -262,6 +262,12 @@ class Pipeline:
         for evs in self.run_lists(segments):
             yield from evs
 
+    def run_core(self, items, core):
+        """Generator: the same lists as ``run_lists``, from the items of the compiled
+        core reading a capture (core/; corepath.py)."""
+        from . import corepath
+        return corepath.run(self, items, core)
+
     def run_lists(self, segments):
         """Generator: the same events as ``run``, as the non-empty list of each segment
         (a consumer that batches them saves a generator step per event)."""

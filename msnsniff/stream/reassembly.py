@@ -27,6 +27,7 @@ holes, no end events, state never freed).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 from ..capture.packet import FIN, RST, SYN, Segment
 from ..config import DEFAULT_LIMITS, Limits
@@ -89,7 +90,7 @@ class HalfStream:
 class Connection:
     """A TCP connection: endpoints, two half streams."""
 
-    __slots__ = ("id", "client", "server", "start", "last", "halves", "key", "closed")
+    __slots__ = ("id", "client", "server", "start", "last", "halves", "key", "closed", "fast")
 
     def __init__(self, cid, client, server, ts):
         self.id = cid
@@ -100,6 +101,7 @@ class Connection:
         self.halves = (HalfStream(), HalfStream())
         self.key = None
         self.closed = False
+        self.fast = False           # its state is in the compiled core for now (core/)
 
     @property
     def name(self) -> str:
@@ -128,6 +130,9 @@ class Reassembler:
         self.evicted = 0
         self._tick = 0
         self.now = 0.0
+        # takes a connection's state back from the compiled core before it is closed
+        # (the pipeline sets it when the core reads the capture)
+        self.reclaim: Callable[[Connection], None] | None = None
 
     def lookup(self, seg: Segment):
         return self.conns.get(flow_key(seg))
@@ -347,6 +352,8 @@ class Reassembler:
             self._closed(conn, reason, ts, events)
 
     def _close(self, conn: Connection, reason, ts, events):
+        if conn.fast and self.reclaim is not None:
+            self.reclaim(conn)
         for d in (C2S, S2C):
             self._finish(conn, d, reason, ts, events)
         self._closed(conn, reason, ts, events)
