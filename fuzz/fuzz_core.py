@@ -95,6 +95,9 @@ def mutate_for(seconds: float, dirs) -> int:
     import time
     sys.path.insert(0, HERE)
     from core_harness import compare
+
+    from msnsniff import config
+    config.STRICT = True        # a decoder or model bug raises instead of becoming a row
     seeds = [open(os.path.join(d, n), "rb").read() for d in dirs for n in sorted(os.listdir(d))
              if os.path.isfile(os.path.join(d, n))]
     rnd = random.Random(1)
