@@ -97,8 +97,8 @@ class SbFold(FoldBase):
             sb.present[who] = ev.friendly_name
             s.participants[who] = ev.friendly_name
         self._add(ev.conn, "participants", {
-            "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
-            "passport": who, "friendly_name": ev.friendly_name, "event": detail,
+            "time": iso(ev.ts), "session": ev.conn, "capture": None, "owner": None,
+            "command": ev.command, "passport": who, "friendly_name": ev.friendly_name, "event": detail,
             "endpoint": ev.endpoint, "client_id": ev.client_id})
 
     def on_calling(self, ev):
@@ -208,14 +208,19 @@ class SbFold(FoldBase):
     def _msg_row(self, ev, s: Session, sender, recipients, ctype, kind, text, ack, sender_name=None):
         # (a UUM/UBM on a notification server reads no roster: it has none)
         sb = s.sb_state
-        return {"time": iso(ev.ts), "session": ev.conn, "owner": None,
+        # every column, in the schema's order (engine/analyze.py Rows then hands the row
+        # on as it is, without a copy); the "_" keys are taken out when it is settled
+        return {"time": iso(ev.ts), "session": ev.conn, "capture": None, "owner": None,
                 "direction": "out" if ev.dir == 0 else "in", "sender": sender,
                 "sender_name": sender_name, "recipients": recipients,
+                "recipients_source": None, "content_type": ctype, "kind": kind,
+                "text": text, "text_raw": None, "font": None, "effects": None, "color": None,
+                "charset": None, "pitch_family": None, "rtl": None, "ack": ack,
+                "headers": None, "body_length": None, "missing_bytes": None,
+                "p4_context": None, "msnobj": None, "network": None, "copy_of_session": None,
+                "offline": None,
                 "_present": sorted(sb.present) if sb else [],
-                "_called": sorted(sb.called) if sb else [],
-                "content_type": ctype, "kind": kind,
-                "text": text, "font": None, "effects": None, "color": None, "charset": None,
-                "pitch_family": None, "ack": ack, "_ts": ev.ts}
+                "_called": sorted(sb.called) if sb else [], "_ts": ev.ts}
 
     def _invitation(self, ev, s: Session, row) -> str:
         f = parse_fields(ev.body)
