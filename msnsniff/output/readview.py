@@ -306,6 +306,7 @@ def _getter(keys):
 
 
 def _columns(keys: tuple) -> Any:
+    # (a function of its own: mypy 2.4.1 crashes on itemgetter(*keys) in the dict below)
     return itemgetter(*keys)
 
 
