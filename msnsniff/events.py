@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .protocol.mime import media_type, split_payload
+from .protocol.mime import content_type_of, lower_names, split_payload
 from .protocol.p2p import Part
 from .protocol.xmlpayload import PersonalData
 
@@ -399,8 +399,20 @@ class Message(Event):
     def _parsed(self) -> tuple:
         if self._mime is None:
             headers, body = split_payload(self.payload)
-            self._mime = (headers, body, media_type(headers)[0])
+            # (the model reads four or five headers of each message: each by name)
+            low = lower_names(headers)
+            ctype, charset = content_type_of(low.get("content-type", ""))
+            self._mime = (headers, body, ctype, charset, low)
         return self._mime
+
+    def header(self, name: str) -> str:
+        """The value of the header ``name`` (lower case) as mime.header finds it, or ""."""
+        return self._parsed()[4].get(name, "")
+
+    @property
+    def charset(self) -> str | None:
+        """Content-Type's charset (None when there is none)."""
+        return self._parsed()[3]
 
     @property
     def headers(self) -> dict:

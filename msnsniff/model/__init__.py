@@ -221,7 +221,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
             s.kind = ev.role
 
     def on_anomaly(self, ev):
-        row = {"time": iso(ev.ts), "session": ev.conn,
+        row = {"time": iso(ev.ts), "session": ev.conn, "capture": None,
                "direction": {0: "c2s", 1: "s2c"}.get(ev.dir), "kind": ev.kind,
                "detail": ev.detail, "offset": ev.offset if ev.offset >= 0 else None,
                "length": ev.length}
@@ -231,7 +231,7 @@ class Analysis(NsFold, SbFold, FtpFold, P2PFold):
         """A switchboard command the decoder does not know (unknown NS ones are notices):
         kept as an anomaly row, never dropped."""
         self.sink("anomalies", {
-            "time": iso(ev.ts), "session": ev.conn,
+            "time": iso(ev.ts), "session": ev.conn, "capture": None,
             "direction": {0: "c2s", 1: "s2c"}.get(ev.dir), "kind": "unknown command",
             "detail": " ".join((ev.verb,) + tuple(ev.params))[:200], "offset": None,
             "length": None})

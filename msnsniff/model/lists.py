@@ -39,11 +39,11 @@ class ListsFold(FoldBase):
     def _list_rows(self, s: Session, ns: NsState, me: str | None) -> None:
         """A finished connection's groups and contacts rows (its list as it ended)."""
         for gid in sorted(ns.groups, key=_group_order):
-            self.sink("groups", {"session": s.id, "owner": me, "group_id": gid,
+            self.sink("groups", {"session": s.id, "capture": None, "owner": me, "group_id": gid,
                                  "name": ns.groups[gid]})
         for c in ns.contacts.values():
             self.sink("contacts", {
-                "session": s.id, "owner": me, "passport": c["passport"],
+                "session": s.id, "capture": None, "owner": me, "passport": c["passport"],
                 "friendly_name": c["friendly_name"],
                 "friendly_name_raw": raw_bytes(c["friendly_name"]), "list_bits": c["list_bits"],
                 "lists": list_names(c["list_bits"]), "groups": list(c["groups"]),
@@ -53,7 +53,8 @@ class ListsFold(FoldBase):
                 "network": c["network"]})
         if ns.contacts_dropped:
             self.sink("anomalies", {
-                "time": iso(s.end), "session": s.id, "direction": "s2c", "kind": "cap",
+                "time": iso(s.end), "session": s.id, "capture": None, "direction": "s2c",
+                "kind": "cap",
                 "detail": f"{ns.contacts_dropped} contacts past the cap of "
                           f"{self.limits.max_contacts} per session were counted, not kept",
                 "offset": None, "length": None})
@@ -127,7 +128,7 @@ class ListsFold(FoldBase):
     @staticmethod
     def _change_row(ev, op, lst, passport, name, group_id, version, by_server,
                     contact_id=None, network=None, refused=None):
-        return {"time": iso(ev.ts), "session": ev.conn, "owner": None, "op": op,
+        return {"time": iso(ev.ts), "session": ev.conn, "capture": None, "owner": None, "op": op,
                 "list": lst, "passport": passport, "friendly_name": name,
                 "group_id": group_id, "version": version, "by_server": by_server,
                 "contact_id": contact_id, "network": network, "refused": refused}
@@ -201,8 +202,8 @@ class ListsFold(FoldBase):
         msnc, caps = (decode_client_id(ev.client_id) if ev.client_id is not None
                       else (None, []))
         self._add(ev.conn, "presence", {
-            "time": iso(ev.ts), "session": ev.conn, "owner": None, "command": ev.command,
-            "passport": ev.passport, "status": ev.status,
+            "time": iso(ev.ts), "session": ev.conn, "capture": None, "owner": None,
+            "command": ev.command, "passport": ev.passport, "status": ev.status,
             "status_name": STATUS_NAMES.get(ev.status, ev.status),
             "friendly_name": ev.friendly_name, "friendly_name_raw": raw_bytes(ev.friendly_name),
             "client_id": ev.client_id,
@@ -225,7 +226,7 @@ class ListsFold(FoldBase):
         # objects, not display strings: JSON and SQLite keep the structure, the table
         # and CSV renderers join it (output/emit.py)
         eps = [{k: v for k, v in ep.items() if v is not None} for ep in d.endpoints]
-        row = {"time": iso(ev.ts), "session": ev.conn, "owner": None,
+        row = {"time": iso(ev.ts), "session": ev.conn, "capture": None, "owner": None,
                "command": ev.command, "passport": ev.passport, "network": ev.network,
                "personal_message": d.psm, "current_media": d.current_media,
                "current_media_raw": d.current_media_raw,

@@ -79,7 +79,8 @@ class NsFold(ListsFold):
 
     def on_error(self, ev):
         s = self._s(ev)
-        self._add(ev.conn, "errors", {"time": iso(ev.ts), "session": ev.conn, "owner": None,
+        self._add(ev.conn, "errors", {"time": iso(ev.ts), "session": ev.conn, "capture": None,
+                                    "owner": None,
                                     "code": ev.code, "name": ev.name, "trid": ev.trid,
                                     "request": ev.request})
         if ev.request == "USR" and s.kind in ("notification", "dispatch"):
@@ -135,7 +136,7 @@ class NsFold(ListsFold):
 
     def _note(self, ev, command, what, summary, fields=None):
         self._add(ev.conn, "notifications", {
-            "time": iso(ev.ts), "session": ev.conn, "owner": None,
+            "time": iso(ev.ts), "session": ev.conn, "capture": None, "owner": None,
             "direction": "c2s" if ev.dir == 0 else "s2c", "command": command, "what": what,
             "summary": summary, "fields": fields})
 
@@ -168,7 +169,7 @@ class NsFold(ListsFold):
     def on_challenge(self, ev):
         self._s(ev).ns.challenge = ev.challenge
         self._add(ev.conn, "challenges", {
-            "time": iso(ev.ts), "session": ev.conn, "challenge": ev.challenge,
+            "time": iso(ev.ts), "session": ev.conn, "capture": None, "challenge": ev.challenge,
             "product_id": None, "response": None, "valid": None, "accepted": None,
             "trid": None})
 

@@ -63,9 +63,23 @@ def _media_type(ct: str) -> tuple[str, str | None]:
 def media_type(headers: dict) -> tuple[str, str | None]:
     """(`type/subtype` lower-cased, charset or None) from Content-Type (the few
     Content-Type values of a capture repeat: parsed once each)."""
-    ct = header(headers, "Content-Type")
+    return content_type_of(header(headers, "Content-Type"))
+
+
+def content_type_of(ct: str) -> tuple[str, str | None]:
+    """``media_type`` of a Content-Type value."""
     # long (hostile) values are parsed without filling the cache
     return _media_type(ct) if len(ct) <= 200 else _media_type.__wrapped__(ct)
+
+
+def lower_names(headers: dict) -> dict:
+    """The headers by lower-cased name, the first of names that differ only in case
+    winning (what ``header`` finds): a dict lookup per header instead of a scan that
+    lower-cases every name."""
+    low: dict = {}
+    for k, v in headers.items():
+        low.setdefault(k.lower(), v)
+    return low
 
 
 def decode_text(body: bytes, charset: str | None) -> str:
