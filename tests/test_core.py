@@ -259,6 +259,55 @@ def test_pcapng_variants_read_alike(tmp_path, variant):
 
 
 @needs_core
+def test_many_unsupported_link_types_are_each_counted(tmp_path):
+    """80 interfaces of 80 link types msnsniff does not decode, one packet each: every
+    type is counted, as the Python reader counts them (the core once kept 64)."""
+    def block(btype, body):
+        body += b"\x00" * (-len(body) % 4)
+        return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    data = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    data += b"".join(block(1, struct.pack("<HHI", lt, 0, 0)) for lt in range(200, 280))
+    data += b"".join(block(6, struct.pack("<IIIII", i, 0, 1000000, 40, 40) + b"x" * 40)
+                     for i in range(80))
+    p = tmp_path / "links.pcapng"
+    p.write_bytes(data)
+    _same_reading(str(p))
+    st_ = CaptureStats()
+    with core.open_capture(str(p), st_, Limits()) as r:
+        list(r.core)
+        r.core.sync()
+    # (228 and 229 are raw IPv4 / IPv6, 276 Linux cooked v2: decoded, so not counted here)
+    assert st_.unsupported_link == {lt: 1 for lt in range(200, 280) if lt not in (228, 229, 276)}
+
+
+@needs_core
+def test_a_core_used_before_it_is_made_says_so(tmp_path):
+    """Misuse from Python is an exception, never a crash."""
+    mod = core._module()
+    bare = mod.Core.__new__(mod.Core)
+    for call in (lambda: next(bare), lambda: bare.sync(), lambda: bare.follow([], []),
+                 lambda: bare.release("10.0.0.1", 1, "10.0.0.2", 2),
+                 lambda: bare.adopt(1, "10.0.0.1", 1, "10.0.0.2", 2, (), ())):
+        with pytest.raises(RuntimeError, match="not initialised"):
+            call()
+    with core.open_capture(cap("msnp8_session.pcap"), CaptureStats(), Limits()) as r:
+        half = (None, 0, 0, 0, 0, b"", 1, "not a command", 5, [], 0, 0, 0)
+        line = (None, 0, 0, 0, 0, b"", 0, None, 0, [], 0, 0, 0)
+        with pytest.raises(ValueError, match="RawCommand"):
+            r.core.adopt(1, "10.0.0.1", 1, "10.0.0.2", 2, half, line)
+        assert r.core.held() == 0
+
+
+@needs_core
+def test_a_tiny_max_line_is_the_same_on_both_cores(tmp_path):
+    path = write_pcap(tmp_path / "t.pcap", _conn_packets([(0, b"CHG 4 NLN 0\r\nPNG\r\n")],
+                                                         [(0, b"QNG 45\r\n")], True))
+    for max_line in (0, 3, 10):
+        fast = core_harness.events(path, Limits(max_line=max_line), compiled=True)
+        assert fast == core_harness.events(path, Limits(max_line=max_line), compiled=False)
+
+
+@needs_core
 def test_damaged_pcap_records_read_alike(tmp_path):
     data = open(cap("hostile.pcap"), "rb").read()
     for cut in (23, 24, 30, 40, 41, 500, len(data) - 1):

@@ -35,6 +35,7 @@ class Follow:
         self.port_set = set(self.ports)       # both, for the Python check
         self.conns: list[tuple] = []          # HTTP gateway connections: (ip, port, ip, port)
         self.conn_pairs: set = set()          # their port pairs, both ways (Python check)
+        self._conn_keys: set = set()          # (conns as a set: a membership test per add)
         self.user_bpf = user_bpf
         self.version = 0
 
@@ -50,8 +51,9 @@ class Follow:
     def add_connection(self, client: tuple, server: tuple):
         """Follow one TCP connection (an HTTP gateway carrier) by its four-tuple."""
         key = (*client, *server)
-        if key in self.conns:
+        if key in self._conn_keys:
             return
+        self._conn_keys.add(key)
         self.conns.append(key)
         self.conn_pairs.update(((client[1], server[1]), (server[1], client[1])))
         self.version += 1

@@ -40,7 +40,6 @@
 #define MAX_BLOCK (16 * 1024 * 1024)
 #define MAX_TS 253402300799.0
 #define NVERBS (26 * 26 * 26 + 1000)
-#define NLINKS 64
 
 enum { FIN = 1, SYN = 2, RST = 4 };
 enum { LINE = 0, PAYLOAD = 1 };
@@ -112,14 +111,15 @@ typedef struct {
     /* statistics (CaptureStats) */
     int64_t packets, bytes, tcp_segments, non_ip, non_tcp, ip_fragments, snapped,
         bad_headers, skipped, bad_times, bad_checksums;
-    int links[NLINKS][2];
-    int nlinks;
+    int64_t *links;             /* packets per unsupported link type below 65536 (lazy) */
+    int big_lt;                 /* a pcap file's own link type of 65536 or more, and */
+    int64_t big_lt_count;       /* its count (pcapng's link types are 16-bit) */
     PyObject *truncated;
     PyObject *stats;
     /* what can matter (capture/follow.py) */
     uint8_t ports[8192];
-    uint32_t *pairs;
-    Py_ssize_t npairs, pairs_cap;
+    uint64_t *pairs;            /* hash set of (sport << 16 | dport) | 1 << 32 */
+    size_t npairs, pairs_cap;
     uint32_t words[16];
     int nwords;
     /* the Python side */
@@ -137,6 +137,7 @@ typedef struct {
     size_t tsize, nflows;
     unsigned char *scratch;
     Py_ssize_t scratch_cap;
+    int ready;                  /* __init__ succeeded: every method checks it */
 } Core;
 
 /* ------------------------------------------------------------------ helpers */
@@ -246,14 +247,18 @@ static void truncated(Core *c, PyObject *msg) {
 
 /* ------------------------------------------------------------------ packets */
 
-static void count_link(Core *c, int lt) {
-    for (int i = 0; i < c->nlinks; i++)
-        if (c->links[i][0] == lt) { c->links[i][1]++; return; }
-    if (c->nlinks < NLINKS) {
-        c->links[c->nlinks][0] = lt;
-        c->links[c->nlinks][1] = 1;
-        c->nlinks++;
+static int count_link(Core *c, int lt) {
+    if (lt >= 65536) {
+        c->big_lt = lt;
+        c->big_lt_count++;
+        return 0;
     }
+    if (c->links == NULL && (c->links = PyMem_Calloc(65536, sizeof(int64_t))) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    c->links[lt]++;
+    return 0;
 }
 
 static Py_ssize_t ip_offset(int lt, const unsigned char *b, Py_ssize_t n) {
@@ -300,11 +305,11 @@ static int checksum_ok(const unsigned char *b, Py_ssize_t ipoff, Py_ssize_t t,
     return s % 0xFFFF == 0;
 }
 
-/* 1: a TCP segment (in *p); 0: counted and dropped */
+/* 1: a TCP segment (in *p); 0: counted and dropped; -1: an error (no memory) */
 static int parse(Core *c, int lt, const unsigned char *b, Py_ssize_t n, Parsed *p) {
     Py_ssize_t off = ip_offset(lt, b, n);
     if (off < 0) {
-        if (off == -2) count_link(c, lt);
+        if (off == -2) return count_link(c, lt);
         else if (off == -3) c->bad_headers++;
         else c->non_ip++;
         return 0;
@@ -368,9 +373,38 @@ static int parse(Core *c, int lt, const unsigned char *b, Py_ssize_t n, Parsed *
     return 1;
 }
 
+static inline size_t pair_slot(uint32_t k, size_t cap) {
+    return (size_t)((k * 2654435761u) ^ (k >> 16)) & (cap - 1);
+}
+
 static int pair_in(const Core *c, uint32_t k) {
-    for (Py_ssize_t i = 0; i < c->npairs; i++)
-        if (c->pairs[i] == k) return 1;
+    for (size_t i = pair_slot(k, c->pairs_cap);; i = (i + 1) & (c->pairs_cap - 1)) {
+        if (!c->pairs[i]) return 0;
+        if ((uint32_t)c->pairs[i] == k) return 1;
+    }
+}
+
+static int pair_add(Core *c, uint32_t k) {
+    if ((c->npairs + 1) * 2 > c->pairs_cap) {          /* at most half full */
+        size_t cap = c->pairs_cap ? c->pairs_cap * 2 : 64;
+        uint64_t *t = PyMem_Calloc(cap, sizeof(uint64_t));
+        if (t == NULL) { PyErr_NoMemory(); return -1; }
+        for (size_t i = 0; i < c->pairs_cap; i++) {
+            if (!c->pairs[i]) continue;
+            size_t j = pair_slot((uint32_t)c->pairs[i], cap);
+            while (t[j]) j = (j + 1) & (cap - 1);
+            t[j] = c->pairs[i];
+        }
+        PyMem_Free(c->pairs);
+    PyMem_Free(c->links);
+        c->pairs = t;
+        c->pairs_cap = cap;
+    }
+    if (pair_in(c, k)) return 0;
+    size_t i = pair_slot(k, c->pairs_cap);
+    while (c->pairs[i]) i = (i + 1) & (c->pairs_cap - 1);
+    c->pairs[i] = (uint64_t)k | (1ull << 32);
+    c->npairs++;
     return 0;
 }
 
@@ -764,10 +798,10 @@ static int frame(Core *c, Half *h, const unsigned char *d, Py_ssize_t n, PyObjec
                 h->base += pl;
                 h->decoded += pl;
             } else {
+                if ((h->parts = PyList_New(0)) == NULL) { Py_DECREF(cmd); return -1; }
                 h->state = PAYLOAD;
                 h->need = pl;
                 h->cmd = cmd;
-                if ((h->parts = PyList_New(0)) == NULL) return -1;
                 continue;
             }
         }
@@ -804,7 +838,7 @@ static PyObject *flow_release(Core *c, Flow **fp) {
     return Py_BuildValue("(NN)", s0, s1);
 }
 
-static int half_set(Half *h, PyObject *st) {
+static int half_set(Core *c, Half *h, PyObject *st) {
     PyObject *seq, *cmd, *parts;
     const char *buf;
     Py_ssize_t blen;
@@ -834,8 +868,9 @@ static int half_set(Half *h, PyObject *st) {
     if (blen && buf_put(&h->buf, &h->buf_len, &h->buf_cap, (const unsigned char *)buf, blen))
         return -1;
     if (state == PAYLOAD) {
-        if (cmd == Py_None || need <= 0) {
-            PyErr_SetString(PyExc_ValueError, "a payload state needs its command");
+        /* (the framer writes the command's slots by offset: it must be a RawCommand) */
+        if (!Py_IS_TYPE(cmd, c->cmd_cls) || need <= 0) {
+            PyErr_SetString(PyExc_ValueError, "a payload state needs its RawCommand");
             return -1;
         }
         h->cmd = Py_NewRef(cmd);
@@ -859,10 +894,13 @@ static PyObject *packet_item(Core *c, const Parsed *p, double ts) {
     if (plain && p->plen && !can_frame(c, h, p->payload, p->plen)) plain = 0;
     if (!plain) {
         long cid = f->cid;
-        PyObject *state = flow_release(c, fp);
-        if (state == NULL) return NULL;
+        /* (the Segment first: an error after the release would lose the connection) */
         PyObject *seg = make_segment(c, p, ts);
-        if (seg == NULL) { Py_DECREF(state); return NULL; }
+        if (seg == NULL) return NULL;
+        fp = find_slot(c, p, &dir);     /* (making it may have run other code: look again) */
+        if (fp == NULL) return seg;
+        PyObject *state = flow_release(c, fp);
+        if (state == NULL) { Py_DECREF(seg); return NULL; }
         return Py_BuildValue("(lNN)", cid, state, seg);
     }
     h->segments++;
@@ -959,7 +997,7 @@ static int one_frame(Core *c, int lt, const unsigned char *data, Py_ssize_t n, d
 #endif
     int r = 0;
     if (check && irrelevant(c, lt, data, n)) c->skipped++;
-    else if (parse(c, lt, data, n, &p)) {
+    else if ((r = parse(c, lt, data, n, &p)) == 1) {
         *item = packet_item(c, &p, ts);
         r = *item == NULL ? -1 : 0;
     }
@@ -1083,7 +1121,7 @@ static PyObject *next_pcapng(Core *c) {
             }
             c->frame++;
             c->packets++;
-            Py_ssize_t dn = n - 20 < (Py_ssize_t)cap ? n - 20 : (Py_ssize_t)cap;
+            Py_ssize_t dn = (uint64_t)(n - 20) < (uint64_t)cap ? n - 20 : (Py_ssize_t)cap;
             c->bytes += dn;
             if (iface >= (uint32_t)c->nifaces) { c->bad_headers++; continue; }
             const Iface *ifc = &c->ifaces[iface];
@@ -1106,6 +1144,7 @@ static PyObject *next_pcapng(Core *c) {
 }
 
 static PyObject *Core_iternext(Core *c) {
+    if (!c->ready) return PyErr_Format(PyExc_RuntimeError, "Core is not initialised");
     if (c->ended) return NULL;
     PyObject *item = c->kind == 0 ? next_pcap(c) : next_pcapng(c);
     if (item == NULL && !PyErr_Occurred()) {
@@ -1128,11 +1167,11 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
                                      &max_line, &max_payload, &PyDict_Type, &min_args,
                                      &no_trid, &words))
         return -1;
-    if (c->buf != NULL) {
+    if (c->seg_cls != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Core is initialised once");
         return -1;
     }
-    if (max_line < 16 || max_payload < 0) {
+    if (max_line < 0 || max_line > (1 << 30) || max_payload < 0) {
         PyErr_SetString(PyExc_ValueError, "bad limits");
         return -1;
     }
@@ -1238,20 +1277,23 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
             take(c, got);
             truncated(c, PyUnicode_FromString("file ends inside the pcap file header"));
             c->ended = 1;
+            c->ready = 1;
             return 0;
         }
         const unsigned char *h = take(c, 20);
         c->lt = (int)(rd32(c, h + 16) & 0x0FFFFFFF);
     }
+    c->ready = 1;
     return 0;
 }
 
-/* follow(ports, pairs): what can matter now (capture/follow.py Follow) */
+/* follow(ports, pairs): what can matter since the last call, added to what could before
+   (capture/follow.py Follow only ever widens; corepath.py passes what is new) */
 static PyObject *Core_follow(Core *c, PyObject *args) {
-    PyObject *ports, *pairs;
+    PyObject *ports, *pairs, *k;
+    if (!c->ready) return PyErr_Format(PyExc_RuntimeError, "Core is not initialised");
     if (!PyArg_ParseTuple(args, "OO", &ports, &pairs)) return NULL;
-    memset(c->ports, 0, sizeof c->ports);
-    PyObject *it = PyObject_GetIter(ports), *k;
+    PyObject *it = PyObject_GetIter(ports);
     if (it == NULL) return NULL;
     while ((k = PyIter_Next(it)) != NULL) {
         long p = PyLong_AsLong(k);
@@ -1261,7 +1303,6 @@ static PyObject *Core_follow(Core *c, PyObject *args) {
     }
     Py_DECREF(it);
     if (PyErr_Occurred()) return NULL;
-    c->npairs = 0;
     it = PyObject_GetIter(pairs);
     if (it == NULL) return NULL;
     while ((k = PyIter_Next(it)) != NULL) {
@@ -1270,14 +1311,7 @@ static PyObject *Core_follow(Core *c, PyObject *args) {
         Py_DECREF(k);
         if (!ok) { Py_DECREF(it); return NULL; }
         if (a < 0 || a > 65535 || b < 0 || b > 65535) continue;
-        if (c->npairs == c->pairs_cap) {
-            Py_ssize_t cap = c->pairs_cap ? c->pairs_cap * 2 : 16;
-            uint32_t *np = PyMem_Realloc(c->pairs, cap * sizeof(uint32_t));
-            if (np == NULL) { Py_DECREF(it); return PyErr_NoMemory(); }
-            c->pairs = np;
-            c->pairs_cap = cap;
-        }
-        c->pairs[c->npairs++] = (uint32_t)a << 16 | (uint32_t)b;
+        if (pair_add(c, (uint32_t)a << 16 | (uint32_t)b) < 0) { Py_DECREF(it); return NULL; }
     }
     Py_DECREF(it);
     if (PyErr_Occurred()) return NULL;
@@ -1303,6 +1337,7 @@ static PyObject *Core_adopt(Core *c, PyObject *args) {
     long cid;
     PyObject *cip, *sip, *s0, *s1;
     int cport, sport;
+    if (!c->ready) return PyErr_Format(PyExc_RuntimeError, "Core is not initialised");
     if (!PyArg_ParseTuple(args, "lUiUiO!O!", &cid, &cip, &cport, &sip, &sport, &PyTuple_Type,
                           &s0, &PyTuple_Type, &s1))
         return NULL;
@@ -1310,7 +1345,7 @@ static PyObject *Core_adopt(Core *c, PyObject *args) {
     if (f == NULL) return PyErr_NoMemory();
     int v6a, v6b;
     if (parse_addr(cip, f->ca, &v6a) || parse_addr(sip, f->sa, &v6b) ||
-        half_set(&f->h[0], s0) || half_set(&f->h[1], s1)) {
+        half_set(c, &f->h[0], s0) || half_set(c, &f->h[1], s1)) {
         flow_free(f);
         return NULL;
     }
@@ -1338,14 +1373,24 @@ static PyObject *Core_adopt(Core *c, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* release(cid) -> (c2s_state, s2c_state), or None when the core does not hold it */
-static PyObject *Core_release(Core *c, PyObject *arg) {
-    long cid = PyLong_AsLong(arg);
-    if (cid == -1 && PyErr_Occurred()) return NULL;
-    for (size_t i = 0; i < c->tsize; i++)
-        for (Flow **fp = &c->table[i]; *fp; fp = &(*fp)->next)
-            if ((*fp)->cid == cid) return flow_release(c, fp);
-    Py_RETURN_NONE;
+/* release(client_ip, client_port, server_ip, server_port) -> (c2s_state, s2c_state), or
+   None when the core does not hold that connection (found by its endpoints, as packets
+   find it: no scan of the table per eviction) */
+static PyObject *Core_release(Core *c, PyObject *args) {
+    PyObject *cip, *sip;
+    int cport, sport, v6a, v6b;
+    uint8_t ca[16], sa[16];
+    if (!c->ready) return PyErr_Format(PyExc_RuntimeError, "Core is not initialised");
+    if (!PyArg_ParseTuple(args, "UiUi", &cip, &cport, &sip, &sport)) return NULL;
+    if (parse_addr(cip, ca, &v6a) || parse_addr(sip, sa, &v6b)) return NULL;
+    if (v6a != v6b || cport < 0 || cport > 65535 || sport < 0 || sport > 65535)
+        Py_RETURN_NONE;
+    Parsed p = {.v6 = (uint8_t)v6a, .src = ca, .dst = sa, .sport = (unsigned)cport,
+                .dport = (unsigned)sport};
+    int dir;
+    Flow **fp = find_slot(c, &p, &dir);
+    if (fp == NULL || dir != 0) Py_RETURN_NONE;
+    return flow_release(c, fp);
 }
 
 static int put(PyObject *stats, const char *name, PyObject *v) {
@@ -1357,6 +1402,7 @@ static int put(PyObject *stats, const char *name, PyObject *v) {
 
 /* sync(): the counters into the CaptureStats object */
 static PyObject *Core_sync(Core *c, PyObject *unused) {
+    if (!c->ready) return PyErr_Format(PyExc_RuntimeError, "Core is not initialised");
     PyObject *s = c->stats;
     struct { const char *n; int64_t v; } ints[] = {
         {"packets", c->packets}, {"bytes", c->bytes}, {"tcp_segments", c->tcp_segments},
@@ -1368,8 +1414,10 @@ static PyObject *Core_sync(Core *c, PyObject *unused) {
         if (put(s, ints[i].n, PyLong_FromLongLong(ints[i].v)) < 0) return NULL;
     PyObject *links = PyObject_GetAttrString(s, "unsupported_link");
     if (links == NULL) return NULL;
-    for (int i = 0; i < c->nlinks; i++) {
-        PyObject *k = PyLong_FromLong(c->links[i][0]), *v = PyLong_FromLong(c->links[i][1]);
+    for (int lt = 0; lt <= 65536; lt++) {
+        int64_t n = lt < 65536 ? (c->links ? c->links[lt] : 0) : c->big_lt_count;
+        if (!n) continue;
+        PyObject *k = PyLong_FromLong(lt < 65536 ? lt : c->big_lt), *v = PyLong_FromLongLong(n);
         int r = k && v ? PyObject_SetItem(links, k, v) : -1;
         Py_XDECREF(k);
         Py_XDECREF(v);
@@ -1411,7 +1459,8 @@ static PyMethodDef Core_methods[] = {
     {"follow", (PyCFunction)Core_follow, METH_VARARGS, "follow(ports, port_pairs)"},
     {"adopt", (PyCFunction)Core_adopt, METH_VARARGS,
      "adopt(cid, client_ip, client_port, server_ip, server_port, c2s, s2c)"},
-    {"release", (PyCFunction)Core_release, METH_O, "release(cid) -> (c2s, s2c) or None"},
+    {"release", (PyCFunction)Core_release, METH_VARARGS,
+     "release(client_ip, client_port, server_ip, server_port) -> (c2s, s2c) or None"},
     {"sync", (PyCFunction)Core_sync, METH_NOARGS, "write the counters into the stats"},
     {"held", (PyCFunction)Core_held, METH_NOARGS, "connections the core holds"},
     {NULL}

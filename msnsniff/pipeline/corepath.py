@@ -26,10 +26,10 @@ def run(pipe, items, core):
     then the final flush."""
     reasm = pipe.reasm
     fast: dict = {}                 # connection id -> (Connection, _ConnState)
-    reasm.reclaim = lambda conn: restore(pipe, core, fast, conn.id, core.release(conn.id))
+    reasm.reclaim = lambda conn: restore(pipe, core, fast, conn.id,
+                                         core.release(*conn.client, *conn.server))
     follow = pipe.follow
-    core.follow(follow.port_set, follow.conn_pairs)
-    applied = follow.version
+    widen = _Widening(follow, core)
     conns = reasm.conns
     states = pipe.states
     feed = pipe.feed
@@ -52,9 +52,8 @@ def run(pipe, items, core):
                         raw: list = []
                         reasm.tick(raw)
                         pipe._stream_events(raw, out)
-                    if follow.version != applied:
-                        core.follow(follow.port_set, follow.conn_pairs)
-                        applied = follow.version
+                    if follow.version != widen.version:
+                        widen()
                     if out:
                         yield out
                     continue
@@ -66,9 +65,8 @@ def run(pipe, items, core):
                 st = states.get(conn.id)
                 if st is not None and adoptable(conn, st):
                     adopt(core, fast, conn, st)
-            if follow.version != applied:
-                core.follow(follow.port_set, follow.conn_pairs)
-                applied = follow.version
+            if follow.version != widen.version:
+                widen()
             if evs:
                 yield evs
     finally:
@@ -77,6 +75,24 @@ def run(pipe, items, core):
     reasm.reclaim = None
     if evs:
         yield evs
+
+
+class _Widening:
+    """Hands the core what the pipeline follows, as it widens: only what is new each
+    time (Follow only ever adds ports and connections), so a capture that announces
+    thousands of endpoints costs linear time."""
+
+    def __init__(self, follow, core):
+        self.follow, self.core = follow, core
+        core.follow(follow.port_set, follow.conn_pairs)
+        self.ports, self.conns = len(follow.extra), len(follow.conns)
+        self.version = follow.version
+
+    def __call__(self):
+        f = self.follow
+        pairs = [(cp, sp) for _ci, cp, _si, sp in f.conns[self.conns:]]
+        self.core.follow(f.extra[self.ports:], pairs + [(b, a) for a, b in pairs])
+        self.ports, self.conns, self.version = len(f.extra), len(f.conns), f.version
 
 
 def adoptable(conn, st) -> bool:
