@@ -19,6 +19,7 @@ from ..stream.framing import LINE, PAYLOAD, Framer
 from ..stream.reassembly import flow_key
 
 _FRAMING = (LINE, PAYLOAD)
+BATCH = 64
 
 
 def run(pipe, items, core):
@@ -31,34 +32,45 @@ def run(pipe, items, core):
     follow = pipe.follow
     widen = _Widening(follow, core)
     conns = reasm.conns
+    move = conns.move_to_end
     states = pipe.states
     feed = pipe.feed
+    items_ = pipe._items
+    # events go out in lists of about BATCH (fewer generator steps than one per packet),
+    # in the order they were made
+    out: list = []
+    # the time of the last adopted packet, written to the reassembler and the pipeline
+    # before anything reads it (the Python path, the idle tick, the end): not per packet
+    last = None
+    adopted_packets = 0
     try:
         for item in items:
             if type(item) is tuple:
                 if len(item) == 4:
                     cid, d, ts, cmds = item
                     conn, st = fast[cid]
-                    reasm.now = ts
-                    conn.last = ts
-                    conns.move_to_end(conn.key)
-                    pipe.segments += 1
-                    pipe.last_ts = ts
-                    out: list = []
+                    conn.last = last = ts
+                    move(conn.key)
+                    adopted_packets += 1
                     if cmds is not None:
-                        pipe._items(cid, st, d, cmds, out)
+                        items_(cid, st, d, cmds, out)
                     reasm._tick += 1
                     if reasm._tick >= 4096:
+                        reasm.now = ts
                         raw: list = []
                         reasm.tick(raw)
                         pipe._stream_events(raw, out)
                     if follow.version != widen.version:
                         widen()
-                    if out:
+                    if len(out) >= BATCH:
                         yield out
+                        out = []
                     continue
                 cid, state, item = item
                 restore(pipe, core, fast, cid, state)
+            if last is not None:
+                reasm.now = pipe.last_ts = last
+                last = None
             evs = feed(item)
             conn = conns.get(flow_key(item))
             if conn is not None and not conn.fast:
@@ -68,8 +80,16 @@ def run(pipe, items, core):
             if follow.version != widen.version:
                 widen()
             if evs:
-                yield evs
+                out += evs
+                if len(out) >= BATCH:
+                    yield out
+                    out = []
+        if out:
+            yield out
     finally:
+        pipe.segments += adopted_packets
+        if last is not None:
+            reasm.now = pipe.last_ts = last
         core.sync()
     evs = pipe.finish()
     reasm.reclaim = None
