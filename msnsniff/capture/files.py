@@ -255,9 +255,10 @@ def _open(path: str) -> BinaryIO:
 
 
 def _libpcap():
-    """pcapy-ng (libpcap) when installed and not disabled (MSNSNIFF_READER=python)."""
+    """pcapy-ng (libpcap) when installed and not disabled (MSNSNIFF_READER=python;
+    =libpcap asks for it by name, which also keeps the compiled core out: core/)."""
     import os
-    if os.environ.get("MSNSNIFF_READER", "auto") == "python":  # (=libpcap: this reader)
+    if os.environ.get("MSNSNIFF_READER", "auto") == "python":
         return None
     try:
         import pcapy

@@ -105,7 +105,6 @@ typedef struct {
     int lt;
     Iface *ifaces;
     Py_ssize_t nifaces, ifcap;
-    int first_block;
     int ended;
     int64_t frame;
     /* statistics (CaptureStats) */
@@ -1099,7 +1098,6 @@ static PyObject *next_pcapng(Core *c) {
         /* a section header's body, for the length checks, counts the 4 bytes of its magic */
         Py_ssize_t blen_present = (btype == 0x0A0D0D0A ? got + 4 : got);
         if (!(c->frame & 1023)) set_position(c);
-        c->first_block = 0;
         if (blen_present < (Py_ssize_t)blen - 8) {
             truncated(c, PyUnicode_FromFormat("file ends inside a block (%zd of %u bytes present)",
                                               blen_present + 8, blen));
@@ -1267,7 +1265,6 @@ static int Core_init(Core *c, PyObject *args, PyObject *kw) {
     PyObject *r = PyUnicode_FromString("compiled");
     if (r == NULL || PyObject_SetAttrString(stats, "reader", r) < 0) { Py_XDECREF(r); return -1; }
     Py_DECREF(r);
-    c->first_block = 1;
     if (c->kind == 0) {
         c->unit = ns ? 1e-9 : 1e-6;
         take(c, 4);
