@@ -395,7 +395,6 @@ static int pair_add(Core *c, uint32_t k) {
             t[j] = c->pairs[i];
         }
         PyMem_Free(c->pairs);
-    PyMem_Free(c->links);
         c->pairs = t;
         c->pairs_cap = cap;
     }
@@ -1443,6 +1442,7 @@ static void Core_dealloc(Core *c) {
     PyMem_Free(c->scratch);
     PyMem_Free(c->ifaces);
     PyMem_Free(c->pairs);
+    PyMem_Free(c->links);
     Py_XDECREF(c->truncated);
     Py_XDECREF(c->stats);
     Py_XDECREF(c->seg_cls);
