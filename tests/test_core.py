@@ -224,9 +224,7 @@ def _pcapng(blocks_big=False, tsresol=None, tsoffset=None, spb=False, opb=False)
     pkt = frame[:incl]
 
     def block(btype, body):
-        body += b"\x00" * (-len(body) % 4)
-        n = 12 + len(body)
-        return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
+        return _block(btype, body, e)
     shb = block(0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))
     opts = b""
     if tsresol is not None:
@@ -262,15 +260,8 @@ def test_pcapng_variants_read_alike(tmp_path, variant):
 def test_many_unsupported_link_types_are_each_counted(tmp_path):
     """80 interfaces of 80 link types msnsniff does not decode, one packet each: every
     type is counted, as the Python reader counts them (the core once kept 64)."""
-    def block(btype, body):
-        body += b"\x00" * (-len(body) % 4)
-        return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
-    data = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
-    data += b"".join(block(1, struct.pack("<HHI", lt, 0, 0)) for lt in range(200, 280))
-    data += b"".join(block(6, struct.pack("<IIIII", i, 0, 1000000, 40, 40) + b"x" * 40)
-                     for i in range(80))
     p = tmp_path / "links.pcapng"
-    p.write_bytes(data)
+    _many_links_pcapng(p)
     _same_reading(str(p))
     st_ = CaptureStats()
     with core.open_capture(str(p), st_, Limits()) as r:
@@ -310,10 +301,16 @@ def test_a_core_frees_what_it_took(tmp_path):
     assert grown < 256 * 1024, grown
 
 
+def _block(btype, body, e="<"):
+    """One pcapng block in byte order ``e``, padded to 32 bits."""
+    body += b"\x00" * (-len(body) % 4)
+    n = 12 + len(body)
+    return struct.pack(e + "II", btype, n) + body + struct.pack(e + "I", n)
+
+
 def _many_links_pcapng(p):
-    def block(btype, body):
-        body += b"\x00" * (-len(body) % 4)
-        return struct.pack("<II", btype, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    """80 interfaces of link types 200..279, one 40-byte packet on each."""
+    block = _block
     data = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
     data += b"".join(block(1, struct.pack("<HHI", lt, 0, 0)) for lt in range(200, 280))
     data += b"".join(block(6, struct.pack("<IIIII", i, 0, 1000000, 40, 40) + b"x" * 40)
